@@ -1,0 +1,11 @@
+export { MoeRuntime, Sequence, type StepInput, type StepOptions, type LayerRouting, type RuntimeOptions } from "./runtime.js";
+export { Checkpoint, type ExpertWeights } from "./checkpoint.js";
+export { readConfig, parseConfig, SUPPORTED_ARCHITECTURES, type MoeConfig } from "./config.js";
+export { SafetensorsFile, type TensorInfo, type SafetensorsDType } from "./safetensors.js";
+export { TextTokenizer } from "./tokenizer.js";
+export { LocalExpertRunner, type ExpertRunner, type ExpertWork } from "./expert-runner.js";
+export { generate, MAX_TOKENS_LIMIT, type GenerateOptions, type GenerateResult, type FinishReason } from "./generate.js";
+export { score, type ScoreResult } from "./score.js";
+export { sampleToken, seededRandom, argmax, type SamplingOptions } from "./sampling.js";
+export { DEFAULT_SESSION_CONFIG, type SessionConfig, type ExecutionProvider } from "./ort-session.js";
+export { CheckpointError, TensorError, ConfigError, LimitError, InvalidInputError, isModelError, type ModelError } from "./errors.js";
