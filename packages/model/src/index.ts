@@ -9,3 +9,4 @@ export { score, type ScoreResult } from "./score.js";
 export { sampleToken, seededRandom, argmax, type SamplingOptions } from "./sampling.js";
 export { DEFAULT_SESSION_CONFIG, type SessionConfig, type ExecutionProvider } from "./ort-session.js";
 export { CheckpointError, TensorError, ConfigError, LimitError, InvalidInputError, isModelError, type ModelError } from "./errors.js";
+export { writeSafetensors, type TensorToWrite } from "./safetensors-write.js";
