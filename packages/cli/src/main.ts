@@ -4,10 +4,12 @@ import { isModelError } from "@expertmesh/model";
 import { UsageError } from "./args.js";
 import { generateCommand } from "./commands/generate.js";
 import { scoreCommand } from "./commands/score.js";
+import { traceCommand } from "./commands/trace.js";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   generate: generateCommand,
   score: scoreCommand,
+  trace: traceCommand,
 };
 
 const USAGE = `usage: expertmesh <command> [flags]
@@ -15,6 +17,7 @@ const USAGE = `usage: expertmesh <command> [flags]
 commands:
   generate --prompt TEXT [--model DIR] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--json]
   score    --file TEXT [--model DIR] [--json]
+  trace record --file TEXT --out FILE [--model DIR] [--max-tokens N]
 
 common flags: --model DIR (default: the bundled model), --threads N (default 1), --provider cpu|cuda`;
 

@@ -10,3 +10,7 @@ export { sampleToken, seededRandom, argmax, type SamplingOptions } from "./sampl
 export { DEFAULT_SESSION_CONFIG, type SessionConfig, type ExecutionProvider } from "./ort-session.js";
 export { CheckpointError, TensorError, ConfigError, LimitError, InvalidInputError, isModelError, type ModelError } from "./errors.js";
 export { writeSafetensors, type TensorToWrite } from "./safetensors-write.js";
+export { recordTrace } from "./trace-record.js";
+export { buildExpertGraph } from "./graphs/expert-graph.js";
+export { GraphBuilder, type ElemType, type Dim } from "./onnx/graph-builder.js";
+export { createSession, floatTensor, int64Tensor } from "./ort-session.js";

@@ -4,3 +4,4 @@ export { expertKey, expertFromKey, type ExpertId } from "./expert-key.js";
 export { Placement, type PlacementSpec } from "./placement.js";
 export { LruPolicy, type EvictionPolicy } from "./cache-policy.js";
 export { TieredExpertCache, type TierLoader, type TieredCacheOptions, type CacheCounters, type Acquired } from "./cache-tiered.js";
+export { encodeTrace, decodeTrace, readTrace, writeTrace, tokenExperts, type RoutingTrace, type TraceHeader } from "./trace-format.js";
