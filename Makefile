@@ -1,4 +1,5 @@
-# make run   install, build, and generate text with the bundled model
+# make run   install, build, start the mesh on the bundled model (2 shards, 25 % device budget),
+#            send one demo generation, print each shard's cache statistics, and keep serving
 # make test  install, build, and run every test
 SHELL := /bin/sh
 export ONNXRUNTIME_NODE_INSTALL := skip
@@ -19,10 +20,12 @@ system-deps:
 build: $(STAMP)
 	npx tsc -b
 
-run: build
-	node packages/cli/dist/main.js generate --prompt "$(PROMPT)" --max-tokens 80 --temperature 0.7 --seed 1
+run: install build
+	node packages/cli/dist/main.js up --shards 2 --device-budget 25% --demo "$(PROMPT)"
 
 test: install build
+	npm run --silent lint:proto
+	npm run --silent breaking:proto
 	sh scripts/test.sh
 
 clean:

@@ -24,7 +24,7 @@ CONFIG = dict(
     num_attention_heads=4, num_key_value_heads=2, head_dim=32, hidden_act="silu",
     max_position_embeddings=512, rms_norm_eps=1e-5, rope_theta=10000.0, sliding_window=None,
     attention_dropout=0.0, num_local_experts=16, num_experts_per_tok=2,
-    output_router_logits=False, router_aux_loss_coef=0.01, router_jitter_noise=0.0,
+    output_router_logits=False, router_aux_loss_coef=0.04, router_jitter_noise=0.0,
     initializer_range=0.02, tie_word_embeddings=False, use_cache=True,
     bos_token_id=0, eos_token_id=0, pad_token_id=None,
 )
@@ -153,13 +153,23 @@ class Mixtral(torch.nn.Module):
 
 
 def load_balancing_loss(gate_logits, k):
-    """transformers' load_balancing_loss_func: E * sum_e(fraction routed to e * mean gate prob of e)."""
-    logits = torch.cat(gate_logits, 0)  # [L*N, E]
-    E = logits.shape[-1]
-    probs = torch.softmax(logits.float(), -1)
-    _, sel = torch.topk(probs, k, -1)
-    mask = F.one_hot(sel, E).float()  # [L*N, k, E]
-    return E * torch.sum(mask.mean(0) * probs.mean(0).unsqueeze(0))
+    """The Switch / Mixtral balancing loss E * sum_e(fraction routed to e * mean gate prob of e), computed
+    for each layer and averaged. (transformers' load_balancing_loss_func concatenates the layers first,
+    which pools expert e of every layer into one count and let whole experts of single layers die in a
+    first run of this script.) Balanced routing gives k."""
+    total = 0.0
+    for logits in gate_logits:  # [N, E] per layer
+        E = logits.shape[-1]
+        probs = torch.softmax(logits.float(), -1)
+        _, sel = torch.topk(probs, k, -1)
+        mask = F.one_hot(sel, E).float()  # [N, k, E]
+        total = total + E * torch.sum(mask.mean(0) * probs.mean(0).unsqueeze(0))
+    return total / len(gate_logits)
+
+
+def min_load(chosen, E):
+    """Per layer, the smallest share of routing slots any expert received (0 means a dead expert)."""
+    return [round(float(torch.bincount(c.flatten(), minlength=E).min()) / c.numel(), 4) for c in chosen]
 
 
 def batches(ids, B, T, gen):
@@ -264,7 +274,7 @@ def export(model, args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=1234)
@@ -292,7 +302,7 @@ def main():
         x, y = next(it)
         for g in opt.param_groups:
             g["lr"] = args.lr * sched(step)
-        logits, gates, _ = model(x)
+        logits, gates, chosen = model(x)
         ce = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.reshape(-1))
         aux = load_balancing_loss(gates, CONFIG["num_experts_per_tok"])
         loss = ce + CONFIG["router_aux_loss_coef"] * aux
@@ -303,7 +313,7 @@ def main():
         if step % 25 == 0 or step == args.steps - 1:
             el = time.time() - t0
             print(f"step {step} ce {ce.item():.4f} aux {aux.item():.4f} lr {args.lr * sched(step):.2e} "
-                  f"{(step + 1) * x.numel() / el:.0f} tok/s {el / 60:.1f} min", flush=True)
+                  f"{(step + 1) * x.numel() / el:.0f} tok/s {el / 60:.1f} min min-load {min_load(chosen, CONFIG['num_local_experts'])}", flush=True)
         if step % 200 == 199 or step == args.steps - 1:
             torch.save({"model": model.state_dict(), "step": step}, ckpt)
     export(model, args)

@@ -3,6 +3,7 @@
 // (uint16 little-endian, documents separated by <|endoftext|>) for the training script.
 //
 //   node models/sotu-moe/dist/prepare.js [--vocab 4096]
+//   node models/sotu-moe/dist/prepare.js --text-only   (only data/{train,heldout}.txt: the split's text)
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -24,6 +25,12 @@ function main(): void {
   const docs = files.map((f) => ({ name: f, text: readFileSync(join(sotuDir, f), "utf8").trim() }));
   const train = docs.filter((_, i) => i % HELDOUT_EVERY !== 5);
   const heldout = docs.filter((_, i) => i % HELDOUT_EVERY === 5);
+  mkdirSync(dataDir, { recursive: true });
+  // The text of each split, documents separated by a blank line (each document is one paragraph).
+  for (const [name, split] of [["train", train], ["heldout", heldout]] as const) {
+    writeFileSync(join(dataDir, `${name}.txt`), split.map((d) => d.text).join("\n\n"));
+  }
+  if (process.argv.includes("--text-only")) return;
 
   const t0 = Date.now();
   const bpe = trainBpe(train.map((d) => d.text), vocabSize, 1);
@@ -52,7 +59,6 @@ function main(): void {
     writeFileSync(join(dataDir, `${name}.bin`), ids);
     console.log(`${name}: ${split.length} documents, ${bytes} bytes, ${ids.length} tokens (${(bytes / ids.length).toFixed(2)} bytes/token)`);
   }
-  writeFileSync(join(dataDir, "heldout.txt"), heldout.map((d) => d.text).join("\n\n"));
   writeGoldenInputs(tok, heldout[0].text, heldout[1].text);
   writeFileSync(
     join(modelDir, "split.json"),

@@ -8,7 +8,8 @@ export class UsageError extends Error {
 
 export type Flags = NonNullable<ParseArgsConfig["options"]>;
 
-export type FlagValues<T extends Flags> = { [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : string };
+type FlagValue<O> = O extends { type: "boolean" } ? boolean : string;
+export type FlagValues<T extends Flags> = { [K in keyof T]?: T[K] extends { multiple: true } ? FlagValue<T[K]>[] : FlagValue<T[K]> };
 
 export function parseFlags<T extends Flags>(argv: string[], options: T): FlagValues<T> {
   try {

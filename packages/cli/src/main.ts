@@ -2,14 +2,22 @@
 // expertmesh: the command line. Errors the user can act on print one line, without a stack trace.
 import { isModelError } from "@expertmesh/model";
 import { UsageError } from "./args.js";
+import { benchCommand } from "./commands/bench.js";
 import { generateCommand } from "./commands/generate.js";
+import { loadtestCommand } from "./commands/loadtest.js";
+import { predictorCommand } from "./commands/predictor.js";
 import { scoreCommand } from "./commands/score.js";
 import { traceCommand } from "./commands/trace.js";
+import { upCommand } from "./commands/up.js";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  bench: benchCommand,
   generate: generateCommand,
+  loadtest: loadtestCommand,
+  predictor: predictorCommand,
   score: scoreCommand,
   trace: traceCommand,
+  up: upCommand,
 };
 
 const USAGE = `usage: expertmesh <command> [flags]
@@ -17,7 +25,16 @@ const USAGE = `usage: expertmesh <command> [flags]
 commands:
   generate --prompt TEXT [--model DIR] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--json]
   score    --file TEXT [--model DIR] [--json]
+  generate --target HOST:PORT --prompt TEXT [...]   (through a running mesh)
   trace record --file TEXT --out FILE [--model DIR] [--max-tokens N]
+  predictor prior --traces FILE... --out FILE.onnx [--json]
+  predictor eval --model FILE.onnx --traces FILE... [--batch-sizes 1,4,8,16] [--json]
+  bench cache [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link P] [--json]
+  bench scheduler [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--batches 4,8,16] [--seq-len N] [--predictor FILE.onnx]... [--table-traces FILE]... [--json]
+  up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--demo PROMPT]
+  loadtest --target HOST:PORT [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]
+           [--prompts FILE | --prompt-tokens N|MIN:MAX] [--max-tokens N] [--slo-ttft MS] [--slo-tpot MS] [--shards HOST:PORT,...]
+           [--json FILE|-] [--plot FILE.svg|FILE.html]
 
 common flags: --model DIR (default: the bundled model), --threads N (default 1), --provider cpu|cuda`;
 

@@ -1,10 +1,7 @@
 // Flags that choose and load a model: --model DIR (default: the bundled model), --threads, --provider.
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { MoeRuntime, type ExecutionProvider } from "@expertmesh/model";
+import { BUNDLED_MODEL_DIR, MoeRuntime, type ExecutionProvider } from "@expertmesh/model";
 import { numberFlag, isPositiveInt, UsageError } from "./args.js";
 
-export const BUNDLED_MODEL = resolve(join(dirname(fileURLToPath(import.meta.url)), "../../../models/sotu-moe"));
 
 export const modelFlags = {
   model: { type: "string" },
@@ -16,5 +13,5 @@ export async function loadModel(values: { model?: string; threads?: string; prov
   const threads = numberFlag("threads", values.threads, 1, isPositiveInt, "a positive integer");
   const provider = (values.provider ?? "cpu") as ExecutionProvider;
   if (provider !== "cpu" && provider !== "cuda") throw new UsageError(`--provider must be cpu or cuda, got ${JSON.stringify(provider)}`);
-  return MoeRuntime.load(values.model ?? BUNDLED_MODEL, { session: { threads, executionProvider: provider } });
+  return MoeRuntime.load(values.model ?? BUNDLED_MODEL_DIR, { session: { threads, executionProvider: provider } });
 }

@@ -13,8 +13,11 @@ export interface ExpertWork {
 }
 
 export interface ExpertRunner {
-  /** Computes each work item's expert on its rows; returns [rows, D] per item, in order. */
-  run(layer: number, work: ExpertWork[]): Promise<Float32Array[]>;
+  /**
+   * Computes each work item's expert on its rows; returns [rows, D] per item, in order. `signal` aborts
+   * the work (remote runners cancel their calls); the promise then rejects with the signal's reason.
+   */
+  run(layer: number, work: ExpertWork[], signal?: AbortSignal): Promise<Float32Array[]>;
 }
 
 type ExpertTensors = { w1: Tensor; w3: Tensor; w2: Tensor };
@@ -40,9 +43,10 @@ export class LocalExpertRunner implements ExpertRunner {
     return new LocalExpertRunner(await createSession(buildExpertGraph(D, F), session), weights, D);
   }
 
-  async run(layer: number, work: ExpertWork[]): Promise<Float32Array[]> {
+  async run(layer: number, work: ExpertWork[], signal?: AbortSignal): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     for (const w of work) {
+      signal?.throwIfAborted();
       const t = this.weights[layer][w.expert];
       const r = await this.session.run({ x: floatTensor(w.x, [w.rows, this.D]), w1: t.w1, w3: t.w3, w2: t.w2 });
       out.push(r.y.data as Float32Array);

@@ -14,3 +14,4 @@ export { recordTrace } from "./trace-record.js";
 export { buildExpertGraph } from "./graphs/expert-graph.js";
 export { GraphBuilder, type ElemType, type Dim } from "./onnx/graph-builder.js";
 export { createSession, floatTensor, int64Tensor } from "./ort-session.js";
+export { BUNDLED_MODEL_DIR } from "./bundled.js";

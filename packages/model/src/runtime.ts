@@ -42,6 +42,8 @@ export interface StepOptions {
   /** Return logits for every new token (for scoring) instead of only each sequence's last one. */
   allLogits?: boolean;
   onRouting?: (routing: LayerRouting) => void;
+  /** Aborts the step between layers and cancels expert work under way; the step then rejects. */
+  signal?: AbortSignal;
 }
 
 export interface RuntimeOptions {
@@ -117,6 +119,7 @@ export class MoeRuntime {
 
     let hidden = x;
     for (let l = 0; l < c.numLayers; l++) {
+      options.signal?.throwIfAborted();
       const pastK = new Float32Array(B * K * P * Dh);
       const pastV = new Float32Array(B * K * P * Dh);
       inputs.forEach(({ sequence }, b) => sequence.cache.copyInto(l, pastK, pastV, b, P));
@@ -140,6 +143,7 @@ export class MoeRuntime {
       const results = await this.experts.run(
         l,
         groups.map((g) => ({ expert: g.expert, x: gatherRows(hn, g.rows, D), rows: g.rows.length })),
+        options.signal,
       );
       const moe = new Float32Array(N * D);
       groups.forEach((g, i) => scatterAddWeighted(moe, results[i], g, D));

@@ -1,11 +1,10 @@
 // Test support shared with other packages (import "@expertmesh/model/testing"): the bundled model's
 // location and a generator of tiny random Mixtral checkpoints in the real format.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { writeSafetensors, type TensorToWrite } from "./safetensors-write.js";
 
-export const BUNDLED_MODEL_DIR = resolve(join(dirname(fileURLToPath(import.meta.url)), "../../../models/sotu-moe"));
+export { BUNDLED_MODEL_DIR } from "./bundled.js";
 
 export interface TinyModelOptions {
   seed?: number;

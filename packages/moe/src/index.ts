@@ -5,3 +5,56 @@ export { Placement, type PlacementSpec } from "./placement.js";
 export { LruPolicy, type EvictionPolicy } from "./cache-policy.js";
 export { TieredExpertCache, type TierLoader, type TieredCacheOptions, type CacheCounters, type Acquired } from "./cache-tiered.js";
 export { encodeTrace, decodeTrace, readTrace, writeTrace, tokenExperts, type RoutingTrace, type TraceHeader } from "./trace-format.js";
+export {
+  batchCoverage,
+  DEFAULT_BATCH_SIZES,
+  evaluatePredictor,
+  predictedTopK,
+  recallAtK,
+  type BatchCoverage,
+  type ExpertChoices,
+  type LayerScores,
+  type PredictorReport,
+} from "./predictor-metrics.js";
+export { frequencyPrior, type FrequencyPrior } from "./predictor-prior.js";
+export {
+  activatedExperts,
+  addExperts,
+  emptyRouteSets,
+  hammingDistance,
+  routeSetsFromChoices,
+  setExperts,
+  unionPerLayer,
+  windowUnion,
+  type RouteSets,
+} from "./scheduler-routes.js";
+export {
+  arrivalBatches,
+  batchCount,
+  checkPartition,
+  greedyBatches,
+  hammingBatches,
+  improveBatches,
+  regroup,
+  REGROUP_FULL_SEARCH_MAX,
+  DEFAULT_MAX_EVALUATIONS,
+  type Batches,
+  type RegroupOptions,
+  type RegroupStart,
+} from "./scheduler-regroup.js";
+export { EXACT_MAX_WINDOW, optimalTwoBatches } from "./scheduler-exact.js";
+export {
+  simulateScheduling,
+  type ExpertsPerBatch,
+  type RouteSource,
+  type ScheduleMethod,
+  type ScheduleResult,
+  type SimulationOptions,
+  type SimulationResult,
+} from "./scheduler-simulate.js";
+export { decodeSchedule, accessStream, batchDemand, type AccessStream, type DecodeSchedule, type TraceRouting } from "./cache-access.js";
+export { simulateCache, type CachePolicy, type PrefetchHooks, type SimOptions, type SimResult } from "./cache-sim.js";
+export { BeladyPolicy } from "./cache-belady.js";
+export { ExpertflowPolicy, shareSlots, type ExpertflowOptions } from "./cache-predictive.js";
+export { previousTokenPredictions, oraclePredictions } from "./predictor-previous.js";
+export { buildTokenTable, tokenTableTopK, type TokenTable } from "./predictor-token-table.js";

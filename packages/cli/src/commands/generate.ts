@@ -2,6 +2,7 @@
 import { generate, TextTokenizer } from "@expertmesh/model";
 import { isNonNegativeInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
+import { generateRemote } from "./generate-remote.js";
 
 export async function generateCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
@@ -12,6 +13,9 @@ export async function generateCommand(argv: string[]): Promise<void> {
     "top-p": { type: "string" },
     seed: { type: "string" },
     json: { type: "boolean" },
+    target: { type: "string" },
+    stop: { type: "string", multiple: true },
+    timeout: { type: "string" },
   });
   if (v.prompt === undefined) throw new UsageError("--prompt is required");
   const maxTokens = numberFlag("max-tokens", v["max-tokens"], 64, (x) => Number.isInteger(x) && x >= 1, "an integer >= 1");
@@ -19,6 +23,10 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const topP = numberFlag("top-p", v["top-p"], 1, (x) => x > 0 && x <= 1, "a number in (0, 1]");
   const seed = numberFlag("seed", v.seed, 0, isNonNegativeInt, "a non-negative integer");
 
+  if (v.target !== undefined) {
+    const timeoutMs = numberFlag("timeout", v.timeout, 120, (x) => x > 0, "a number of seconds > 0") * 1000;
+    return generateRemote({ target: v.target, prompt: v.prompt, maxTokens, temperature, topP, seed, stop: v.stop ?? [], json: !!v.json, timeoutMs });
+  }
   const rt = await loadModel(v);
   try {
     const tok = TextTokenizer.load(rt.checkpoint.dir, rt.config);

@@ -1,4 +1,4 @@
-// Builds ONNX models in TypeScript: named values, nodes with attributes, initializers, and the
+// Builds ONNX models in TypeScript: named values, nodes with attributes, initializers, metadata, and the
 // serialised ModelProto (IR 8, opset 17) that onnxruntime-node loads from a buffer.
 //
 // Field numbers are those of onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto,
@@ -26,6 +26,7 @@ export class GraphBuilder {
   private inputs: ValueInfo[] = [];
   private outputs: ValueInfo[] = [];
   private inits: Initializer[] = [];
+  private meta = new Map<string, string>();
   private counter = 0;
 
   constructor(readonly name: string) {}
@@ -76,12 +77,20 @@ export class GraphBuilder {
     return outputs;
   }
 
+  /** Sets a model metadata entry (ModelProto.metadata_props); a second call with the same key replaces it. */
+  metadata(key: string, value: string): this {
+    this.meta.set(key, value);
+    return this;
+  }
+
   build(): Uint8Array {
     const w = new ProtoWriter();
     w.int(1, IR_VERSION);
     w.string(2, "expertmesh");
     w.message(7, (g) => this.writeGraph(g));
     w.message(8, (o) => o.string(1, "").int(2, OPSET));
+    // metadata_props: StringStringEntryProto {key = 1, value = 2}
+    for (const [key, value] of this.meta) w.message(14, (m) => m.string(1, key).string(2, value));
     return w.finish();
   }
 

@@ -1,0 +1,110 @@
+// `expertmesh predictor prior` and `predictor eval` end to end, as users run them: a routing trace
+// recorded from the bundled model, the prior built from it, and the prior scored on the same trace
+// against scores computed here independently.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { readTrace, writeTrace, type RoutingTrace } from "@expertmesh/moe";
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "main.js");
+const run = async (...args: string[]) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+};
+
+const TEXT = `The Senate and House of Representatives have met again at a time of peace at home and abroad.
+The revenue of the Government has been ample for its wants, and the public debt has been reduced.
+
+We recommend to the Congress that the laws relating to commerce and navigation be revised, that the
+currency be made sound, and that the courts of the United States be given the means to do their work.
+
+The condition of the Army and of the Navy calls for attention. Our relations with foreign nations are
+friendly, and treaties of commerce have been concluded with several of them during the year.
+
+The welfare of the people depends on the industry of the farmer, the mechanic and the merchant, and on
+laws that are just to all of them alike. To these ends the Executive will give his earnest cooperation.`;
+
+const dir = mkdtempSync(join(tmpdir(), "cli-predictor-"));
+const tracePath = join(dir, "text.trace");
+const priorPath = join(dir, "prior.onnx");
+let trace: RoutingTrace;
+
+before(async () => {
+  writeFileSync(join(dir, "text.txt"), TEXT);
+  const r = await run("trace", "record", "--file", join(dir, "text.txt"), "--out", tracePath, "--max-tokens", "300");
+  assert.equal(r.code, 0, r.stderr);
+  trace = readTrace(tracePath);
+});
+
+test("predictor prior writes the frequency prior of the traces and reports it", async () => {
+  const r = await run("predictor", "prior", "--traces", tracePath, "--out", priorPath, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.kind, "frequency-prior");
+  assert.equal(out.trace_tokens, trace.tokens);
+  assert.deepEqual([out.num_layers, out.num_experts, out.top_k], [trace.numLayers, trace.numExperts, trace.topK]);
+  for (const row of out.prior as number[][]) assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - trace.topK) < 1e-5, "each layer's row sums to k");
+});
+
+test("predictor eval scores the prior: recall@k and batch coverage as computed independently", async () => {
+  const r = await run("predictor", "eval", "--model", priorPath, "--traces", tracePath, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  const { tokens: T, numLayers: L, numExperts: E, topK: k } = trace;
+  assert.equal(out.tokens, T);
+  assert.match(out.predictor, /^frequency-prior \(baseline\)/);
+  // The prior predicts, for every token, the k most frequent experts of each layer (ties to the lower id).
+  const expected: number[] = [];
+  for (let l = 0; l < L; l++) {
+    const counts = new Array<number>(E).fill(0);
+    for (let t = 0; t < T; t++) for (let j = 0; j < k; j++) counts[trace.experts[(t * L + l) * k + j]]++;
+    const top = [...counts.keys()].sort((a, b) => counts[b] - counts[a] || a - b).slice(0, k);
+    expected.push(top.reduce((n, e) => n + counts[e], 0) / (T * k));
+  }
+  out.recall_at_k.per_layer.forEach((x: number, l: number) => assert.ok(Math.abs(x - expected[l]) < 1e-9, `layer ${l}: ${x} vs ${expected[l]}`));
+  assert.deepEqual(out.batch_coverage.map((b: { batch: number }) => b.batch), [1, 4, 8, 16]);
+  assert.deepEqual(out.batch_coverage.map((b: { batches: number }) => b.batches), [1, 4, 8, 16].map((b) => Math.floor(T / b)));
+  assert.deepEqual(out.batch_coverage[0].per_layer, out.recall_at_k.per_layer);
+  for (const b of out.batch_coverage) for (const x of b.per_layer) assert.ok(x >= 0 && x <= 1);
+});
+
+test("predictor eval prints a table by default", async () => {
+  const r = await run("predictor", "eval", "--model", priorPath, "--traces", tracePath, "--batch-sizes", "1,2");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /recall@2 /);
+  assert.match(r.stdout, /coverage B=2 /);
+});
+
+test("bad input gets one line naming the problem and a non-zero exit", async () => {
+  const other = { ...trace, numExperts: trace.numExperts * 2, tokens: 1, sequences: [{ start: 0, length: 1 }] };
+  const small = (a: Int32Array | Uint16Array | Float32Array, n: number) => a.slice(0, n);
+  const otherPath = join(dir, "other.trace");
+  writeTrace(otherPath, {
+    ...other,
+    tokenIds: small(trace.tokenIds, 1) as Int32Array, positions: small(trace.positions, 1) as Int32Array,
+    experts: small(trace.experts, trace.numLayers * trace.topK) as Uint16Array, weights: small(trace.weights, trace.numLayers * trace.topK) as Float32Array,
+  });
+  const cases: [string[], RegExp][] = [
+    [["predictor", "eval", "--model", priorPath, "--traces", otherPath], /predicts 4 x 16, the traces have L=4 E=32/],
+    [["predictor", "eval", "--model", join(dir, "none.onnx"), "--traces", tracePath], /--model .*none\.onnx: not found/],
+    [["predictor", "prior", "--traces", tracePath, otherPath, "--out", join(dir, "x.onnx")], /other\.trace: L=4 E=32 k=2, but .*text\.trace has L=4 E=16 k=2/],
+    [["predictor", "prior", "--out", join(dir, "x.onnx")], /--traces is required/],
+    [["predictor", "train"], /unknown subcommand "train"/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+  }
+});

@@ -1,0 +1,101 @@
+// expertmesh up [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow]
+//               [--port P] [--no-nats] [--demo PROMPT] [--json]
+// Starts nats-server, the predictor, N shards and the router on loopback and serves until interrupted.
+import { credentials, Metadata } from "@grpc/grpc-js";
+import { ExpertMeshClient } from "@expertmesh/client";
+import { ExpertShardServiceClient, type CacheStatsResponse } from "@expertmesh/proto";
+import { channelOptions } from "@expertmesh/runtime";
+import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { startMesh } from "../launcher/index.js";
+
+export async function upCommand(argv: string[]): Promise<void> {
+  const v = parseFlags(argv, {
+    model: { type: "string" }, shards: { type: "string" }, replicas: { type: "string" }, "device-budget": { type: "string" },
+    policy: { type: "string" }, port: { type: "string" }, "no-nats": { type: "boolean" }, demo: { type: "string" }, json: { type: "boolean" },
+    verbose: { type: "boolean" },
+  });
+  const shards = numberFlag("shards", v.shards, 2, isPositiveInt, "a positive integer");
+  const replicas = numberFlag("replicas", v.replicas, 1, isPositiveInt, "a positive integer");
+  if (replicas > shards) throw new UsageError(`--replicas ${replicas} exceeds --shards ${shards}`);
+  const port = numberFlag("port", v.port, 50051, (x) => isNonNegativeInt(x) && x < 65536, "a port number");
+  const policy = v.policy ?? "lru";
+  if (policy !== "lru" && policy !== "expertflow") throw new UsageError(`--policy must be lru or expertflow, got ${JSON.stringify(policy)}`);
+  const t0 = performance.now();
+  const mesh = await startMesh({
+    model: v.model, shards, replicas, deviceBudget: v["device-budget"] ?? "100%", policy, port, nats: !v["no-nats"],
+    log: v.verbose ? (l) => console.error(l) : undefined,
+  });
+  const summary = {
+    router: mesh.router.address,
+    shards: mesh.shards.map((s) => ({ address: s.address, pid: s.process.pid })),
+    predictor: mesh.predictor?.address ?? null,
+    nats: mesh.nats?.url ?? null,
+    started_ms: Math.round(performance.now() - t0),
+  };
+  if (v.json) console.log(JSON.stringify({ ready: true, ...summary }));
+  else {
+    console.log(`expertmesh up: serving on ${summary.router} (${shards} shards, ${replicas} replica${replicas > 1 ? "s" : ""}, device budget ${v["device-budget"] ?? "100%"}, policy ${policy}) in ${summary.started_ms} ms`);
+    mesh.shards.forEach((s, i) => console.log(`  shard ${i}: ${s.address} (pid ${s.process.pid})`));
+    if (summary.predictor) console.log(`  predictor: ${summary.predictor}`);
+    if (summary.nats) console.log(`  nats: ${summary.nats}`);
+  }
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.error("expertmesh up: stopping (router drains first)");
+    await mesh.stop();
+    process.exit(0);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  if (v.demo) await demo(summary.router, mesh.shards.map((s) => s.address), v.demo);
+  if (!v.json) console.log("serving until interrupted (Ctrl-C)");
+  // Any service that dies takes the mesh down with a message, rather than serving half a mesh silently.
+  const died = await Promise.race([mesh.router, ...mesh.shards].map((s) => s.process.exited.then(() => s)));
+  if (!stopping) {
+    console.error(`expertmesh up: ${died.name} exited unexpectedly:\n${died.process.output()}`);
+    await mesh.stop();
+    process.exit(1);
+  }
+}
+
+async function demo(router: string, shards: string[], prompt: string): Promise<void> {
+  const client = new ExpertMeshClient(router);
+  try {
+    console.log(`\ndemo: ${JSON.stringify(prompt)}`);
+    const t0 = performance.now();
+    const stream = client.generate(prompt, { maxTokens: 64, temperature: 0.7, seed: 1 });
+    process.stdout.write(prompt);
+    let r = await stream.next();
+    let tokens = 0;
+    while (!r.done) {
+      process.stdout.write(r.value.text);
+      tokens += r.value.tokenIds.length;
+      r = await stream.next();
+    }
+    const ms = performance.now() - t0;
+    console.log(`\n\n${tokens} tokens in ${ms.toFixed(0)} ms, finish: ${r.value.finishReason}\n`);
+    for (const [i, address] of shards.entries()) printStats(i, await cacheStats(address));
+  } finally {
+    client.close();
+  }
+}
+
+function cacheStats(address: string): Promise<CacheStatsResponse> {
+  const c = new ExpertShardServiceClient(address, credentials.createInsecure(), channelOptions());
+  return new Promise<CacheStatsResponse>((resolve, reject) =>
+    c.cacheStats({}, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
+  ).finally(() => c.close());
+}
+
+function printStats(i: number, s: CacheStatsResponse): void {
+  for (const t of s.tiers) {
+    const tier = t.tier === 1 ? "device" : "host";
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    console.log(
+      `shard ${i} ${tier.padEnd(6)} resident ${String(t.resident.length).padStart(3)}  hits ${t.hits}  misses ${t.misses}  loads ${t.loads}  ` +
+        `evictions ${t.evictions}  ${mib(t.usedBytes)}/${t.budgetBytes ? mib(t.budgetBytes) : "∞"} MiB`,
+    );
+  }
+}

@@ -1,0 +1,53 @@
+// A child process of the local mesh: spawned with its output captured (last lines kept for error
+// messages), stopped with SIGTERM and, after a grace period, SIGKILL.
+import { spawn, type ChildProcess } from "node:child_process";
+
+export class ManagedProcess {
+  private tail: string[] = [];
+  readonly exited: Promise<number | null>;
+
+  private constructor(readonly name: string, readonly child: ChildProcess, onLine?: (line: string) => void) {
+    const keep = (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n")) {
+        if (!line) continue;
+        this.tail.push(line);
+        if (this.tail.length > 40) this.tail.shift();
+        onLine?.(line);
+      }
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  }
+
+  static start(name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): ManagedProcess {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
+    return new ManagedProcess(name, child, opts.onLine);
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** The last lines the process printed, for error messages. */
+  output(): string {
+    return this.tail.join("\n");
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.child.kill(sig);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,99 @@
+// The local mesh: nats-server, the predictor, N expert shards and the router as processes on loopback.
+// Starts them in dependency order, waits until each reports SERVING over grpc.health.v1, and stops them
+// in reverse order (router first, so that it drains while the shards still serve).
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
+import { waitForServing } from "@expertmesh/runtime";
+import { ManagedProcess } from "./child-process.js";
+import { freePort } from "./free-port.js";
+import { startNatsServer } from "./nats-server.js";
+
+const REPO = resolve(join(dirname(fileURLToPath(import.meta.url)), "../../../.."));
+const SERVICE_MAIN = {
+  router: join(REPO, "services/router/dist/main.js"),
+  shard: join(REPO, "services/expert-shard/dist/main.js"),
+  predictor: join(REPO, "services/predictor/dist/main.js"),
+};
+
+export interface MeshOptions {
+  model?: string;
+  shards?: number;
+  replicas?: number;
+  /** Per-shard device budget: "25%" of the experts it owns, or bytes. */
+  deviceBudget?: string;
+  policy?: "lru" | "expertflow";
+  /** Router port; 0 or undefined: a free port. */
+  port?: number;
+  nats?: boolean;
+  predictor?: boolean;
+  /** Extra router flags, e.g. ["--max-queue", "2"]. */
+  routerArgs?: string[];
+  shardArgs?: string[];
+  startTimeoutMs?: number;
+  /** Extra environment for every service process (e.g. EXPERTMESH_TRACE_FILE). */
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export interface ServiceProcess {
+  name: string;
+  address: string;
+  process: ManagedProcess;
+}
+
+export interface Mesh {
+  router: ServiceProcess;
+  shards: ServiceProcess[];
+  predictor?: ServiceProcess;
+  nats?: { url: string; process: ManagedProcess };
+  /** Stops everything: router (drain) first, then predictor and shards, then NATS. */
+  stop(): Promise<void>;
+}
+
+export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
+  const model = resolve(o.model ?? BUNDLED_MODEL_DIR);
+  const shardCount = o.shards ?? 2;
+  const replicas = o.replicas ?? 1;
+  const deadline = Date.now() + (o.startTimeoutMs ?? 60_000);
+  const started: ManagedProcess[] = [];
+  const stopAll = async () => {
+    for (const p of [...started].reverse()) await p.stop();
+  };
+  try {
+    const nats = o.nats === false ? undefined : await startNatsServer();
+    if (nats) started.push(nats.process);
+    const natsArgs = nats ? ["--nats", nats.url] : [];
+    const launch = async (name: string, main: string, args: string[], service: string, port?: number): Promise<ServiceProcess> => {
+      const p = port || (await freePort());
+      const proc = ManagedProcess.start(name, process.execPath, [main, ...args, "--port", String(p)], {
+        env: o.env,
+        onLine: o.log ? (l) => o.log!(`[${name}] ${l}`) : undefined,
+      });
+      started.push(proc);
+      const address = `127.0.0.1:${p}`;
+      const exited = proc.exited.then((code) => {
+        throw new Error(`${name} exited during start (code ${code}):\n${proc.output()}`);
+      });
+      await Promise.race([waitForServing(address, service, deadline), exited]);
+      return { name, address, process: proc };
+    };
+    const predictor = o.predictor === false ? undefined : await launch("predictor", SERVICE_MAIN.predictor, [], "expertmesh.v1.PredictorService");
+    const shards = await Promise.all(
+      Array.from({ length: shardCount }, (_, i) =>
+        launch(`shard-${i}`, SERVICE_MAIN.shard, [
+          "--model", model, "--shard-id", String(i), "--shards", String(shardCount), "--replicas", String(replicas),
+          "--device-budget", o.deviceBudget ?? "100%", "--policy", o.policy ?? "lru", ...natsArgs, ...(o.shardArgs ?? []),
+        ], "expertmesh.v1.ExpertShardService"),
+      ),
+    );
+    const router = await launch("router", SERVICE_MAIN.router, [
+      "--model", model, "--shards", shards.map((s) => s.address).join(","), "--replicas", String(replicas),
+      ...(predictor ? ["--predictor", predictor.address] : []), ...natsArgs, ...(o.routerArgs ?? []),
+    ], "expertmesh.v1.InferenceService", o.port);
+    return { router, shards, predictor, nats: nats && { url: nats.url, process: nats.process }, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

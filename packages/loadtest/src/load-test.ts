@@ -1,0 +1,102 @@
+// A whole load test: prompts, the shards' cache statistics before and after, the run, the summary and
+// the plot. What `expertmesh loadtest` calls; usable from code too.
+import { writeFileSync } from "node:fs";
+import { ExpertMeshClient, type ClientOptions, type SamplingParams } from "@expertmesh/client";
+import { cacheReport, readCacheStats, type CacheSnapshot, type ShardCacheReport } from "./cache-stats.js";
+import { generatedPrompts, promptsFromFile, type Prompt } from "./prompts.js";
+import { plotHtml, plotSvg } from "./plot.js";
+import { seededRandom } from "./random.js";
+import { runLoad, type LoadModel, type RunResult } from "./run.js";
+import { summarize, type Objectives, type Summary } from "./summary.js";
+
+export interface LoadTestOptions {
+  readonly target: string;
+  readonly client?: Omit<ClientOptions, "retry">;
+  readonly load: LoadModel;
+  /** A file of prompts, or generated prompts of [min, max] tokens (`count` of them, reused round-robin). */
+  readonly prompts: { file: string } | { minTokens: number; maxTokens: number; count: number };
+  readonly sampling: SamplingParams;
+  readonly warmupS: number;
+  readonly durationS: number;
+  readonly maxRequests: number;
+  readonly requestTimeoutMs: number;
+  readonly objectives: Objectives;
+  /** Shard addresses whose CacheStats are read before and after. */
+  readonly shards: readonly string[];
+  /** Where to write the plot (.svg, or .html for a page with the numbers); undefined: none. */
+  readonly plotPath?: string;
+  readonly windowS?: number;
+  readonly seed: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface LoadTestReport {
+  target: string;
+  startedAt: string;
+  load: LoadModel;
+  warmupS: number;
+  durationS: number;
+  maxRequests: number;
+  sampling: SamplingParams;
+  prompts: { source: string; distinct: number; meanTokens: number | null };
+  summary: Summary;
+  cache: ShardCacheReport[];
+  plot: string | null;
+}
+
+export async function loadTest(o: LoadTestOptions): Promise<{ report: LoadTestReport; run: RunResult }> {
+  // No retries: a retried request would hide the failure that the report is there to show.
+  const client = new ExpertMeshClient(o.target, { ...o.client, retry: false });
+  try {
+    const rand = seededRandom(o.seed ^ 0x5eed);
+    let prompts: Prompt[];
+    let source: string;
+    if ("file" in o.prompts) {
+      prompts = promptsFromFile(o.prompts.file);
+      source = o.prompts.file;
+    } else {
+      prompts = await generatedPrompts(client, o.prompts.count, o.prompts.minTokens, o.prompts.maxTokens, rand);
+      source = `generated, ${o.prompts.minTokens}-${o.prompts.maxTokens} tokens`;
+    }
+    let before: Promise<CacheSnapshot> = readCacheStats(o.shards);
+    const run = await runLoad(client, {
+      load: o.load, prompts, sampling: o.sampling, warmupS: o.warmupS, durationS: o.durationS, maxRequests: o.maxRequests,
+      requestTimeoutMs: o.requestTimeoutMs, seed: o.seed, signal: o.signal,
+      onWarmupEnd: () => {
+        if (o.warmupS > 0) before = readCacheStats(o.shards);
+      },
+    });
+    const cache = cacheReport(await before, await readCacheStats(o.shards));
+    const summary = summarize(run, o.objectives, o.windowS);
+    const measured = prompts.filter((p) => p.tokens !== undefined);
+    const report: LoadTestReport = {
+      target: o.target,
+      startedAt: new Date(run.startedAt).toISOString(),
+      load: o.load,
+      warmupS: o.warmupS,
+      durationS: o.durationS,
+      maxRequests: o.maxRequests,
+      sampling: o.sampling,
+      prompts: { source, distinct: prompts.length, meanTokens: measured.length ? measured.reduce((a, p) => a + p.tokens!, 0) / measured.length : null },
+      summary,
+      cache,
+      plot: o.plotPath ?? null,
+    };
+    if (o.plotPath) {
+      const input = {
+        title: `expertmesh loadtest ${o.target}: ${describeLoad(o.load)}, ${run.startedAt ? report.startedAt : ""}`,
+        records: run.records, windows: summary.windows, windowS: summary.windowS, warmupS: o.warmupS, endS: run.endMs / 1000,
+      };
+      writeFileSync(o.plotPath, o.plotPath.endsWith(".html") ? plotHtml(input) : plotSvg(input));
+    }
+    return { report, run };
+  } finally {
+    client.close();
+  }
+}
+
+export function describeLoad(l: LoadModel): string {
+  return l.kind === "open"
+    ? `open loop, ${l.rate} req/s ${l.burstiness === 1 ? "Poisson" : `gamma arrivals (burstiness ${l.burstiness})`}, at most ${l.maxInFlight} in flight`
+    : `closed loop, concurrency ${l.concurrency}`;
+}

@@ -1,0 +1,89 @@
+// @expertmesh/runtime: what every ExpertMesh service shares. A service's main.ts is
+//   const config = myConfig.parse(process.argv.slice(2), process.env);
+//   initTelemetry({ serviceName: "my-service" });   // tracing from the environment (telemetry-init.ts)
+//   await createServer({ name, services: [service(MyServiceService, handlers)], port: config.port, metricsPort: config.metricsPort });
+
+export { createServer, type DrainResult, type Server, type ServerOptions } from "./server.js";
+export {
+  service,
+  serviceName,
+  type HandlerOf,
+  type ServerStreamingHandler,
+  type ServiceDefinitionLike,
+  type ServiceImplementation,
+  type ServiceRegistration,
+  type UnaryHandler,
+} from "./service.js";
+export type { CallContext } from "./call-context.js";
+export { HealthRegistry, OVERALL } from "./health.js";
+export {
+  CancelledError,
+  DeadlineExceededError,
+  ERROR_DOMAIN,
+  ExpertMeshError,
+  InternalError,
+  InvalidArgumentError,
+  isErrorReason,
+  NotFoundError,
+  ResourceExhaustedError,
+  StatusError,
+  UnavailableError,
+  type ExpertMeshErrorOptions,
+  type Scalar,
+} from "./errors.js";
+export {
+  errorFromStatus,
+  readStatusDetails,
+  STATUS_DETAILS_KEY,
+  toStatus,
+  type StatusDetails,
+  type StatusLike,
+} from "./error-status.js";
+export {
+  channelOptions,
+  DEFAULT_CHANNEL_LIMITS,
+  DEFAULT_SERVER_LIMITS,
+  serverOptions,
+  type ChannelLimits,
+  type ServerLimits,
+} from "./limits.js";
+export { waitForServing, type WaitForServingOptions } from "./client.js";
+export {
+  ConfigError,
+  defineConfig,
+  type ConfigDefinition,
+  type ConfigValues,
+  type KeySpec,
+  type ValueOf,
+} from "./config.js";
+export { DTYPE_BYTES, float32Tensor, tensorToFloat32, validateTensor, type TensorExpectation } from "./tensor.js";
+export { jsonLogger, silentLogger, type LogFields, type Logger } from "./logger.js";
+export { createNatsLink, type NatsLink, type NatsLinkOptions, type NatsLinkStats } from "./nats-link.js";
+export { hintSubject, HINTS_ALL, PLACEMENT_SUBJECT, shardSubject, SHARDS_ALL } from "./nats-subjects.js";
+export {
+  flushTelemetry,
+  initTelemetry,
+  TRACE_FILE_ENV,
+  type Telemetry,
+  type TelemetryOptions,
+} from "./telemetry-init.js";
+export {
+  contextFromTraceparent,
+  currentTraceparent,
+  traceMetadata,
+  withSpan,
+  withTraceparent,
+  type WithSpanOptions,
+} from "./telemetry-trace.js";
+export type { Attributes as SpanAttributes, Span as TraceSpan } from "@opentelemetry/api";
+export { tracingInterceptor } from "./telemetry-rpc.js";
+export type { SpanRecord } from "./telemetry-file.js";
+export {
+  defaultMetrics,
+  MeshMetrics,
+  RPC_DURATION_BUCKETS,
+  type CacheTierSnapshot,
+  type HintSnapshot,
+  type MeshMetricsOptions,
+} from "./metrics-registry.js";
+export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";

@@ -1,0 +1,98 @@
+// Configuration of an expert shard: every key settable by flag (--device-budget) and environment
+// variable (EXPERTMESH_SHARD_DEVICE_BUDGET), defaults beside each key, validated at start-up with an
+// error naming the key. Budgets given as a share ("25%") are resolved against the bytes of the experts
+// this shard owns once the model is open (shard.ts), and fail there, naming the key, if they hold no expert.
+
+import { hostname } from "node:os";
+import { ConfigError, defineConfig, type ConfigValues } from "@expertmesh/runtime";
+import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
+import { parseBudget } from "./budget.js";
+
+const budget = (value: string): string | undefined => {
+  const parsed = parseBudget(value);
+  return parsed.ok ? undefined : `expected ${parsed.expected}`;
+};
+
+export const shardConfig = defineConfig({ envPrefix: "EXPERTMESH_SHARD_" }, {
+  model: { type: "string", default: BUNDLED_MODEL_DIR, description: "model directory (Hugging Face layout: config.json + safetensors)" },
+  shardId: { type: "int", default: 0, min: 0, env: "EXPERTMESH_SHARD_ID", description: "this shard's index in the placement, in [0, shards)" },
+  shards: { type: "int", default: 1, min: 1, description: "number of shards in the placement" },
+  replicas: { type: "int", default: 1, min: 1, description: "shards that own each expert (at most shards)" },
+  deviceBudget: {
+    type: "string",
+    default: "25%",
+    validate: budget,
+    description: 'device tier: a share of the owned experts ("25%") or a size ("6MiB", bytes when bare); must hold one expert',
+  },
+  hostBudget: {
+    type: "string",
+    default: "100%",
+    validate: budget,
+    description: "host tier (decoded weights in RAM): a share of the owned experts or a size; must hold one expert",
+  },
+  host: { type: "string", default: "127.0.0.1", description: 'interface to listen on ("0.0.0.0" in a container)' },
+  port: { type: "int", default: 50061, min: 0, max: 65535, description: "gRPC port (0: any free port)" },
+  threads: { type: "int", default: 1, min: 1, max: 256, description: "onnxruntime intra-op threads per compute worker" },
+  provider: { type: "enum", values: ["cpu", "cuda"], default: "cpu", description: "onnxruntime execution provider" },
+  policy: {
+    type: "enum",
+    values: ["lru", "expertflow"],
+    default: "lru",
+    description: "device-tier policy: lru (on demand) or expertflow (prefetch on NATS hints, predictive eviction)",
+  },
+  maxTokensPerCall: {
+    type: "int",
+    default: 8192,
+    min: 1,
+    max: 1 << 20,
+    description: "most tokens (summed over experts) in one RunExperts call",
+  },
+  maxConcurrentCalls: { type: "int", default: 64, min: 1, description: "RunExperts calls served at once; more get RESOURCE_EXHAUSTED" },
+  computeWorkers: {
+    type: "int",
+    default: 1,
+    min: 1,
+    max: 64,
+    description: "worker threads that compute experts (each resident expert lives in one of them)",
+  },
+  prefetchQueue: { type: "int", default: 64, min: 0, description: "low-priority prefetches waiting to load; more are dropped" },
+  drainTimeout: { type: "duration", default: 30_000, min: 0, description: "how long a drain waits for running calls" },
+  metricsPort: { type: "int", min: 0, max: 65535, description: "port of the plaintext /metrics and /healthz endpoint (0: any free port; unset: none)" },
+  nats: { type: "string", description: "NATS URL for heartbeats and prefetch hints (optional: without it the shard serves on demand)" },
+  heartbeatInterval: { type: "duration", default: 1_000, min: 50, description: "how often a heartbeat is published on NATS" },
+  shardIdFromHostname: {
+    type: "boolean",
+    default: false,
+    env: "EXPERTMESH_SHARD_ID_FROM_HOSTNAME",
+    description: "take the shard id from the trailing -N of $HOSTNAME (a StatefulSet pod's ordinal: expert-shard-2 is shard 2); overrides --shard-id",
+  },
+  advertise: { type: "string", description: "address (host:port) published in heartbeats for routers to dial; default: the listening address" },
+});
+
+export type ShardConfig = ConfigValues<typeof shardConfig.specs>;
+
+/** Parses argv and env, then checks the rules that join several keys; throws ConfigError. */
+export function parseShardConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ShardConfig {
+  let config = shardConfig.parse(argv, env);
+  if (config.shardIdFromHostname) config = Object.freeze({ ...config, shardId: ordinalFromHostname(env.HOSTNAME ?? hostname()) });
+  if (config.shardId >= config.shards) {
+    const from = config.shardIdFromHostname ? ` (the ordinal of hostname ${JSON.stringify(env.HOSTNAME ?? hostname())})` : "";
+    const message = `config shardId: ${config.shardId}${from} is not below shards (${config.shards})`;
+    throw new ConfigError("shardId", config.shardIdFromHostname ? "EXPERTMESH_SHARD_ID_FROM_HOSTNAME" : "--shard-id", String(config.shardId), message);
+  }
+  if (config.replicas > config.shards) {
+    const message = `config replicas: ${config.replicas} exceeds shards (${config.shards})`;
+    throw new ConfigError("replicas", "--replicas", String(config.replicas), message);
+  }
+  return config;
+}
+
+/** The ordinal of a StatefulSet pod from its hostname: "expert-shard-2" → 2. */
+export function ordinalFromHostname(host: string): number {
+  const match = /-(\d+)$/.exec(host.trim());
+  if (match === null) {
+    const message = `config shardIdFromHostname: hostname ${JSON.stringify(host)} does not end in -<ordinal> (a StatefulSet pod name such as expert-shard-2); set --shard-id instead`;
+    throw new ConfigError("shardIdFromHostname", "EXPERTMESH_SHARD_ID_FROM_HOSTNAME", host, message);
+  }
+  return Number(match[1]);
+}

@@ -1,0 +1,45 @@
+// expert-shard: serves the experts that the placement gives --shard-id over gRPC (ExpertShardService).
+//   node services/expert-shard/dist/main.js --shard-id 0 --shards 2 --device-budget 25% --port 50061
+
+import { PrefetchHint } from "@expertmesh/proto";
+import { ConfigError, createNatsLink, HINTS_ALL, initTelemetry, jsonLogger } from "@expertmesh/runtime";
+import { startHeartbeats } from "./heartbeat.js";
+import { parseShardConfig, shardConfig } from "./config.js";
+import { serveShard } from "./server.js";
+
+if (process.argv.includes("--help")) {
+  process.stdout.write(`expert-shard [flags]\n${shardConfig.help()}\n`);
+  process.exit(0);
+}
+initTelemetry({ serviceName: "expert-shard" });
+try {
+  const config = parseShardConfig(process.argv.slice(2), process.env);
+  const logger = jsonLogger(`expert-shard-${config.shardId}`);
+  const { address, shard, drain } = await serveShard(config, { logger });
+  const { owned, deviceSlots, policy } = shard.snapshot();
+  logger.info("expert shard ready", { address, shardId: shard.id, owned: owned.length, deviceSlots, policy });
+  if (config.nats) {
+    const link = createNatsLink({ servers: [config.nats], name: `expert-shard-${shard.id}`, logger });
+    if (config.policy === "expertflow") {
+      // Hints are best effort: a malformed one is logged and dropped.
+      link.subscribe(HINTS_ALL, (msg) => {
+        try {
+          shard.hint(PrefetchHint.decode(msg.data));
+        } catch (error) {
+          logger.warn("malformed prefetch hint", { subject: msg.subject, error });
+        }
+      });
+    }
+    const beats = startHeartbeats(link, shard, { address: config.advertise ?? address, shards: config.shards, replicas: config.replicas, intervalMs: config.heartbeatInterval });
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        beats.stop(true);
+        void drain().finally(() => link.close());
+      });
+    }
+  }
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`expert-shard: ${error.message}\n`);
+  process.exit(2);
+}

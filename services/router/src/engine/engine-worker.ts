@@ -1,0 +1,92 @@
+// The router's engine, in a worker thread so that the dense part of the model (onnxruntime-node's run()
+// blocks) never runs on the event loop that serves gRPC, health and deadlines.
+import { parentPort, workerData } from "node:worker_threads";
+import { MoeRuntime } from "@expertmesh/model";
+import { ShardHeartbeat } from "@expertmesh/proto";
+import { createNatsLink, flushTelemetry, initTelemetry, jsonLogger, SHARDS_ALL, silentLogger, withSpan, withTraceparent, type NatsLink } from "@expertmesh/runtime";
+import { Batcher, type BatchRequest } from "./batcher.js";
+import type { EngineSettings, FromEngine, ToEngine } from "./protocol.js";
+import { HintPublisher } from "./hint-publisher.js";
+import { PlacementTracker } from "./placement-tracker.js";
+import { RoutePredictor } from "./route-predictor.js";
+import { ShardPool } from "./shard-pool.js";
+
+const port = parentPort!;
+const settings = workerData as EngineSettings;
+const emit = (m: FromEngine) => port.postMessage(m);
+initTelemetry({ serviceName: "router" });
+
+async function start(): Promise<void> {
+  let pool: ShardPool | undefined;
+  const rt = await MoeRuntime.load(settings.modelDir, {
+    session: { threads: settings.threads, executionProvider: settings.provider },
+    experts: {
+      run: (layer, work, signal) =>
+        withSpan("router.dispatch", { "expertmesh.layer": layer, "expertmesh.experts": work.length }, () => pool!.run(layer, work, signal)),
+    },
+  });
+  const c = rt.config;
+  const poolOptions = { numLayers: c.numLayers, numExperts: c.numExperts, hiddenSize: c.hiddenSize, callTimeoutMs: settings.shardTimeoutMs };
+  pool = new ShardPool(settings.shards, { ...poolOptions, replicas: settings.replicas });
+  // Shards that join or leave (heartbeats naming another layout) move dispatch to a new pool.
+  const layout = new PlacementTracker({ addresses: settings.shards, replicas: settings.replicas }, c);
+  let nats: NatsLink | undefined;
+  if (settings.nats) {
+    nats = createNatsLink({ servers: [settings.nats], name: "router", logger: silentLogger });
+    nats.subscribe(SHARDS_ALL, (msg) => {
+      try {
+        const hb = ShardHeartbeat.decode(msg.data);
+        const next = layout.observe(hb);
+        if (next) {
+          const old = pool!;
+          pool = new ShardPool(next.addresses, { ...poolOptions, replicas: next.replicas });
+          pool.stepDeadline = old.stepDeadline;
+          setTimeout(() => old.close(), settings.shardTimeoutMs + 1_000).unref(); // its calls in flight end first
+          jsonLogger("router").info("shard layout changed", { shards: next.shards, replicas: next.replicas, addresses: next.addresses.join(",") });
+        }
+        if (layout.inCurrentLayout(hb)) pool!.membership.update(hb);
+      } catch {
+        // a malformed heartbeat is ignored: membership falls back to static placement
+      }
+    });
+  }
+  const predictor = settings.predictor ? new RoutePredictor(settings.predictor, c.numLayers, c.numExperts) : undefined;
+  const hints = nats ? new HintPublisher(nats, c.numLayers, c.numExperts, c.topK) : undefined;
+  const batcher = new Batcher(rt, settings.maxBatch, emit, {
+    beginStep: (members: readonly BatchRequest[]) => {
+      pool!.stepDeadline = Math.min(...members.map((m) => m.deadline));
+    },
+    // A step serves several requests: it is a child of the first one's trace and links the others.
+    wrapStep: (members, step, run) =>
+      withTraceparent(members[0]?.traceparent, () =>
+        withSpan(step.prefill ? "router.prefill" : "router.decode", { "expertmesh.batch": members.length }, () => {
+          // The prediction for this step's tokens runs beside the step: its hints reach the shards while
+          // the first layers compute, so that later layers find their experts loaded.
+          if (predictor && hints) {
+            const tokenIds = step.tokens.flat();
+            const positions = step.tokens.flatMap((t, i) => t.map((_, j) => step.starts[i] + j));
+            void predictor.predict(tokenIds, positions).then((p) => p && hints.publishPrediction(p));
+          }
+          return run();
+        }, { links: members.slice(1).flatMap((m) => (m.traceparent ? [m.traceparent] : [])) }),
+      ),
+    onRouting: hints ? (r) => hints.correct(r.layer, r.experts) : undefined,
+  }, { mode: settings.schedule, stepBatch: settings.stepBatch });
+  port.on("message", (m: ToEngine) => {
+    if (m.type === "submit") batcher.submit({ id: m.id, prompt: m.prompt, sampling: m.sampling, deadline: m.deadline, arrived: performance.now(), traceparent: m.traceparent });
+    else if (m.type === "cancel") batcher.cancel(m.id);
+    else if (m.type === "shutdown") {
+      void batcher.idle().then(async () => {
+        pool!.close();
+        predictor?.close();
+        await nats?.close();
+        await flushTelemetry();
+        await rt.release();
+        port.close();
+      });
+    }
+  });
+  emit({ type: "ready" });
+}
+
+start().catch((e) => emit({ type: "fatal", message: (e as Error)?.message ?? String(e) }));

@@ -1,0 +1,60 @@
+// Turns predictions into NATS prefetch hints (expertmesh.v1.hints.<layer>): per layer, the experts the
+// step's tokens are predicted to need, ranked by predicted demand (the sum over tokens of each expert's
+// probability), keeping those that cover `coverage` of the demand (at most `maxPerLayer`). Also publishes
+// corrections: experts the gate chose that the hint for that layer did not name.
+import { PrefetchHint } from "@expertmesh/proto";
+import { hintSubject, type NatsLink } from "@expertmesh/runtime";
+
+export class HintPublisher {
+  private step = 0;
+  private lastHint: Set<number>[] = [];
+  readonly counters = { hinted: 0, used: 0, corrections: 0 };
+
+  constructor(
+    private readonly link: NatsLink,
+    private readonly L: number,
+    private readonly E: number,
+    private readonly topK: number,
+    private readonly coverage = 0.9,
+  ) {}
+
+  /** Publishes the predicted demand of one step (per token probabilities [L * E]). */
+  publishPrediction(predictions: Float32Array[]): void {
+    const { L, E } = this;
+    this.step++;
+    this.lastHint = [];
+    for (let l = 0; l < L; l++) {
+      const demand = new Float64Array(E);
+      for (const p of predictions) for (let e = 0; e < E; e++) demand[e] += p[l * E + e];
+      const order = Array.from(demand.keys()).sort((a, b) => demand[b] - demand[a]);
+      const total = demand.reduce((a, b) => a + b, 0);
+      const maxPerLayer = Math.min(E, predictions.length * this.topK);
+      const chosen: number[] = [];
+      let mass = 0;
+      for (const e of order) {
+        if (chosen.length >= maxPerLayer || (chosen.length >= this.topK && mass >= this.coverage * total)) break;
+        chosen.push(e);
+        mass += demand[e];
+      }
+      this.lastHint.push(new Set(chosen));
+      this.counters.hinted += chosen.length;
+      const hint: PrefetchHint = { layer: l, expertIds: chosen, scores: chosen.map((e) => demand[e] / (total || 1)), step: this.step, correction: false };
+      this.link.publish(hintSubject(l), PrefetchHint.encode(hint).finish());
+    }
+  }
+
+  /** After the gate of `layer` ran: publishes the experts it chose that the hint missed. */
+  correct(layer: number, chosen: Iterable<number>): void {
+    const hinted = this.lastHint[layer];
+    if (!hinted) return;
+    const missed: number[] = [];
+    for (const e of new Set(chosen)) {
+      if (hinted.has(e)) this.counters.used++;
+      else missed.push(e);
+    }
+    if (missed.length === 0) return;
+    this.counters.corrections += missed.length;
+    const hint: PrefetchHint = { layer, expertIds: missed, scores: missed.map(() => 1), step: this.step, correction: true };
+    this.link.publish(hintSubject(layer), PrefetchHint.encode(hint).finish());
+  }
+}

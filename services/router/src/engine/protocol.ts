@@ -1,0 +1,46 @@
+// Messages between the router's main thread (gRPC, admission, tokenizer) and its engine worker (the
+// continuous batcher, the dense part of the model, and expert dispatch to the shards).
+
+export interface EngineSettings {
+  modelDir: string;
+  shards: string[];
+  replicas: number;
+  maxBatch: number;
+  /** Sequences per decode step (0: all running sequences in one step) and how they are chosen. */
+  stepBatch: number;
+  schedule: "arrival" | "regroup";
+  shardTimeoutMs: number;
+  threads: number;
+  provider: "cpu" | "cuda";
+  /** NATS URL for shard heartbeats (and hints); undefined: static placement only. */
+  nats?: string;
+  /** Predictor service address; undefined: no route prediction, no hints. */
+  predictor?: string;
+}
+
+export interface SamplingParams {
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  seed: number;
+}
+
+export type ToEngine =
+  | { type: "submit"; id: number; prompt: number[]; sampling: SamplingParams; deadline: number; traceparent?: string }
+  | { type: "cancel"; id: number }
+  | { type: "shutdown" };
+
+export type EngineErrorCode = "UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INTERNAL";
+
+export interface EngineTimings {
+  queueMs: number;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+export type FromEngine =
+  | { type: "ready" }
+  | { type: "token"; id: number; token: number }
+  | { type: "done"; id: number; finish: "eos" | "length" | "cancelled"; timings: EngineTimings }
+  | { type: "error"; id: number; code: EngineErrorCode; message: string }
+  | { type: "fatal"; message: string };

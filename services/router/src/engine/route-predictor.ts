@@ -1,0 +1,38 @@
+// The router's view of the predictor service: for the tokens a step is about to run, the predicted
+// probability of each expert of each layer ([L, E] per token). Best effort: a slow or failed prediction
+// only costs prefetching, never correctness, so failures are counted and otherwise ignored.
+import { credentials, Metadata } from "@grpc/grpc-js";
+import { PredictorServiceClient, type PredictRoutesResponse } from "@expertmesh/proto";
+import { channelOptions, tensorToFloat32 } from "@expertmesh/runtime";
+
+export class RoutePredictor {
+  private readonly client: PredictorServiceClient;
+  readonly counters = { calls: 0, failures: 0 };
+
+  constructor(address: string, private readonly L: number, private readonly E: number, private readonly timeoutMs = 200) {
+    this.client = new PredictorServiceClient(address, credentials.createInsecure(), channelOptions());
+  }
+
+  /** Per token, probabilities [L * E]; undefined when the predictor did not answer in time. */
+  predict(tokenIds: number[], positions: number[]): Promise<Float32Array[] | undefined> {
+    this.counters.calls++;
+    return new Promise((resolve) => {
+      this.client.predictRoutes({ tokenIds, positions }, new Metadata(), { deadline: Date.now() + this.timeoutMs }, (err, res?: PredictRoutesResponse) => {
+        if (err || !res) {
+          this.counters.failures++;
+          return resolve(undefined);
+        }
+        try {
+          resolve(res.probabilities.map((t, i) => tensorToFloat32(t, `probabilities[${i}]`, { shape: [this.L, this.E] })));
+        } catch {
+          this.counters.failures++;
+          resolve(undefined);
+        }
+      });
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,125 @@
+// Expert dispatch to the shards: the router's ExpertRunner. For one layer, each expert's tokens go to one
+// live owner (static placement, primary first, then replicas); one RunExperts call per shard, all shards
+// in parallel. A shard that fails with UNAVAILABLE (or times out) is marked down for a while and its work
+// moves to the next owner; when an expert has no live owner left, the step fails with UNAVAILABLE.
+// Among live owners the choice prefers one whose device tier holds the expert (from heartbeats), then
+// the least loaded, then the primary.
+import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import type { ExpertRunner, ExpertWork } from "@expertmesh/model";
+import { Placement } from "@expertmesh/moe";
+import { ExpertShardServiceClient, type RunExpertsRequest, type RunExpertsResponse } from "@expertmesh/proto";
+import { channelOptions, float32Tensor, tensorToFloat32, UnavailableError, DeadlineExceededError } from "@expertmesh/runtime";
+import { ShardMembership } from "./shard-membership.js";
+
+const DOWN_FOR_MS = 2_000;
+const RETRYABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.INTERNAL, status.UNKNOWN]);
+
+export interface ShardPoolOptions {
+  numLayers: number;
+  numExperts: number;
+  hiddenSize: number;
+  replicas: number;
+  /** Deadline of one RunExperts call, bounded by the step's own deadline. */
+  callTimeoutMs: number;
+}
+
+export class ShardPool implements ExpertRunner {
+  private readonly clients: ExpertShardServiceClient[];
+  private readonly downUntil: number[];
+  readonly placement: Placement;
+  readonly membership: ShardMembership;
+  /** Epoch ms by which the current step must finish (the earliest deadline of its requests). */
+  stepDeadline = Infinity;
+  readonly counters = { calls: 0, failovers: 0, failures: 0 };
+
+  constructor(readonly addresses: readonly string[], private readonly opts: ShardPoolOptions) {
+    this.placement = new Placement({ numLayers: opts.numLayers, numExperts: opts.numExperts, shards: addresses.length, replicas: opts.replicas });
+    this.clients = addresses.map((a) => new ExpertShardServiceClient(a, credentials.createInsecure(), channelOptions()));
+    this.downUntil = addresses.map(() => 0);
+    this.membership = new ShardMembership(addresses.length);
+  }
+
+  async run(layer: number, work: ExpertWork[], signal?: AbortSignal): Promise<Float32Array[]> {
+    const results: Float32Array[] = new Array(work.length);
+    let pending = work.map((_, i) => i);
+    const tried = work.map(() => new Set<number>());
+    while (pending.length) {
+      const byShard = new Map<number, number[]>();
+      for (const i of pending) {
+        const shard = this.choose(layer, work[i].expert, tried[i]);
+        tried[i].add(shard);
+        let list = byShard.get(shard);
+        if (!list) byShard.set(shard, (list = []));
+        list.push(i);
+      }
+      const failed: number[] = [];
+      let lastError: unknown;
+      await Promise.all(
+        [...byShard].map(async ([shard, items]) => {
+          try {
+            const response = await this.call(shard, layer, items.map((i) => work[i]), signal);
+            items.forEach((i, j) => {
+              const out = response.outputs[j];
+              results[i] = Float32Array.from(tensorToFloat32(out?.output, `outputs[${j}].output`, { shape: [work[i].rows, this.opts.hiddenSize] }));
+            });
+          } catch (e) {
+            signal?.throwIfAborted();
+            const code = (e as ServiceError).code;
+            if (!RETRYABLE.has(code)) throw e;
+            this.downUntil[shard] = Date.now() + DOWN_FOR_MS;
+            this.counters.failures++;
+            lastError = e;
+            failed.push(...items);
+          }
+        }),
+      );
+      signal?.throwIfAborted();
+      for (const i of failed) {
+        const left = this.placement.owners(layer, work[i].expert).filter((s) => !tried[i].has(s));
+        if (left.length === 0) {
+          throw new UnavailableError(
+            `expert ${layer}/${work[i].expert}: no live shard among owners [${this.placement.owners(layer, work[i].expert).join(", ")}] (last error: ${(lastError as Error)?.message})`,
+            { cause: lastError, retryAfterMs: DOWN_FOR_MS },
+          );
+        }
+      }
+      if (failed.length) this.counters.failovers += failed.length;
+      pending = failed;
+    }
+    return results;
+  }
+
+  /** The best owner not yet tried: up, holding the expert, least loaded, primary first; else any not tried. */
+  private choose(layer: number, expert: number, tried: Set<number>): number {
+    const owners = this.placement.owners(layer, expert).filter((s) => !tried.has(s));
+    const now = Date.now();
+    const key = layer * this.opts.numExperts + expert;
+    const up = owners.filter((s) => this.downUntil[s] <= now && this.membership.available(s, now));
+    if (up.length === 0) return owners.find((s) => this.downUntil[s] <= now) ?? owners[0];
+    const score = (s: number) => (this.membership.isResident(s, key) ? 0 : 1_000_000) + this.membership.inFlight(s);
+    return up.reduce((best, s) => (score(s) < score(best) ? s : best), up[0]);
+  }
+
+  private call(shard: number, layer: number, work: ExpertWork[], signal?: AbortSignal): Promise<RunExpertsResponse> {
+    const request: RunExpertsRequest = {
+      layer,
+      inputs: work.map((w) => ({ expertId: w.expert, hiddenStates: float32Tensor(w.x, [w.rows, this.opts.hiddenSize]) })),
+    };
+    const deadline = Math.min(Date.now() + this.opts.callTimeoutMs, this.stepDeadline);
+    if (deadline <= Date.now()) return Promise.reject(new DeadlineExceededError("the step's deadline passed before dispatch"));
+    this.counters.calls++;
+    return new Promise((resolve, reject) => {
+      const call = this.clients[shard].runExperts(request, new Metadata(), { deadline }, (err, res) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (err) reject(err);
+        else resolve(res);
+      });
+      const onAbort = () => call.cancel();
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+}

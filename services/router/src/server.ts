@@ -1,0 +1,66 @@
+// Builds the router: tokenizer and model shape on the main thread, the engine (dense part + batcher +
+// shard dispatch) in a worker, and InferenceService on a server from createServer.
+import { basename, resolve } from "node:path";
+import { BUNDLED_MODEL_DIR, readConfig, TextTokenizer } from "@expertmesh/model";
+import { InferenceServiceService } from "@expertmesh/proto";
+import { createServer, service, type Logger, type MeshMetrics, type Server } from "@expertmesh/runtime";
+import { completeHandler } from "./complete.js";
+import type { RouterConfig } from "./config.js";
+import { EngineClient } from "./engine/engine-client.js";
+import { generateHandler } from "./generate.js";
+import { modelInfoHandler } from "./model-info.js";
+import type { RouterState } from "./router-state.js";
+import { tokenizeHandler } from "./tokenize.js";
+
+export interface Router {
+  server: Server;
+  state: RouterState;
+  /** Drains the server, then stops the engine. */
+  stop(): Promise<void>;
+}
+
+export async function startRouter(config: RouterConfig, options: { logger?: Logger; signals?: NodeJS.Signals[] } = {}): Promise<Router> {
+  let metricsRef: MeshMetrics | undefined;
+  const modelDir = resolve(config.model ?? BUNDLED_MODEL_DIR);
+  const model = readConfig(modelDir);
+  const tokenizer = TextTokenizer.load(modelDir, model);
+  const engine = await EngineClient.start(
+    {
+      modelDir, shards: [...config.shards], replicas: config.replicas, maxBatch: config.maxBatch,
+      stepBatch: config.stepBatch, schedule: config.schedule as "arrival" | "regroup",
+      shardTimeoutMs: config.shardTimeout, threads: config.threads, provider: config.provider, nats: config.nats, predictor: config.predictor,
+    },
+    config.maxBatch + config.maxQueue,
+  );
+  const state: RouterState = {
+    config, model, tokenizer, engine, onTokens: (n) => metricsRef?.generatedTokens.inc(n), onPrompt: (n) => metricsRef?.promptTokens.inc(n),
+    modelName: config.modelName ?? basename(modelDir),
+    predictorDescription: config.predictor ? `predictor service at ${config.predictor}` : "none",
+  };
+  const server = await createServer({
+    name: "router",
+    host: config.host,
+    port: config.port,
+    drainTimeoutMs: config.drainTimeout,
+    metricsPort: config.metricsPort,
+    signals: options.signals ?? [],
+    logger: options.logger,
+    services: [
+      service(InferenceServiceService, {
+        generate: generateHandler(state),
+        complete: completeHandler(state),
+        tokenize: tokenizeHandler(state),
+        modelInfo: modelInfoHandler(state),
+      }),
+    ],
+  });
+  metricsRef = server.metrics;
+  server.metrics.observeQueueDepth("scheduler", () => engine.inFlight);
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await server.drain();
+      await engine.close();
+    })());
+  return { server, state, stop };
+}
