@@ -9,17 +9,19 @@ import { ExpertMeshClient } from "@expertmesh/client";
 import { freePort, startMesh } from "@expertmesh/cli/launcher";
 import type { SpanRecord } from "@expertmesh/runtime";
 
-test("one trace id covers the request's spans on the router and on every shard it used", async () => {
+test("one trace id covers the request's spans on the router, the predictor and every shard it used", async () => {
   const traceFile = join(mkdtempSync(join(tmpdir(), "trace-")), "spans.jsonl");
   const metricsPort = await freePort();
   const mesh = await startMesh({
-    shards: 2, replicas: 1, deviceBudget: "50%", predictor: false, env: { EXPERTMESH_TRACE_FILE: traceFile },
+    shards: 2, replicas: 1, deviceBudget: "50%", env: { EXPERTMESH_TRACE_FILE: traceFile },
     routerArgs: ["--metrics-port", String(metricsPort)],
   });
   const client = new ExpertMeshClient(mesh.router.address);
   try {
     const r = await client.complete("The state of the Union is", { maxTokens: 6 });
     assert.equal(r.tokenIds.length, 6);
+    const info = await client.modelInfo();
+    assert.match(info.predictor, /^frequency-prior \(baseline\)/);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     assert.match(metrics, /expertmesh_rpc_requests_total\{[^}]*grpc_method="Complete"[^}]*grpc_code="OK"[^}]*\} 1/);
     assert.match(metrics, /expertmesh_generated_tokens_total 6/);
@@ -32,7 +34,8 @@ test("one trace id covers the request's spans on the router and on every shard i
   assert.ok(root, "the router's server span");
   const trace = spans.filter((s) => s.traceId === root.traceId);
   const services = new Set(trace.map((s) => s.service));
-  assert.ok(services.has("router") && services.has("expert-shard"), [...services].join(","));
+  assert.ok(services.has("router") && services.has("expert-shard") && services.has("predictor"), [...services].join(","));
+  assert.ok(trace.some((s) => s.service === "predictor" && s.name === "expertmesh.v1.PredictorService/PredictRoutes"));
   const shardSpans = trace.filter((s) => s.service === "expert-shard" && s.name === "expertmesh.v1.ExpertShardService/RunExperts");
   const shardPids = new Set(shardSpans.map((s) => s.pid));
   assert.equal(shardPids.size, 2, "both shards served the request under the same trace");

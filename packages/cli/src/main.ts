@@ -29,7 +29,7 @@ commands:
   trace record --file TEXT --out FILE [--model DIR] [--max-tokens N]
   predictor prior --traces FILE... --out FILE.onnx [--json]
   predictor eval --model FILE.onnx --traces FILE... [--batch-sizes 1,4,8,16] [--json]
-  bench cache [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link P] [--json]
+  bench cache [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link P] [--json]
   bench scheduler [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--batches 4,8,16] [--seq-len N] [--predictor FILE.onnx]... [--table-traces FILE]... [--json]
   up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--demo PROMPT]
   loadtest --target HOST:PORT [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]

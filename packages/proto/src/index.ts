@@ -49,6 +49,8 @@ export {
   type PredictorServiceServer,
   PredictRoutesRequest,
   PredictRoutesResponse,
+  DescribePredictorRequest,
+  DescribePredictorResponse,
 } from "./gen/expertmesh/v1/predictor_service.js";
 
 // expertmesh.v1 NATS payloads: shard heartbeats and prefetch hints.

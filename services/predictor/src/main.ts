@@ -1,6 +1,6 @@
 // The predictor process: `node services/predictor/dist/main.js [--predictor FILE.onnx] [--port P] ...`
 // (--help lists every key and its environment variable).
-import { ConfigError, jsonLogger } from "@expertmesh/runtime";
+import { ConfigError, initTelemetry, jsonLogger } from "@expertmesh/runtime";
 import { predictorConfig } from "./config.js";
 import { PredictorModelError } from "./predictor-info.js";
 import { startPredictor } from "./server.js";
@@ -9,6 +9,7 @@ if (process.argv.includes("--help")) {
   console.log(`usage: node services/predictor/dist/main.js [flags]\n\n${predictorConfig.help()}`);
   process.exit(0);
 }
+initTelemetry({ serviceName: "predictor" });
 const logger = jsonLogger("predictor");
 try {
   const predictor = await startPredictor(predictorConfig.parse(process.argv.slice(2), process.env), { logger });

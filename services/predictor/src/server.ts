@@ -59,7 +59,15 @@ export async function startPredictor(config: PredictorConfig, options: { logger?
       drainTimeoutMs: config.drainTimeout,
       signals: options.signals ?? [],
       logger,
-      services: [service(PredictorServiceService, { predictRoutes: predictRoutesHandler({ worker, info, maxTokens: config.maxTokens }) })],
+      services: [
+        service(PredictorServiceService, {
+          predictRoutes: predictRoutesHandler({ worker, info, maxTokens: config.maxTokens }),
+          describePredictor: () => ({
+            description: describePredictor(info), kind: info.kind, baseline: info.baseline,
+            numLayers: info.numLayers, numExperts: info.numExperts, topK: info.topK, maxTokens: config.maxTokens,
+          }),
+        }),
+      ],
     });
   } catch (e) {
     await worker.close();

@@ -9,6 +9,7 @@ import type { RouterConfig } from "./config.js";
 import { EngineClient } from "./engine/engine-client.js";
 import { generateHandler } from "./generate.js";
 import { modelInfoHandler } from "./model-info.js";
+import { describeRemotePredictor } from "./predictor-description.js";
 import type { RouterState } from "./router-state.js";
 import { tokenizeHandler } from "./tokenize.js";
 
@@ -35,7 +36,7 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
   const state: RouterState = {
     config, model, tokenizer, engine, onTokens: (n) => metricsRef?.generatedTokens.inc(n), onPrompt: (n) => metricsRef?.promptTokens.inc(n),
     modelName: config.modelName ?? basename(modelDir),
-    predictorDescription: config.predictor ? `predictor service at ${config.predictor}` : "none",
+    predictorDescription: await describeRemotePredictor(config.predictor, model),
   };
   const server = await createServer({
     name: "router",

@@ -1,12 +1,13 @@
 // expertmesh bench cache [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx]
-//                        [--budgets 12.5,25,50] [--batches 1,4,16] [--link P] [--json]
+//                        [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link P] [--json]
 //
 // The device-tier cache on routing traces of held-out text, in decode order (packages/moe cache-access.ts),
 // for every budget (percent of the L*E experts) and batch size. Per policy: hit ratio, stalls (compute
 // waited), loads and bytes moved host→device, wasted prefetches. Baselines in the same run: LRU on demand
 // and Belady's MIN (offline, the limit for loads). The predictive policy (expertflow) runs on each
 // predictor: the --predictor ONNX model (default: the model's predictor-prior.onnx, a frequency prior),
-// the oracle-free "previous token + prior", and, labelled as a reference only, the true routing (oracle).
+// the oracle-free "previous token + prior" (the prior: --prior, default the model's predictor-prior.onnx),
+// and, labelled as a reference only, the true routing (oracle).
 // "lru+prefetch" is LRU eviction with the same prefetches as expertflow on previous token + prior.
 //
 // Letters: N tokens, L MoE layers, E experts per layer, B batch, C slots, P link budget (loads per window).
@@ -56,7 +57,7 @@ interface Row extends SimResult {
 
 export async function benchCacheCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
-    ...benchTraceFlags, predictor: { type: "string" }, budgets: { type: "string" }, batches: { type: "string" }, link: { type: "string" }, json: { type: "boolean" },
+    ...benchTraceFlags, predictor: { type: "string" }, prior: { type: "string" }, budgets: { type: "string" }, batches: { type: "string" }, link: { type: "string" }, json: { type: "boolean" },
   });
   const budgets = listFlag("budgets", v.budgets, DEFAULT_BUDGETS, (x) => x > 0 && x <= 100, "a comma-separated list of percentages in (0, 100]");
   const batches = listFlag("batches", v.batches, DEFAULT_BATCHES, isPositiveInt, "a comma-separated list of positive integers");
@@ -82,9 +83,10 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
   }
   const session = { threads: numberFlag("threads", v.threads, 1, isPositiveInt, "a positive integer"), executionProvider: (v.provider ?? "cpu") as ExecutionProvider };
   const fromOnnx = await runPredictor(onnx, predictorFile, trace, session);
-  const priorFile = join(modelDir, "predictor-prior.onnx");
+  const priorFile = v.prior ?? join(modelDir, "predictor-prior.onnx");
+  if (!existsSync(priorFile)) throw new UsageError(`--prior ${priorFile}: not found`);
   const prior = meanRow(priorFile === predictorFile ? fromOnnx : await runPredictor(readFileSync(priorFile), priorFile, trace, session), L * E);
-  const onnxName = predictorFile === priorFile ? "prior" : "predictor";
+  const onnxName = v.predictor === undefined || predictorFile === priorFile ? "prior" : "predictor";
   const predictors: { name: string; what: string; perToken: Float32Array }[] = [
     { name: onnxName, what: `${predictorFile}: ${info}`, perToken: fromOnnx },
     { name: "prev+prior", what: `previous token's experts (weight 0.5) + the prior of ${priorFile}, oracle-free`, perToken: previousTokenPredictions(trace, prior) },

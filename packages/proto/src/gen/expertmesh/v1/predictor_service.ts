@@ -24,6 +24,28 @@ export const protobufPackage = "expertmesh.v1";
 
 export const protobufFileName = "expertmesh/v1/predictor_service.proto";
 
+/** / Input of PredictorService.DescribePredictor. */
+export interface DescribePredictorRequest {
+}
+
+/** / Output of PredictorService.DescribePredictor. */
+export interface DescribePredictorResponse {
+  /** / One line for people, e.g. "frequency-prior (baseline): (token, position) -> 4 x 16 (top-2)". */
+  description: string;
+  /** / Kind of predictor, e.g. "frequency-prior". */
+  kind: string;
+  /** / True for a baseline (not a trained predictor). */
+  baseline: boolean;
+  /** / MoE layers predicted (L). */
+  numLayers: number;
+  /** / Experts per layer (E). */
+  numExperts: number;
+  /** / Experts chosen per token by the model (k). */
+  topK: number;
+  /** / Most tokens accepted in one PredictRoutes request. */
+  maxTokens: number;
+}
+
 /** / Input of PredictorService.PredictRoutes. */
 export interface PredictRoutesRequest {
   /** / Token ids (T of them). */
@@ -37,6 +59,239 @@ export interface PredictRoutesResponse {
   /** / One per token, in request order: float32 [L, E], probability that the token uses each expert. */
   probabilities: Tensor[];
 }
+
+function createBaseDescribePredictorRequest(): DescribePredictorRequest {
+  return {};
+}
+
+export const DescribePredictorRequest: MessageFns<DescribePredictorRequest> = {
+  encode(_: DescribePredictorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribePredictorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribePredictorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DescribePredictorRequest {
+    return {};
+  },
+
+  toJSON(_: DescribePredictorRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribePredictorRequest>): DescribePredictorRequest {
+    return DescribePredictorRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DescribePredictorRequest>): DescribePredictorRequest {
+    const message = createBaseDescribePredictorRequest();
+    return message;
+  },
+};
+
+function createBaseDescribePredictorResponse(): DescribePredictorResponse {
+  return { description: "", kind: "", baseline: false, numLayers: 0, numExperts: 0, topK: 0, maxTokens: 0 };
+}
+
+export const DescribePredictorResponse: MessageFns<DescribePredictorResponse> = {
+  encode(message: DescribePredictorResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.description !== "") {
+      writer.uint32(10).string(message.description);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.baseline !== false) {
+      writer.uint32(24).bool(message.baseline);
+    }
+    if (message.numLayers !== 0) {
+      writer.uint32(32).uint32(message.numLayers);
+    }
+    if (message.numExperts !== 0) {
+      writer.uint32(40).uint32(message.numExperts);
+    }
+    if (message.topK !== 0) {
+      writer.uint32(48).uint32(message.topK);
+    }
+    if (message.maxTokens !== 0) {
+      writer.uint32(56).uint32(message.maxTokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribePredictorResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribePredictorResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.baseline = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.numLayers = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.numExperts = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.topK = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxTokens = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribePredictorResponse {
+    return {
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      baseline: isSet(object.baseline) ? globalThis.Boolean(object.baseline) : false,
+      numLayers: isSet(object.numLayers)
+        ? globalThis.Number(object.numLayers)
+        : isSet(object.num_layers)
+        ? globalThis.Number(object.num_layers)
+        : 0,
+      numExperts: isSet(object.numExperts)
+        ? globalThis.Number(object.numExperts)
+        : isSet(object.num_experts)
+        ? globalThis.Number(object.num_experts)
+        : 0,
+      topK: isSet(object.topK)
+        ? globalThis.Number(object.topK)
+        : isSet(object.top_k)
+        ? globalThis.Number(object.top_k)
+        : 0,
+      maxTokens: isSet(object.maxTokens)
+        ? globalThis.Number(object.maxTokens)
+        : isSet(object.max_tokens)
+        ? globalThis.Number(object.max_tokens)
+        : 0,
+    };
+  },
+
+  toJSON(message: DescribePredictorResponse): unknown {
+    const obj: any = {};
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.baseline !== false) {
+      obj.baseline = message.baseline;
+    }
+    if (message.numLayers !== 0) {
+      obj.numLayers = Math.round(message.numLayers);
+    }
+    if (message.numExperts !== 0) {
+      obj.numExperts = Math.round(message.numExperts);
+    }
+    if (message.topK !== 0) {
+      obj.topK = Math.round(message.topK);
+    }
+    if (message.maxTokens !== 0) {
+      obj.maxTokens = Math.round(message.maxTokens);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribePredictorResponse>): DescribePredictorResponse {
+    return DescribePredictorResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribePredictorResponse>): DescribePredictorResponse {
+    const message = createBaseDescribePredictorResponse();
+    message.description = object.description ?? "";
+    message.kind = object.kind ?? "";
+    message.baseline = object.baseline ?? false;
+    message.numLayers = object.numLayers ?? 0;
+    message.numExperts = object.numExperts ?? 0;
+    message.topK = object.topK ?? 0;
+    message.maxTokens = object.maxTokens ?? 0;
+    return message;
+  },
+};
 
 function createBasePredictRoutesRequest(): PredictRoutesRequest {
   return { tokenIds: [], positions: [] };
@@ -245,11 +500,31 @@ export const PredictorServiceService = {
       Buffer.from(PredictRoutesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PredictRoutesResponse => PredictRoutesResponse.decode(value),
   },
+  /**
+   * / Says which predictor is served: its kind, whether it is a baseline, and the shape it predicts.
+   * / The router calls it at start-up to report the predictor in ModelInfo and check L and E.
+   */
+  describePredictor: {
+    path: "/expertmesh.v1.PredictorService/DescribePredictor" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DescribePredictorRequest): Buffer =>
+      Buffer.from(DescribePredictorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DescribePredictorRequest => DescribePredictorRequest.decode(value),
+    responseSerialize: (value: DescribePredictorResponse): Buffer =>
+      Buffer.from(DescribePredictorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DescribePredictorResponse => DescribePredictorResponse.decode(value),
+  },
 } as const;
 
 export interface PredictorServiceServer extends UntypedServiceImplementation {
   /** / Predicts, for each token, the probability that each expert of each MoE layer is chosen. */
   predictRoutes: handleUnaryCall<PredictRoutesRequest, PredictRoutesResponse>;
+  /**
+   * / Says which predictor is served: its kind, whether it is a baseline, and the shape it predicts.
+   * / The router calls it at start-up to report the predictor in ModelInfo and check L and E.
+   */
+  describePredictor: handleUnaryCall<DescribePredictorRequest, DescribePredictorResponse>;
 }
 
 export interface PredictorServiceClient extends Client {
@@ -269,6 +544,25 @@ export interface PredictorServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PredictRoutesResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * / Says which predictor is served: its kind, whether it is a baseline, and the shape it predicts.
+   * / The router calls it at start-up to report the predictor in ModelInfo and check L and E.
+   */
+  describePredictor(
+    request: DescribePredictorRequest,
+    callback: (error: ServiceError | null, response: DescribePredictorResponse) => void,
+  ): ClientUnaryCall;
+  describePredictor(
+    request: DescribePredictorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DescribePredictorResponse) => void,
+  ): ClientUnaryCall;
+  describePredictor(
+    request: DescribePredictorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DescribePredictorResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const PredictorServiceClient = makeGenericClientConstructor(
@@ -287,6 +581,10 @@ export type DeepPartial<T> = T extends Builtin ? T
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
 
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
