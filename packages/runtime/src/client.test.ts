@@ -39,5 +39,5 @@ test("waitForServing keeps trying while nothing listens, then fails at the deadl
   const server = await createServer({ name: "client-test", services: [], signals: [], logger: silentLogger });
   const address = server.address;
   server.forceShutdown(); // the port is now (very likely) free and closed
-  await assert.rejects(waitForServing(address, "", Date.now() + 300), /last: UNAVAILABLE/);
+  await assert.rejects(waitForServing(address, "", Date.now() + 2_000), /last: UNAVAILABLE/);
 });

@@ -45,7 +45,8 @@ export async function waitForServing(
         last = ServingStatus[response.status] ?? String(response.status);
       } catch (error) {
         const e = error as ServiceError;
-        last = `${status[e.code] ?? e.code}: ${e.details}`;
+        // A check cut short by the overall deadline says less than the status seen before it.
+        if (e.code !== status.DEADLINE_EXCEEDED || last === "no answer yet") last = `${status[e.code] ?? e.code}: ${e.details}`;
       }
       const wait = Math.min(backoffMs, end - Date.now());
       if (wait > 0) await sleep(wait, undefined, { signal: options.signal });
