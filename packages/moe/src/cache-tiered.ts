@@ -11,8 +11,8 @@ import type { EvictionPolicy } from "./cache-policy.js";
 export interface TierLoader<H, D> {
   /** Disk → host: read and decode an expert's weights. */
   loadHost(key: number): Promise<H>;
-  /** Host → device: make the expert ready to run. */
-  toDevice(key: number, host: H): Promise<D>;
+  /** Host → device: make the expert ready to run. `prefetch` tells a load ahead of need from a demand load. */
+  toDevice(key: number, host: H, info: { prefetch: boolean }): Promise<D>;
   /** Called when an expert leaves the device tier. */
   dropDevice?(key: number, value: D): void;
 }
@@ -135,7 +135,7 @@ export class TieredExpertCache<H, D> {
     const fresh: DeviceEntry<D> = { pins: pin ? 1 : 0 };
     fresh.loading = (async () => {
       const host = await this.hostValue(key);
-      const value = await this.opts.loader.toDevice(key, host);
+      const value = await this.opts.loader.toDevice(key, host, { prefetch });
       this.counters.loads++;
       if (prefetch) this.counters.prefetchLoads++;
       this.counters.bytesToDevice += this.opts.expertBytes;

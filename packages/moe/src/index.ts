@@ -7,6 +7,8 @@ export { TieredExpertCache, type TierLoader, type TieredCacheOptions, type Cache
 export { encodeTrace, decodeTrace, readTrace, writeTrace, tokenExperts, type RoutingTrace, type TraceHeader } from "./trace-format.js";
 export {
   batchCoverage,
+  decodeBatchCoverage,
+  evaluateChoices,
   DEFAULT_BATCH_SIZES,
   evaluatePredictor,
   predictedTopK,
@@ -58,3 +60,5 @@ export { BeladyPolicy } from "./cache-belady.js";
 export { ExpertflowPolicy, shareSlots, type ExpertflowOptions } from "./cache-predictive.js";
 export { previousTokenPredictions, oraclePredictions } from "./predictor-previous.js";
 export { buildTokenTable, tokenTableTopK, type TokenTable } from "./predictor-token-table.js";
+export { checkMlp, DEFAULT_POSITION_BUCKETS, mlpForward, mlpLogits, positionBucket, type MlpPredictor } from "./predictor-mlp.js";
+export { fitTokenBias, mlpLoss, routingExamples, trainMlp, type RoutingExamples, type TokenEmbedding, type TrainOptions, type TraceWithTokens } from "./predictor-train.js";

@@ -1,7 +1,7 @@
 // Predictor metrics and the frequency prior on hand-made routing, with answers worked out by hand.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { batchCoverage, evaluatePredictor, predictedTopK, recallAtK, type ExpertChoices } from "./predictor-metrics.js";
+import { batchCoverage, decodeBatchCoverage, evaluatePredictor, predictedTopK, recallAtK, type ExpertChoices } from "./predictor-metrics.js";
 import { frequencyPrior } from "./predictor-prior.js";
 
 const choices = (rows: number[][][]): ExpertChoices => ({
@@ -70,10 +70,28 @@ test("evaluatePredictor scores probabilities through their top-k", () => {
   // Probabilities whose top-2 are the `predicted` sets above.
   const probabilities = new Float32Array(4 * 2 * 4);
   predicted.experts.forEach((e, i) => (probabilities[Math.floor(i / 2) * 4 + e] = i % 2 === 0 ? 0.6 : 0.3));
-  const report = evaluatePredictor(truth, probabilities, [1, 2]);
+  // Four one-token sequences: decode batches of 2 are tokens {0, 1} and {2, 3}.
+  const sequences = [0, 1, 2, 3].map((start) => ({ start, length: 1 }));
+  const report = evaluatePredictor({ ...truth, sequences }, probabilities, [1, 2]);
   close(report.recallAtK.perLayer, [0.5, 0.625]);
   assert.deepEqual(report.batchCoverage.map((b) => b.batch), [1, 2]);
   close(report.batchCoverage[1].perLayer, [0.5, 1]);
+});
+
+test("decode batches hold one token of each of B sequences per step, lanes refilled as sequences end", () => {
+  // Sequences [0, 1] and [2] and [3]. B=2: step 0 = tokens {0, 2}, step 1 = {1, 3}.
+  const trace = { ...truth, sequences: [{ start: 0, length: 2 }, { start: 2, length: 1 }, { start: 3, length: 1 }] };
+  const b2 = decodeBatchCoverage(trace, predicted, 2);
+  assert.equal(b2.batches, 2);
+  // Layer 0: step 0 needs {0,1,3}, names {0,1}: 2/3; step 1 needs {0,2,3}, names {0,1}: 1/3.
+  // Layer 1: step 0 needs {2,3}, names {0,1,3}: 1/2; step 1 needs {2,3}, names {2,3}: 1.
+  close(b2.perLayer, [0.5, 0.75]);
+  // B=3: step 0 = {0, 2, 3}, step 1 = {1} alone (the other lanes idle).
+  const b3 = decodeBatchCoverage(trace, predicted, 3);
+  assert.equal(b3.batches, 2);
+  // Layer 0: {0,1,2,3} vs {0,1}: 1/2; {0,2} vs {0,1}: 1/2. Layer 1: {2,3} vs {0,1,2,3}: 1; {2,3} vs {2,3}: 1.
+  close(b3.perLayer, [0.5, 1]);
+  close(decodeBatchCoverage(trace, predicted, 1).perLayer, recallAtK(truth, predicted).perLayer);
 });
 
 test("metrics refuse a prediction of another shape", () => {

@@ -1,13 +1,17 @@
 // How well a routing-path predictor names the experts that the gate will choose, scored against a trace.
 //
 // Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token, B tokens per batch.
+import { decodeSchedule, type TraceRouting } from "./cache-access.js";
 //
 //   recall@k          per token and layer: |predicted top-k ∩ true top-k| / k, averaged over tokens.
-//   batch coverage@B  the trace cut into consecutive groups of B tokens (a trailing partial group is not
-//                     scored); per group and layer: |P ∩ S| / |S|, where S is the union of the tokens'
-//                     true top-k and P the union of their predicted top-k; averaged over groups. It is what
-//                     a prefetch for the whole batch would have covered. At B = 1 it equals recall@k.
-// Groups ignore sequence boundaries: a serving batch mixes tokens of many sequences anyway.
+//   batch coverage@B  per batch and layer: |P ∩ S| / |S|, where S is the union of the batch's true top-k
+//                     and P the union of its predicted top-k; averaged over batches. It is what a prefetch
+//                     for the whole batch would have covered. At B = 1 it equals recall@k.
+// Batches are decode steps (decodeBatchCoverage, what evaluatePredictor reports): B sequences decoded in
+// lockstep, one token of each per step, a lane taking the next sequence when its own ends (cache-access.ts
+// decodeSchedule). A batch never holds two tokens of one sequence, so a predictor that reads the previous
+// token's routing (known one step earlier) cannot see the batch it predicts. batchCoverage instead cuts the
+// trace into consecutive groups of B tokens (prefill-like; a trailing partial group is not scored).
 
 /** Per token and layer, k chosen experts: the shape of a trace's `experts` (a RoutingTrace is one). */
 export interface ExpertChoices {
@@ -134,21 +138,60 @@ export function batchCoverage(truth: ExpertChoices, predicted: ExpertChoices, ba
   return { batch, batches, ...scores(Array.from(sum, (s) => s / batches)) };
 }
 
-/** recall@k and batch coverage of `probabilities` [T, L, E] against the trace `truth`. */
-export function evaluatePredictor(
-  truth: ExpertChoices,
-  probabilities: Float32Array,
-  batchSizes: readonly number[] = DEFAULT_BATCH_SIZES,
-): PredictorReport {
-  const predicted = predictedTopK(probabilities, truth, truth.topK);
+/** Batch coverage per layer over the decode steps of `batch` lanes (see the top of this file). */
+export function decodeBatchCoverage(truth: TraceRouting, predicted: ExpertChoices, batch: number): BatchCoverage {
+  checkSameShape(truth, predicted);
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`decodeBatchCoverage: batch=${batch} must be a positive integer`);
+  const { numLayers: L, numExperts: E, topK: k } = truth;
+  const { steps: S, tokens } = decodeSchedule(truth, batch);
+  const sum = new Float64Array(L);
+  const inTrue = new Int32Array(E); // stamps: inTrue[e] === t + 1 means e is in step t's true union
+  const inPredicted = new Int32Array(E);
+  for (let l = 0; l < L; l++) {
+    inTrue.fill(0);
+    inPredicted.fill(0);
+    for (let t = 0; t < S; t++) {
+      let needed = 0;
+      for (let b = 0; b < batch; b++) {
+        const n = tokens[t * batch + b];
+        if (n < 0) continue;
+        const base = (n * L + l) * k;
+        for (let i = 0; i < k; i++) {
+          const e = truth.experts[base + i];
+          if (inTrue[e] !== t + 1) {
+            inTrue[e] = t + 1;
+            needed++;
+          }
+          inPredicted[predicted.experts[base + i]] = t + 1;
+        }
+      }
+      let covered = 0;
+      for (let e = 0; e < E; e++) if (inTrue[e] === t + 1 && inPredicted[e] === t + 1) covered++;
+      sum[l] += covered / needed;
+    }
+  }
+  return { batch, batches: S, ...scores(Array.from(sum, (x) => x / S)) };
+}
+
+/** recall@k and decode-batch coverage of predicted experts [T, L, k] against the trace `truth`. */
+export function evaluateChoices(truth: TraceRouting, predicted: ExpertChoices, batchSizes: readonly number[] = DEFAULT_BATCH_SIZES): PredictorReport {
   return {
     tokens: truth.tokens,
     numLayers: truth.numLayers,
     numExperts: truth.numExperts,
     topK: truth.topK,
     recallAtK: recallAtK(truth, predicted),
-    batchCoverage: batchSizes.map((b) => batchCoverage(truth, predicted, b)),
+    batchCoverage: batchSizes.map((b) => decodeBatchCoverage(truth, predicted, b)),
   };
+}
+
+/** recall@k and decode-batch coverage of `probabilities` [T, L, E] (through their top-k) against the trace `truth`. */
+export function evaluatePredictor(
+  truth: TraceRouting,
+  probabilities: Float32Array,
+  batchSizes: readonly number[] = DEFAULT_BATCH_SIZES,
+): PredictorReport {
+  return evaluateChoices(truth, predictedTopK(probabilities, truth, truth.topK), batchSizes);
 }
 
 function scores(perLayer: number[]): LayerScores {

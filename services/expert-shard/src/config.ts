@@ -30,6 +30,18 @@ export const shardConfig = defineConfig({ envPrefix: "EXPERTMESH_SHARD_" }, {
     validate: budget,
     description: "host tier (decoded weights in RAM): a share of the owned experts or a size; must hold one expert",
   },
+  linkGbps: {
+    type: "number",
+    validate: (v) => (v > 0 && Number.isFinite(v) ? undefined : "expected a bandwidth in GB/s > 0"),
+    description:
+      "simulate a host→device link of this many gigabytes (10^9 bytes, not gigabits) per second: every device-tier load waits linkExpertBytes / bandwidth (PCIe 4.0 x16: about 25); unset: no simulation",
+  },
+  linkExpertBytes: {
+    type: "bytes",
+    min: 1,
+    description:
+      "bytes one expert moves over the simulated link (default: the model's real expert size; Mixtral-8x7B: 352321536 = 3·4096·14336 bf16 values); needs --link-gbps",
+  },
   host: { type: "string", default: "127.0.0.1", description: 'interface to listen on ("0.0.0.0" in a container)' },
   port: { type: "int", default: 50061, min: 0, max: 65535, description: "gRPC port (0: any free port)" },
   threads: { type: "int", default: 1, min: 1, max: 256, description: "onnxruntime intra-op threads per compute worker" },
@@ -79,6 +91,10 @@ export function parseShardConfig(argv: readonly string[], env: Readonly<Record<s
     const from = config.shardIdFromHostname ? ` (the ordinal of hostname ${JSON.stringify(env.HOSTNAME ?? hostname())})` : "";
     const message = `config shardId: ${config.shardId}${from} is not below shards (${config.shards})`;
     throw new ConfigError("shardId", config.shardIdFromHostname ? "EXPERTMESH_SHARD_ID_FROM_HOSTNAME" : "--shard-id", String(config.shardId), message);
+  }
+  if (config.linkExpertBytes !== undefined && config.linkGbps === undefined) {
+    const message = `config linkExpertBytes: ${config.linkExpertBytes} given without linkGbps (--link-gbps): no link is simulated`;
+    throw new ConfigError("linkExpertBytes", "--link-expert-bytes", String(config.linkExpertBytes), message);
   }
   if (config.replicas > config.shards) {
     const message = `config replicas: ${config.replicas} exceeds shards (${config.shards})`;

@@ -9,6 +9,7 @@ import { expertFromKey, TieredExpertCache, type Acquired, type EvictionPolicy } 
 import type { ExpertWeights } from "@expertmesh/model";
 import type { ComputePool, DeviceExpert } from "./compute-pool.js";
 import type { DiskReader } from "./disk-reader.js";
+import type { SimulatedLink } from "./simulated-link.js";
 
 export interface ExpertStoreOptions {
   readonly numExperts: number; // E, for keys: layer * E + expert
@@ -18,6 +19,8 @@ export interface ExpertStoreOptions {
   readonly policy: EvictionPolicy;
   readonly disk: DiskReader;
   readonly pool: ComputePool;
+  /** With --link-gbps: every host→device load also waits for its transfer over this simulated link. */
+  readonly link?: SimulatedLink;
 }
 
 export class ExpertStore {
@@ -40,7 +43,10 @@ export class ExpertStore {
           const { layer, expert } = expertFromKey(key, E);
           return options.disk.read(layer, expert);
         },
-        toDevice: async (key, host) => {
+        toDevice: async (key, host, { prefetch }) => {
+          // The one place a host→device load happens: the cache runs it asynchronously, once per
+          // expert however many callers wait for it, and serves resident experts meanwhile.
+          if (options.link) await options.link.transfer(prefetch);
           const device = await options.pool.load(key, host);
           this.#unused.add(key);
           return device;
@@ -104,6 +110,9 @@ export class ExpertStore {
 
   /** Loads an expert ahead of need; resolves once it is resident. */
   prefetch(key: number): Promise<void> {
+    // A prefetch that would queue behind more than one transfer on a busy link is skipped: it would
+    // arrive late and delay the demand loads queued after it.
+    if (this.#options.link && this.#options.link.pending() > 1) return Promise.resolve();
     return this.#cache.prefetch(key);
   }
 
@@ -150,6 +159,6 @@ export class ExpertStore {
 
   /** The cache's counters (a copy). */
   counters(): Record<string, number> {
-    return { ...this.#cache.counters, wastedPrefetches: this.#wastedPrefetches };
+    return { ...this.#cache.counters, wastedPrefetches: this.#wastedPrefetches, ...this.#options.link?.counters() };
   }
 }

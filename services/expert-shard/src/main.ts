@@ -17,7 +17,7 @@ try {
   const logger = jsonLogger(`expert-shard-${config.shardId}`);
   const { address, shard, drain } = await serveShard(config, { logger });
   const { owned, deviceSlots, policy } = shard.snapshot();
-  logger.info("expert shard ready", { address, shardId: shard.id, owned: owned.length, deviceSlots, policy });
+  logger.info("expert shard ready", { address, shardId: shard.id, owned: owned.length, deviceSlots, policy, link: shard.link?.describe() ?? "none (not simulated)" });
   if (config.nats) {
     const link = createNatsLink({ servers: [config.nats], name: `expert-shard-${shard.id}`, logger });
     if (config.policy === "expertflow") {

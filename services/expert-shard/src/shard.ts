@@ -13,6 +13,7 @@ import { DiskReader } from "./disk-reader.js";
 import { ExpertStore } from "./expert-store.js";
 import { ExpertflowFeed } from "./expertflow-feed.js";
 import { PrefetchQueue } from "./prefetch-queue.js";
+import { SimulatedLink } from "./simulated-link.js";
 import { WorkerGoneError } from "./worker-rpc.js";
 
 /** Prefetch loads running at once (disk reads are serialised by the disk worker anyway). */
@@ -53,6 +54,8 @@ export class ExpertShard {
   readonly maxTokensPerCall: number;
   readonly maxConcurrentCalls: number;
   readonly store: ExpertStore;
+  /** With --link-gbps: the simulated host→device link every load waits for. */
+  readonly link: SimulatedLink | undefined;
   readonly #owned: ReadonlySet<number>;
   readonly #pool: ComputePool;
   readonly #disk: DiskReader;
@@ -89,6 +92,7 @@ export class ExpertShard {
     const slots = Math.floor(init.deviceBudgetBytes / this.expertBytes);
     const expertflow = config.policy === "expertflow" ? new ExpertflowPolicy({ numLayers: L, numExperts: E, capacity: slots }) : undefined;
     this.#feed = expertflow && new ExpertflowFeed(expertflow, L, E);
+    this.link = config.linkGbps === undefined ? undefined : new SimulatedLink({ gbps: config.linkGbps, expertBytes: config.linkExpertBytes ?? this.expertBytes });
     this.store = new ExpertStore({
       numExperts: this.model.numExperts,
       expertBytes: this.expertBytes,
@@ -97,6 +101,7 @@ export class ExpertShard {
       policy: expertflow ?? new LruPolicy(),
       disk: init.disk,
       pool: init.pool,
+      link: this.link,
     });
     this.#prefetch = new PrefetchQueue({
       capacity: config.prefetchQueue,

@@ -61,7 +61,7 @@ export async function loadBenchTrace(v: { model?: string; threads?: string; prov
   }
 }
 
-function heldOutText(modelDir: string, file: string | undefined): { text: string; name: string } {
+export function heldOutText(modelDir: string, file: string | undefined): { text: string; name: string } {
   if (file !== undefined) {
     try {
       return { text: readFileSync(file, "utf8"), name: file };

@@ -8,6 +8,8 @@ import { benchSchedulerCommand } from "./bench-scheduler.js";
 export const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = {
   cache: benchCacheCommand,
   scheduler: benchSchedulerCommand,
+  predictor: async (argv) => (await import("./bench-predictor.js")).benchPredictorCommand(argv),
+  e2e: async (argv) => (await import("./bench-e2e.js")).benchE2eCommand(argv),
 };
 
 export async function benchCommand(argv: string[]): Promise<void> {

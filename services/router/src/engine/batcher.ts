@@ -34,6 +34,11 @@ export interface StepHooks {
   wrapStep?<T>(requests: readonly BatchRequest[], step: StepTokens, run: () => Promise<T>): Promise<T>;
   /** Each layer's gate decisions for the step's tokens. */
   onRouting?(routing: LayerRouting): void;
+  /**
+   * Before an iteration's decode steps: predicted routes [L * E] of the tokens the running sequences
+   * decode next (the engine asks the predictor and publishes hints), or undefined.
+   */
+  predictNext?(tokens: number[], positions: number[]): Promise<Float32Array[] | undefined>;
 }
 
 /** The tokens a step runs: per request, its new tokens and the position of the first. */
@@ -116,7 +121,12 @@ export class Batcher {
       await this.step(fresh, true);
     }
     // One decode step, or with a step batch several, each sequence in exactly one (decode-schedule.ts).
-    for (const batch of this.schedule.plan(decoding.filter((r) => !r.cancelled && this.byId.has(r.id)))) {
+    const live = decoding.filter((r) => !r.cancelled && this.byId.has(r.id));
+    if (this.hooks.predictNext && live.length) {
+      const predicted = await this.hooks.predictNext(live.map((r) => r.last), live.map((r) => r.sequence.length));
+      if (predicted) live.forEach((r, i) => this.schedule.predict(r, predicted[i]));
+    }
+    for (const batch of this.schedule.plan(live)) {
       await this.step(batch.filter((r) => !r.cancelled && this.byId.has(r.id)), false);
     }
     this.running = [...decoding, ...fresh].filter((r) => this.byId.has(r.id));

@@ -3,9 +3,9 @@
 //   arrival  consecutive runs of T in admission order;
 //   regroup  the route-aware regrouping of packages/moe (scheduler-regroup.ts): batches that activate
 //            fewer distinct experts, judged on each sequence's predicted route for its next token.
-// Prediction source (for now): the sequence's last actual routing, i.e. the experts that the gate chose
-// for its previous token (captured from MoeRuntime.step's onRouting), as the guess for its next token.
-// A trained predictor can replace it; a sequence with no routing yet has an empty route.
+// Prediction source: the predictor service's forecast for the sequence's next token when the engine has
+// one (`predict`), else the sequence's last actual routing (the experts the gate chose for its previous
+// token, captured from MoeRuntime.step's onRouting); a sequence with neither has an empty route.
 // Every sequence is in exactly one step per iteration and decodes one token in it, so its tokens keep
 // their order; each sequence owns its KV cache and its logits do not depend on its batch-mates, so the
 // grouping never changes what it generates.
@@ -32,6 +32,18 @@ export class DecodeSchedule {
     private readonly shape: { readonly numLayers: number; readonly numExperts: number; readonly topK: number },
   ) {
     if (!Number.isInteger(options.stepBatch) || options.stepBatch < 0) throw new RangeError(`step batch must be a non-negative integer, got ${options.stepBatch}`);
+  }
+
+  /** Sets a member's predicted route for its next token from probabilities [L * E] (top-k per layer). */
+  predict(member: object, probs: Float32Array): void {
+    const { numLayers: L, numExperts: E, topK: k } = this.shape;
+    let route = this.routes.get(member);
+    if (!route) this.routes.set(member, (route = new Int32Array(L * k)));
+    for (let l = 0; l < L; l++) {
+      const row = probs.subarray(l * E, (l + 1) * E);
+      const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b);
+      route.set(order.slice(0, k), l * k);
+    }
   }
 
   /** The steps of one decode iteration over `members` (admission order): each member in exactly one. */

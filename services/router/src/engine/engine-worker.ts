@@ -62,7 +62,7 @@ async function start(): Promise<void> {
         withSpan(step.prefill ? "router.prefill" : "router.decode", { "expertmesh.batch": members.length }, () => {
           // The prediction for this step's tokens runs beside the step: its hints reach the shards while
           // the first layers compute, so that later layers find their experts loaded.
-          if (predictor && hints) {
+          if (predictor && hints && step.prefill) {
             const tokenIds = step.tokens.flat();
             const positions = step.tokens.flatMap((t, i) => t.map((_, j) => step.starts[i] + j));
             void predictor.predict(tokenIds, positions).then((p) => p && hints.publishPrediction(p));
@@ -71,6 +71,15 @@ async function start(): Promise<void> {
         }, { links: members.slice(1).flatMap((m) => (m.traceparent ? [m.traceparent] : [])) }),
       ),
     onRouting: hints ? (r) => hints.correct(r.layer, r.experts) : undefined,
+    // Decode: the next tokens are known only when the previous step ends, so the prediction is awaited
+    // (bounded by the predictor client's deadline) and its hints go out before layer 0 runs.
+    predictNext: predictor
+      ? async (tokens, positions) => {
+          const p = await predictor.predict(tokens, positions);
+          if (p) hints?.publishPrediction(p);
+          return p;
+        }
+      : undefined,
   }, { mode: settings.schedule, stepBatch: settings.stepBatch });
   port.on("message", (m: ToEngine) => {
     if (m.type === "submit") batcher.submit({ id: m.id, prompt: m.prompt, sampling: m.sampling, deadline: m.deadline, arrived: performance.now(), traceparent: m.traceparent });

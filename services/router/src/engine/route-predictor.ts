@@ -9,7 +9,7 @@ export class RoutePredictor {
   private readonly client: PredictorServiceClient;
   readonly counters = { calls: 0, failures: 0 };
 
-  constructor(address: string, private readonly L: number, private readonly E: number, private readonly timeoutMs = 200) {
+  constructor(address: string, private readonly L: number, private readonly E: number, private readonly timeoutMs = 50) {
     this.client = new PredictorServiceClient(address, credentials.createInsecure(), channelOptions());
   }
 

@@ -1,0 +1,253 @@
+// expertmesh bench e2e [--model DIR] [--text FILE] [--shards N] [--budget PCT] [--links off,on]
+//   [--link-gbps G] [--link-expert-bytes S] [--concurrency C] [--requests N] [--warmup-requests W]
+//   [--prompt-tokens P] [--max-tokens M] [--seed X] [--timeout MS] [--verbose] [--json]
+//
+// The mesh under load, end to end: for each link setting, three meshes on loopback (same shards, same
+// prompts, greedy decoding so that every configuration generates the same tokens): all experts resident
+// (100 % device budget, preloaded: the upper bound), LRU on demand at --budget (offload without
+// prediction), and ExpertFlow at --budget (prefetch on the predictor's NATS hints). Each is warmed up with
+// W requests, then measured with a closed loop of N requests, C in flight: output tokens/s, TTFT and TPOT
+// p50/p99, and the shards' device-tier counters over the measured run (hit ratio, stalls, loads, bytes,
+// device bytes used). The in-process runtime on the same prompts, C at a time, gives the mesh overhead.
+// Ratios are against all-resident and against LRU with the same link, measured in the same run.
+//
+// On a CPU machine a host→device load is a message to a worker thread and costs little, so by default each
+// configuration also runs with a simulated link (expert-shard --link-gbps): every load waits S / G, by
+// default a Mixtral-8x7B expert (3·4096·14336 bf16 values, 352 MB) over PCIe 4.0 x16 (25 GB/s): 14 ms.
+// The output says which rows are simulated and with what parameters.
+//
+// Letters: N measured requests, W warm-up requests, C requests in flight, P prompt tokens, M output tokens
+// per request, S simulated bytes per expert, G link bandwidth in GB/s.
+import { BUNDLED_MODEL_DIR, Checkpoint, generate, TextTokenizer } from "@expertmesh/model";
+import type { Prompt, ShardCacheReport, Summary } from "@expertmesh/loadtest";
+import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { loadModel, modelFlags } from "../model-options.js";
+import { heldOutText } from "./bench-traces.js";
+import { runE2eConfig, type E2eConfigName, type SimulatedLinkSpec } from "./bench-e2e-mesh.js";
+
+/** One Mixtral-8x7B expert in bf16: w1, w3 [14336, 4096] and w2 [4096, 14336], 2 bytes each. */
+export const MIXTRAL_EXPERT_BYTES = 3 * 4096 * 14336 * 2;
+/** PCIe 4.0 x16, in practice. */
+export const PCIE4_X16_GBPS = 25;
+const CONFIGS: readonly E2eConfigName[] = ["resident", "lru", "expertflow"];
+
+interface Row {
+  link: "off" | "on";
+  config: E2eConfigName;
+  budget: string;
+  summary: Summary;
+  tokensPerS: number;
+  elapsedS: number;
+  outputTokens: number;
+  cache: ShardCacheReport[];
+  setupS: number;
+}
+
+export async function benchE2eCommand(argv: string[]): Promise<void> {
+  const v = parseFlags(argv, {
+    ...modelFlags,
+    text: { type: "string" }, shards: { type: "string" }, budget: { type: "string" }, links: { type: "string" },
+    "link-gbps": { type: "string" }, "link-expert-bytes": { type: "string" }, concurrency: { type: "string" },
+    requests: { type: "string" }, "warmup-requests": { type: "string" }, "prompt-tokens": { type: "string" },
+    "max-tokens": { type: "string" }, seed: { type: "string" }, timeout: { type: "string" }, json: { type: "boolean" }, verbose: { type: "boolean" },
+  });
+  const model = v.model ?? BUNDLED_MODEL_DIR;
+  const shards = numberFlag("shards", v.shards, 2, (x) => isPositiveInt(x) && x <= 16, "an integer in [1, 16]");
+  const budget = (v.budget ?? "25%").trim();
+  const share = /^(\d+(?:\.\d+)?)\s*%$/.exec(budget);
+  if (!share || !(Number(share[1]) > 0 && Number(share[1]) < 100)) throw new UsageError(`--budget must be a share of each shard's experts in (0%, 100%), such as 25%, got ${JSON.stringify(budget)}`);
+  const links = (v.links ?? "off,on").split(",").map((s) => s.trim());
+  if (links.length === 0 || links.some((l) => l !== "off" && l !== "on") || new Set(links).size !== links.length) {
+    throw new UsageError(`--links must be off, on, or off,on, got ${JSON.stringify(v.links)}`);
+  }
+  const link: SimulatedLinkSpec = {
+    gbps: numberFlag("link-gbps", v["link-gbps"], PCIE4_X16_GBPS, (x) => x > 0 && x <= 100_000, "a bandwidth in GB/s in (0, 100000]"),
+    expertBytes: numberFlag("link-expert-bytes", v["link-expert-bytes"], MIXTRAL_EXPERT_BYTES, (x) => isPositiveInt(x) && x <= 2 ** 40, "a positive integer of bytes up to 2^40"),
+  };
+  const C = numberFlag("concurrency", v.concurrency, 4, (x) => isPositiveInt(x) && x <= 256, "an integer in [1, 256]");
+  const N = numberFlag("requests", v.requests, 16, (x) => isPositiveInt(x) && x <= 100_000, "an integer in [1, 100000]");
+  const W = numberFlag("warmup-requests", v["warmup-requests"], C, (x) => isNonNegativeInt(x) && x <= 100_000, "an integer in [0, 100000]");
+  const P = numberFlag("prompt-tokens", v["prompt-tokens"], 24, (x) => isPositiveInt(x) && x <= 4096, "an integer in [1, 4096]");
+  const M = numberFlag("max-tokens", v["max-tokens"], 24, (x) => isPositiveInt(x) && x <= 4096, "an integer in [1, 4096]");
+  const seed = numberFlag("seed", v.seed, 1, (x) => isNonNegativeInt(x) && x < 2 ** 32, "an integer in [0, 2^32)");
+  const requestTimeoutMs = numberFlag("timeout", v.timeout, 120_000, (x) => x > 0, "milliseconds > 0");
+  const checkpoint = Checkpoint.open(model);
+  const { numLayers: L, numExperts: E } = checkpoint.config;
+  if (shards > L * E) throw new UsageError(`--shards ${shards} exceeds the model's ${L * E} experts`);
+  if (P + M > checkpoint.config.maxPositions) throw new UsageError(`--prompt-tokens + --max-tokens must be at most the context length ${checkpoint.config.maxPositions}, got ${P + M}`);
+
+  const t0 = performance.now();
+  const log = (line: string) => v.json || console.error(line);
+  const { prompts, source } = heldOutPrompts(model, v.text, checkpoint, W + N, P);
+  const warmup = prompts.slice(0, W);
+  const measured = prompts.slice(W);
+
+  log(`bench e2e: in-process runtime on ${N} prompts, ${C} at a time ...`);
+  const inProcess = await inProcessTokensPerS(v, warmup, measured, C, M);
+  const rows: Row[] = [];
+  for (const l of links) {
+    for (const config of CONFIGS) {
+      log(`bench e2e: ${config} (link ${l === "on" ? "simulated" : "off"}) ...`);
+      const r = await runE2eConfig({
+        model, config, shards, budget, link: l === "on" ? link : undefined, numLayers: L, numExperts: E, concurrency: C,
+        warmup, measured, maxTokens: M, seed, requestTimeoutMs, log: v.verbose ? log : undefined,
+      });
+      rows.push({ link: l as "off" | "on", config, budget: config === "resident" ? "100%" : budget, ...r });
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const failed = rows.reduce((a, r) => a + r.summary.requests.failed + r.summary.requests.notSent, 0);
+  const params = {
+    model: checkpoint.dir, prompts: source, shards, budget, concurrency: C, requests: N, warmup_requests: W, prompt_tokens: P, max_tokens: M, seed,
+    real_expert_bytes: checkpoint.expertBytes(), experts: L * E,
+    simulated_link: links.includes("on") ? { gbps: link.gbps, expert_bytes: link.expertBytes, ms_per_load: link.expertBytes / (link.gbps * 1e6) } : null,
+  };
+  if (v.json) {
+    console.log(JSON.stringify({ benchmark: "e2e", ...params, in_process: inProcess, rows: rows.map((r) => rowJson(r, rows, inProcess.tokens_per_s, link)), failed_requests: failed, seconds }));
+  } else {
+    printTable(params, rows, inProcess, link, seconds);
+  }
+  if (failed > 0) throw new Error(`${failed} requests failed or were not sent: the figures are not comparable (the errors are in each row of --json)`);
+}
+
+/** W + N prompts of about P tokens: the starts of held-out paragraphs spread over the whole text. */
+function heldOutPrompts(model: string, text: string | undefined, checkpoint: Checkpoint, count: number, P: number): { prompts: Prompt[]; source: string } {
+  const { text: body, name } = heldOutText(model, text);
+  const tok = TextTokenizer.load(checkpoint.dir, checkpoint.config);
+  const paragraphs = body.split(/\n\s*\n/).map((p) => p.trim().split(/\s+/)).filter((words) => words.length >= 4);
+  if (paragraphs.length === 0) throw new UsageError(`${name}: no paragraphs to take prompts from`);
+  const prompts: Prompt[] = [];
+  for (let i = 0; i < count; i++) {
+    const words = paragraphs[Math.floor((i * paragraphs.length) / count)];
+    // The most words whose prompt (BOS included) is at most P tokens; at least one word.
+    let lo = 1;
+    let hi = words.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (tok.encodePrompt(words.slice(0, mid).join(" ")).length <= P) lo = mid;
+      else hi = mid - 1;
+    }
+    const prompt = words.slice(0, lo).join(" ");
+    prompts.push({ text: prompt, tokens: tok.encodePrompt(prompt).length });
+  }
+  return { prompts, source: `${name} (${count} paragraph starts of up to ${P} tokens)` };
+}
+
+/** Output tokens/s of the in-process runtime (every expert in memory, no mesh) on the measured prompts, C at a time. */
+async function inProcessTokensPerS(v: { model?: string; threads?: string; provider?: string }, warmup: readonly Prompt[], measured: readonly Prompt[], C: number, M: number) {
+  const rt = await loadModel(v);
+  try {
+    const tok = TextTokenizer.load(rt.checkpoint.dir, rt.config);
+    const batches = (ps: readonly Prompt[]) => Array.from({ length: Math.ceil(ps.length / C) }, (_, i) => ps.slice(i * C, (i + 1) * C).map((p) => tok.encodePrompt(p.text)));
+    for (const b of batches(warmup).slice(0, 1)) await generate(rt, b, { maxTokens: M });
+    // The median of three passes: one pass is short, and this machine is shared.
+    const passes: { tokens: number; seconds: number; tokens_per_s: number }[] = [];
+    for (let pass = 0; pass < 3; pass++) {
+      const t0 = performance.now();
+      let tokens = 0;
+      for (const b of batches(measured)) tokens += (await generate(rt, b, { maxTokens: M })).tokens.reduce((a, t) => a + t.length, 0);
+      const seconds = (performance.now() - t0) / 1000;
+      passes.push({ tokens, seconds, tokens_per_s: tokens / seconds });
+    }
+    return passes.sort((a, b) => a.tokens_per_s - b.tokens_per_s)[1]!;
+  } finally {
+    await rt.release();
+  }
+}
+
+/** Device-tier counters over the measured run, summed over the shards. */
+function cacheTotals(cache: readonly ShardCacheReport[]) {
+  const t = { hits: 0, stalls: 0, loads: 0, prefetchLoads: 0, wastedPrefetches: 0, bytesLoaded: 0, usedBytes: 0, budgetBytes: 0, resident: 0, missingShards: 0 };
+  for (const c of cache) {
+    if (!c.delta) {
+      t.missingShards++;
+      continue;
+    }
+    t.hits += c.delta.hits;
+    t.stalls += c.delta.misses;
+    t.loads += c.delta.loads;
+    t.prefetchLoads += c.delta.prefetchLoads;
+    t.wastedPrefetches += c.delta.wastedPrefetches;
+    t.bytesLoaded += c.delta.bytesLoaded;
+    t.usedBytes += c.delta.usedBytes;
+    t.budgetBytes += c.delta.budgetBytes;
+    t.resident += c.delta.resident;
+  }
+  return { ...t, hitRatio: t.hits + t.stalls > 0 ? t.hits / (t.hits + t.stalls) : NaN };
+}
+
+const tokensPerS = (r: Row) => r.tokensPerS;
+const baseline = (rows: readonly Row[], r: Row, config: E2eConfigName) => rows.find((x) => x.link === r.link && x.config === config);
+const ratio = (a: number, b: number | undefined) => (b !== undefined && b > 0 ? a / b : NaN);
+
+function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link: SimulatedLinkSpec) {
+  const c = cacheTotals(r.cache);
+  const lat = r.summary.latencyMs;
+  const resident = baseline(rows, r, "resident");
+  const lru = baseline(rows, r, "lru");
+  return {
+    link: r.link === "on" ? { simulated: true, gbps: link.gbps, expert_bytes: link.expertBytes } : { simulated: false },
+    config: r.config, device_budget: r.budget,
+    requests: r.summary.requests, errors: r.summary.errors,
+    tokens_per_s: tokensPerS(r), output_tokens: r.outputTokens, elapsed_s: r.elapsedS,
+    tokens_per_s_over_resident: resident && ratio(tokensPerS(r), tokensPerS(resident)),
+    tokens_per_s_over_lru: lru && ratio(tokensPerS(r), tokensPerS(lru)),
+    tokens_per_s_over_in_process: ratio(tokensPerS(r), inProcessTokensPerS),
+    ttft_ms: { p50: lat.ttft.p50, p99: lat.ttft.p99 }, tpot_ms: { p50: lat.tpot.p50, p99: lat.tpot.p99 }, e2e_ms: { p50: lat.e2e.p50, p99: lat.e2e.p99 },
+    device: {
+      hits: c.hits, stalls: c.stalls, hit_ratio: c.hitRatio, loads: c.loads, prefetch_loads: c.prefetchLoads, wasted_prefetches: c.wastedPrefetches,
+      bytes_loaded: c.bytesLoaded, simulated_bytes_moved: r.link === "on" ? c.loads * link.expertBytes : null,
+      used_bytes: c.usedBytes, budget_bytes: c.budgetBytes, resident_experts: c.resident, shards_unread: c.missingShards,
+    },
+    setup_s: r.setupS,
+  };
+}
+
+function printTable(
+  p: { model: string; prompts: string; shards: number; budget: string; concurrency: number; requests: number; warmup_requests: number; max_tokens: number; real_expert_bytes: number; experts: number },
+  rows: readonly Row[],
+  inProcess: { tokens: number; seconds: number; tokens_per_s: number },
+  link: SimulatedLinkSpec,
+  seconds: number,
+): void {
+  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+  const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+  const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB*`;
+  console.log(`bench e2e: ${p.model}, ${p.experts} experts of ${(p.real_expert_bytes / 1024).toFixed(0)} KiB over ${p.shards} shards; prompts: ${p.prompts}`);
+  console.log(`load: closed loop, ${p.concurrency} in flight, ${p.requests} measured requests after ${p.warmup_requests} warm-up, ${p.max_tokens} output tokens each, greedy`);
+  console.log(`device budget: resident = 100 % (every expert preloaded: the upper bound); lru and expertflow = ${p.budget} of each shard's experts`);
+  const simulated = rows.some((r) => r.link === "on");
+  console.log(`link off: NOT simulated; a host→device load costs what it costs on this machine (a message to a compute worker thread)`);
+  if (simulated) {
+    console.log(
+      `link on:  SIMULATED host→device link of ${link.gbps} GB/s, ${link.expertBytes} bytes per expert (${link.expertBytes === MIXTRAL_EXPERT_BYTES ? "a Mixtral-8x7B expert in bf16" : "--link-expert-bytes"}): ` +
+        `every load waits ${f(link.expertBytes / (link.gbps * 1e6))} ms on its shard's link (loads queue on it); compute is the small model's`,
+    );
+  }
+  console.log(`in-process runtime (all experts in memory, no mesh): ${f(inProcess.tokens_per_s, 1)} tokens/s (${inProcess.tokens} tokens in ${f(inProcess.seconds)} s, ${p.concurrency} prompts per batch; median of 3 passes)`);
+  console.log("");
+  const head =
+    "link config      tok/s  ×resid   ×lru  ×in-proc  TTFT p50    p99  TPOT p50    p99   hit %  stalls  loads  prefetch  wasted       moved  device used/budget";
+  console.log(head);
+  for (const r of rows) {
+    const c = cacheTotals(r.cache);
+    const lat = r.summary.latencyMs;
+    const slots = Math.round(c.budgetBytes / p.real_expert_bytes);
+    const moved = r.link === "on" ? gb(c.loads * link.expertBytes) : mb(c.bytesLoaded);
+    const used = `${c.resident}/${slots} experts, ${r.link === "on" ? gb(c.resident * link.expertBytes) : mb(c.usedBytes)}`;
+    console.log(
+      r.link.padEnd(5) + r.config.padEnd(11) + f(tokensPerS(r), 1).padStart(8) +
+        f(ratio(tokensPerS(r), tokensPerS(baseline(rows, r, "resident") ?? r))).padStart(8) +
+        f(ratio(tokensPerS(r), baseline(rows, r, "lru") && tokensPerS(baseline(rows, r, "lru")!))).padStart(7) +
+        f(ratio(tokensPerS(r), inProcess.tokens_per_s)).padStart(10) +
+        [lat.ttft.p50, lat.ttft.p99, lat.tpot.p50, lat.tpot.p99].map((x, i) => f(x, 1).padStart(i % 2 === 0 ? 10 : 7)).join("") +
+        f(c.hitRatio * 100, 1).padStart(8) + String(c.stalls).padStart(8) + String(c.loads).padStart(7) + String(c.prefetchLoads).padStart(10) +
+        String(c.wastedPrefetches).padStart(8) + moved.padStart(12) + `  ${used}`,
+    );
+  }
+  console.log("");
+  console.log("×resid, ×lru: tokens/s against all-resident and against lru with the same link, in this run; ×in-proc: against the in-process runtime");
+  console.log("TTFT and TPOT in ms; hit %, stalls (RunExperts that waited for a load), loads (of which prefetched, and evicted unused) over the measured run, all shards");
+  if (simulated) console.log("* simulated bytes (link on rows): loads × the simulated expert size, and resident experts × it");
+  console.log(`${f(seconds, 0)} s in all`);
+}
