@@ -21,7 +21,7 @@ test("one trace id covers the request's spans on the router, the predictor and e
     const r = await client.complete("The state of the Union is", { maxTokens: 6 });
     assert.equal(r.tokenIds.length, 6);
     const info = await client.modelInfo();
-    assert.match(info.predictor, /^frequency-prior \(baseline\)/);
+    assert.match(info.predictor, /\((baseline|trained)\): \(token, position\) -> 4 x 16 \(top-2\)/);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     assert.match(metrics, /expertmesh_rpc_requests_total\{[^}]*grpc_method="Complete"[^}]*grpc_code="OK"[^}]*\} 1/);
     assert.match(metrics, /expertmesh_generated_tokens_total 6/);

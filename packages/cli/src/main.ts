@@ -28,9 +28,12 @@ commands:
   generate --target HOST:PORT --prompt TEXT [...]   (through a running mesh)
   trace record --file TEXT --out FILE [--model DIR] [--max-tokens N]
   predictor prior --traces FILE... --out FILE.onnx [--json]
-  predictor eval --model FILE.onnx --traces FILE... [--batch-sizes 1,4,8,16] [--json]
+  predictor train --traces FILE... --out FILE.onnx [--heldout-traces FILE...] [--epochs N] [--hidden H] [--json]
+  predictor eval --model FILE.onnx --traces FILE... [--batch-sizes 1,4,8,16] [--prior FILE.onnx] [--model-dir DIR] [--no-pre-gate] [--json]
   bench cache [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link P] [--json]
+  bench predictor [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--batch-sizes 1,4,8,16] [--no-pre-gate] [--no-latency] [--json]
   bench scheduler [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--batches 4,8,16] [--seq-len N] [--predictor FILE.onnx]... [--table-traces FILE]... [--json]
+  bench e2e [--shards N] [--budget PCT] [--links off,on] [--link-gbps G] [--link-expert-bytes N] [--concurrency C] [--requests N] [--max-tokens M] [--json]
   up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--demo PROMPT]
   loadtest --target HOST:PORT [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]
            [--prompts FILE | --prompt-tokens N|MIN:MAX] [--max-tokens N] [--slo-ttft MS] [--slo-tpot MS] [--shards HOST:PORT,...]
