@@ -1,4 +1,4 @@
-export { MoeRuntime, Sequence, type StepInput, type StepOptions, type LayerRouting, type RuntimeOptions } from "./runtime.js";
+export { MoeRuntime, Sequence, type StepInput, type StepOptions, type LayerRouting, type MoeInput, type RuntimeOptions } from "./runtime.js";
 export { Checkpoint, type ExpertWeights } from "./checkpoint.js";
 export { readConfig, parseConfig, SUPPORTED_ARCHITECTURES, type MoeConfig } from "./config.js";
 export { SafetensorsFile, type TensorInfo, type SafetensorsDType } from "./safetensors.js";
@@ -15,3 +15,4 @@ export { buildExpertGraph } from "./graphs/expert-graph.js";
 export { GraphBuilder, type ElemType, type Dim } from "./onnx/graph-builder.js";
 export { createSession, floatTensor, int64Tensor } from "./ort-session.js";
 export { BUNDLED_MODEL_DIR } from "./bundled.js";
+export { applyGate, preGatePredictions } from "./pre-gate.js";

@@ -38,10 +38,21 @@ export interface LayerRouting {
   weights: Float32Array; // [N, k]
 }
 
+/** The input of one layer's MoE block for the N valid tokens of a step, in batch order (as LayerRouting). */
+export interface MoeInput {
+  layer: number;
+  /** [N, D] the residual stream after the layer's attention (x + attention), before its MoE block. */
+  residual: Float32Array;
+  /** [N, D] the same after the post-attention RMSNorm: what the gate and the experts see. */
+  normed: Float32Array;
+}
+
 export interface StepOptions {
   /** Return logits for every new token (for scoring) instead of only each sequence's last one. */
   allLogits?: boolean;
   onRouting?: (routing: LayerRouting) => void;
+  /** Called per layer before its gate, with the MoE block's input (e.g. to apply a later layer's gate early). */
+  onMoeInput?: (input: MoeInput) => void;
   /** Aborts the step between layers and cancels expert work under way; the step then rejects. */
   signal?: AbortSignal;
 }
@@ -136,6 +147,7 @@ export class MoeRuntime {
 
       const h = out.h.data as Float32Array; // [B*S, D]
       const hn = gatherRows(out.hn.data as Float32Array, rows, D); // [N, D]
+      if (options.onMoeInput) options.onMoeInput({ layer: l, residual: gatherRows(h, rows, D), normed: hn });
       const logits = gatherRows(out.gate_logits.data as Float32Array, rows, E); // [N, E]
       const routing = gate(logits, E, topK);
       options.onRouting?.({ layer: l, experts: routing.experts, weights: routing.weights });

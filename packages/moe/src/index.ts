@@ -61,4 +61,5 @@ export { ExpertflowPolicy, shareSlots, type ExpertflowOptions } from "./cache-pr
 export { previousTokenPredictions, oraclePredictions } from "./predictor-previous.js";
 export { buildTokenTable, tokenTableTopK, type TokenTable } from "./predictor-token-table.js";
 export { checkMlp, DEFAULT_POSITION_BUCKETS, mlpForward, mlpLogits, positionBucket, type MlpPredictor } from "./predictor-mlp.js";
-export { fitTokenBias, mlpLoss, routingExamples, trainMlp, type RoutingExamples, type TokenEmbedding, type TrainOptions, type TraceWithTokens } from "./predictor-train.js";
+export { mlpLoss, routingExamples, trainMlp, type RoutingExamples, type TokenEmbedding, type TrainOptions, type TraceWithTokens } from "./predictor-train.js";
+export { fitTokenBias } from "./predictor-token-bias.js";

@@ -37,6 +37,11 @@ export function positionBucket(position: number, buckets: number): number {
   return Math.min(buckets - 1, 1 + Math.floor(Math.log2(position)));
 }
 
+/** The first position of bucket `bucket` (a position that falls in it). */
+export function bucketStart(bucket: number): number {
+  return bucket === 0 ? 0 : 2 ** (bucket - 1);
+}
+
 /** Checks the shapes of `m` and returns O = L*E. */
 export function checkMlp(m: MlpPredictor): number {
   const { vocab: V, dim: D, positionBuckets: P, hidden: H } = m;

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { evaluatePredictor } from "./predictor-metrics.js";
 import { mlpForward, positionBucket } from "./predictor-mlp.js";
-import { fitTokenBias, mlpLoss, routingExamples, trainMlp, type TraceWithTokens } from "./predictor-train.js";
+import { fitTokenBias } from "./predictor-token-bias.js";
+import { mlpLoss, routingExamples, trainMlp, type TraceWithTokens } from "./predictor-train.js";
 
 const V = 24;
 const D = 6;
@@ -74,6 +75,23 @@ test("training lowers the token-level BCE, computed here from the forward pass",
   fitTokenBias(model, examples, 0.5);
   assert.ok(Math.abs(mlpLoss(model, examples) - tokenBce(model)) < 1e-5, "mlpLoss includes the token bias");
   assert.ok(mlpLoss(model, examples) < before, "the token bias lowers the training BCE");
+});
+
+test("the token bias penalty is a pseudo-count: a huge one keeps the bias at 0, a small one fits each token", () => {
+  const examples = routingExamples([tokenTrace(300, 5)], 1); // one position bucket: one example per token
+  const { model } = trainMlp(embedding, examples, { hidden: 4, epochs: 1, batch: 8 });
+  fitTokenBias(model, examples, 1e9);
+  assert.ok(model.tokenBias.every((b) => Math.abs(b) < 1e-6), "huge penalty: no bias");
+  fitTokenBias(model, examples, 1e-3, 64);
+  // With a tiny penalty each token's probabilities reach the share of its occurrences that used each expert.
+  const O = L * E;
+  const p = mlpForward(model, examples.tokenIds, new Int32Array(examples.tokenIds.length));
+  for (let u = 0; u < examples.tokenIds.length; u++) {
+    for (let o = 0; o < O; o++) {
+      const y = examples.targets[u * O + o];
+      if (y > 0.05 && y < 0.95) assert.ok(Math.abs(p[u * O + o] - y) < 0.02, `example ${u} output ${o}: ${p[u * O + o]} vs ${y}`);
+    }
+  }
 });
 
 test("a trained predictor names a held-out trace's experts far better than chance", () => {

@@ -7,11 +7,13 @@
 // its occurrences that used each expert). Σ c·BCE(p, ȳ) equals the sum of BCE over the occurrences up to a
 // constant, so the objective is that of token-level training, and an epoch costs U examples instead of N.
 //
+// The per-token logit correction fitted after training is in predictor-token-bias.ts.
+//
 // Letters: N trace tokens, U distinct (token id, position bucket) examples, V vocabulary, D embedding size,
 // P position buckets, H hidden units, L MoE layers, E experts per layer, O = L*E, k experts per token,
 // B examples per mini-batch.
 import type { ExpertChoices } from "./predictor-metrics.js";
-import { checkMlp, mlpHidden, mlpLogits, positionBucket, type MlpPredictor } from "./predictor-mlp.js";
+import { bucketStart, checkMlp, mlpHidden, mlpLogits, positionBucket, type MlpPredictor } from "./predictor-mlp.js";
 
 export interface RoutingExamples {
   readonly numLayers: number; // L
@@ -82,7 +84,7 @@ export function routingExamples(traces: readonly TraceWithTokens[], positionBuck
 
 export interface TrainOptions {
   readonly hidden?: number; // H, default 256
-  readonly epochs?: number; // default 30
+  readonly epochs?: number; // default 10
   readonly batch?: number; // B, default 256
   readonly learningRate?: number; // Adam step size, default 2e-3
   readonly seed?: number; // initial weights and example order, default 1
@@ -100,7 +102,7 @@ export interface TokenEmbedding {
 /** Trains an MLP predictor on `examples`; returns it with the loss of every epoch. */
 export function trainMlp(embedding: TokenEmbedding, examples: RoutingExamples, options: TrainOptions = {}): { model: MlpPredictor; losses: number[] } {
   const H = options.hidden ?? 256;
-  const epochs = options.epochs ?? 30;
+  const epochs = options.epochs ?? 10;
   const B = options.batch ?? 256;
   const lr = options.learningRate ?? 2e-3;
   for (const [name, v] of [["hidden", H], ["epochs", epochs], ["batch", B]] as const) {
@@ -160,7 +162,7 @@ export function trainMlp(embedding: TokenEmbedding, examples: RoutingExamples, o
         const id = examples.tokenIds[u];
         const bucket = examples.buckets[u];
         const ai = a.subarray(i * H, (i + 1) * H);
-        mlpHidden(model, id, bucketPosition(bucket), ai);
+        mlpHidden(model, id, bucketStart(bucket), ai);
         const c = examples.counts[u];
         logits(ai, z);
         for (let o = 0; o < O; o++) {
@@ -222,64 +224,12 @@ export function mlpLoss(model: MlpPredictor, examples: RoutingExamples): number 
   let total = 0;
   for (let u = 0; u < examples.tokenIds.length; u++) {
     const id = examples.tokenIds[u];
-    mlpLogits(model, id, bucketPosition(examples.buckets[u]), a, z);
+    mlpLogits(model, id, bucketStart(examples.buckets[u]), a, z);
     const c = examples.counts[u];
     total += c;
     for (let o = 0; o < O; o++) sum += c * bce(z[o] + model.tokenBias[id * O + o], examples.targets[u * O + o]);
   }
   return sum / (total * O);
-}
-
-/**
- * Fits `model.tokenBias` (in place) with the MLP fixed: for each token v and output o, the b minimising
- * Σ_u c_u·BCE(σ(z_u,o + b), ȳ_u,o) + λ·b²/2 over the examples u of token v (a 1-D convex problem, solved
- * by Newton steps). λ acts as a pseudo-count: a token seen a few times keeps b near 0 (the MLP decides), a
- * frequent token gets its own routing.
- */
-export function fitTokenBias(model: MlpPredictor, examples: RoutingExamples, penalty: number, iterations = 16): void {
-  const O = checkMlp(model);
-  if (!(penalty > 0)) throw new RangeError(`fitTokenBias: penalty must be positive, got ${penalty}`);
-  const U = examples.tokenIds.length;
-  const z = new Float64Array(U * O); // [U, O] MLP logits without bias
-  const a = new Float32Array(model.hidden);
-  const row = new Float64Array(O);
-  for (let u = 0; u < U; u++) {
-    mlpLogits(model, examples.tokenIds[u], bucketPosition(examples.buckets[u]), a, row);
-    z.set(row, u * O);
-  }
-  const byToken = new Map<number, number[]>();
-  for (let u = 0; u < U; u++) {
-    const id = examples.tokenIds[u];
-    const list = byToken.get(id);
-    if (list === undefined) byToken.set(id, [u]);
-    else list.push(u);
-  }
-  const bias = model.tokenBias;
-  bias.fill(0);
-  for (const [id, us] of byToken) {
-    for (let o = 0; o < O; o++) {
-      let b = 0;
-      for (let it = 0; it < iterations; it++) {
-        let g = penalty * b;
-        let h = penalty;
-        for (const u of us) {
-          const p = 1 / (1 + Math.exp(-(z[u * O + o] + b)));
-          const c = examples.counts[u];
-          g += c * (p - examples.targets[u * O + o]);
-          h += c * p * (1 - p);
-        }
-        b -= Math.max(-MAX_NEWTON_STEP, Math.min(MAX_NEWTON_STEP, g / h)); // damped: logistic Newton can overshoot
-      }
-      bias[id * O + o] = b;
-    }
-  }
-}
-
-const MAX_NEWTON_STEP = 1;
-
-/** A position in position bucket `bucket` (its first). */
-function bucketPosition(bucket: number): number {
-  return bucket === 0 ? 0 : 2 ** (bucket - 1);
 }
 
 /** BCE of sigmoid(z) against y, stable: max(z, 0) - z·y + log(1 + e^-|z|). */

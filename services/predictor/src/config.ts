@@ -5,8 +5,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "@expertmesh/runtime";
 
-/** The bundled model's frequency prior (models/sotu-moe/PREDICTOR.md says how it is made). */
-export const BUNDLED_PREDICTOR = resolve(join(dirname(fileURLToPath(import.meta.url)), "../../../models/sotu-moe/predictor-prior.onnx"));
+/**
+ * The bundled model's trained predictor (an MLP over the token embedding and position, with a per-token
+ * correction); its held-out batch coverage is above the frequency prior's (predictor-prior.onnx, kept beside
+ * it as the baseline) and the other baselines: models/sotu-moe/PREDICTOR.md says how both are made.
+ */
+export const BUNDLED_PREDICTOR = resolve(join(dirname(fileURLToPath(import.meta.url)), "../../../models/sotu-moe/predictor.onnx"));
 
 export const predictorConfig = defineConfig({ envPrefix: "EXPERTMESH_PREDICTOR_" }, {
   predictor: { type: "string", default: BUNDLED_PREDICTOR, description: "predictor model (.onnx with ExpertMesh predictor metadata)" },

@@ -5,7 +5,7 @@
 // for every budget (percent of the L*E experts) and batch size. Per policy: hit ratio, stalls (compute
 // waited), loads and bytes moved host→device, wasted prefetches. Baselines in the same run: LRU on demand
 // and Belady's MIN (offline, the limit for loads). The predictive policy (expertflow) runs on each
-// predictor: the --predictor ONNX model (default: the model's predictor-prior.onnx, a frequency prior),
+// predictor: the --predictor ONNX model (default: the model's trained predictor.onnx, else its prior),
 // the oracle-free "previous token + prior" (the prior: --prior, default the model's predictor-prior.onnx),
 // and, labelled as a reference only, the true routing (oracle).
 // "lru+prefetch" is LRU eviction with the same prefetches as expertflow on previous token + prior.
@@ -63,7 +63,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
   const batches = listFlag("batches", v.batches, DEFAULT_BATCHES, isPositiveInt, "a comma-separated list of positive integers");
   const link = numberFlag("link", v.link, DEFAULT_LINK, isNonNegativeInt, "a non-negative integer (loads per layer-step)");
   const modelDir = v.model ?? BUNDLED_MODEL_DIR;
-  const predictorFile = v.predictor ?? join(modelDir, "predictor-prior.onnx");
+  const predictorFile = v.predictor ?? (existsSync(join(modelDir, "predictor.onnx")) ? join(modelDir, "predictor.onnx") : join(modelDir, "predictor-prior.onnx"));
   if (!existsSync(predictorFile)) throw new UsageError(`--predictor ${predictorFile}: not found`);
   const t0 = performance.now();
   const { trace, source } = await loadBenchTrace(v);
@@ -86,7 +86,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
   const priorFile = v.prior ?? join(modelDir, "predictor-prior.onnx");
   if (!existsSync(priorFile)) throw new UsageError(`--prior ${priorFile}: not found`);
   const prior = meanRow(priorFile === predictorFile ? fromOnnx : await runPredictor(readFileSync(priorFile), priorFile, trace, session), L * E);
-  const onnxName = v.predictor === undefined || predictorFile === priorFile ? "prior" : "predictor";
+  const onnxName = predictorFile === priorFile ? "prior" : "predictor";
   const predictors: { name: string; what: string; perToken: Float32Array }[] = [
     { name: onnxName, what: `${predictorFile}: ${info}`, perToken: fromOnnx },
     { name: "prev+prior", what: `previous token's experts (weight 0.5) + the prior of ${priorFile}, oracle-free`, perToken: previousTokenPredictions(trace, prior) },
