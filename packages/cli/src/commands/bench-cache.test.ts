@@ -56,7 +56,7 @@ test("bench cache --json: every policy per budget and batch, counters consistent
     for (const budget of [12.5, 25]) {
       const group = out.rows.filter((x) => x.batch === batch && x.budget_percent === budget);
       assert.deepEqual(group.map((x) => x.policy), [
-        "lru", "lru+prefetch[prev+prior]", "expertflow[prior]", "expertflow[prev+prior]", "expertflow[oracle]", "belady",
+        "lru", "lru+prefetch[prev+prior]", "expertflow[predictor]", "expertflow[prev+prior]", "expertflow[oracle]", "belady",
       ]);
       const belady = group.find((x) => x.policy === "belady")!;
       for (const x of group) {

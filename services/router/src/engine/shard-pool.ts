@@ -65,6 +65,10 @@ export class ShardPool implements ExpertRunner {
           } catch (e) {
             signal?.throwIfAborted();
             const code = (e as ServiceError).code;
+            // The request's own deadline ran out: nothing is wrong with the shard, and no replica can help.
+            if (e instanceof DeadlineExceededError || (code === status.DEADLINE_EXCEEDED && Date.now() >= this.stepDeadline - 5)) {
+              throw new DeadlineExceededError("the request's deadline passed during expert dispatch", { cause: e });
+            }
             if (!RETRYABLE.has(code)) throw e;
             this.downUntil[shard] = Date.now() + DOWN_FOR_MS;
             this.counters.failures++;
