@@ -1,4 +1,4 @@
-# make run   install, build, start the mesh on the bundled model (2 shards, 25 % device budget),
+# make run   install, build, start the mesh on the bundled model (2 shards, 25 % device budget, expertflow),
 #            send one demo generation, print each shard's cache statistics, and keep serving
 # make test  install, build, and run every test
 SHELL := /bin/sh
@@ -21,7 +21,7 @@ build: $(STAMP)
 	npx tsc -b
 
 run: install build
-	node packages/cli/dist/main.js up --shards 2 --device-budget 25% --demo "$(PROMPT)"
+	node packages/cli/dist/main.js up --shards 2 --device-budget 25% --policy expertflow --demo "$(PROMPT)"
 
 test: install build
 	npm run --silent lint:proto
