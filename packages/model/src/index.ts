@@ -16,3 +16,10 @@ export { GraphBuilder, type ElemType, type Dim } from "./onnx/graph-builder.js";
 export { createSession, floatTensor, int64Tensor } from "./ort-session.js";
 export { BUNDLED_MODEL_DIR } from "./bundled.js";
 export { applyGate, preGatePredictions } from "./pre-gate.js";
+// Routing-path predictor models (ONNX): the shared signature and metadata, the frequency prior, the MLP.
+export { buildFrequencyPriorModel, FREQUENCY_PRIOR_KIND } from "./predictor/prior-model.js";
+export { buildMlpPredictorModel, MLP_KIND } from "./predictor/mlp-model.js";
+export {
+  describePredictor, PREDICTOR_INPUTS, PREDICTOR_OUTPUT, PredictorModelError, predictorMetadata, readPredictorInfo, type PredictorInfo,
+} from "./predictor/predictor-info.js";
+export { readOnnxMetadata } from "./predictor/onnx-metadata.js";

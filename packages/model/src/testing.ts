@@ -70,3 +70,4 @@ export function writeTinyModel(dir: string, opts: TinyModelOptions = {}): string
   }
   return dir;
 }
+export { syntheticTrace } from "./predictor/synthetic-trace.js";

@@ -4,8 +4,7 @@
 //
 // Letters: T tokens, L MoE layers, E experts per layer.
 import { parentPort, workerData } from "node:worker_threads";
-import { createSession, int64Tensor } from "@expertmesh/model";
-import { PREDICTOR_INPUTS, PREDICTOR_OUTPUT } from "./predictor-info.js";
+import { createSession, int64Tensor, PREDICTOR_INPUTS, PREDICTOR_OUTPUT } from "@expertmesh/model";
 import type { ThreadData, ThreadMessage, ThreadReply, ThreadRequest } from "./inference-worker.js";
 
 const port = parentPort!;

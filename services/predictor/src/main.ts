@@ -2,7 +2,7 @@
 // (--help lists every key and its environment variable).
 import { ConfigError, initTelemetry, jsonLogger } from "@expertmesh/runtime";
 import { predictorConfig } from "./config.js";
-import { PredictorModelError } from "./predictor-info.js";
+import { PredictorModelError } from "@expertmesh/model";
 import { startPredictor } from "./server.js";
 
 if (process.argv.includes("--help")) {

@@ -5,7 +5,7 @@
 import type { PredictRoutesRequest, PredictRoutesResponse } from "@expertmesh/proto";
 import { float32Tensor, InvalidArgumentError, type UnaryHandler } from "@expertmesh/runtime";
 import type { InferenceWorker } from "./inference-worker.js";
-import type { PredictorInfo } from "./predictor-info.js";
+import type { PredictorInfo } from "@expertmesh/model";
 
 export interface PredictRoutesDeps {
   readonly worker: Pick<InferenceWorker, "predict">;

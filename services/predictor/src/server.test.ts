@@ -3,9 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { readConfig } from "@expertmesh/model";
+import { readConfig, readPredictorInfo } from "@expertmesh/model";
 import { BUNDLED_PREDICTOR, predictorConfig } from "./config.js";
-import { readPredictorInfo } from "./predictor-info.js";
 import { startTestPredictor, syntheticTrace, tempDir, writePriorModel } from "./testing.js";
 
 test("defaults: the bundled trained predictor, port 50071, 8192 tokens per request, one CPU thread", () => {

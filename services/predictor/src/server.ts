@@ -7,7 +7,7 @@ import { createServer, DEFAULT_SERVER_LIMITS, jsonLogger, service, type Logger, 
 import type { PredictorConfig } from "./config.js";
 import { InferenceWorker } from "./inference-worker.js";
 import { predictRoutesHandler } from "./predict-routes.js";
-import { describePredictor, PredictorModelError, readPredictorInfo, type PredictorInfo } from "./predictor-info.js";
+import { describePredictor, PredictorModelError, readPredictorInfo, type PredictorInfo } from "@expertmesh/model";
 
 export interface Predictor {
   readonly server: Server;

@@ -6,35 +6,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
-import { GraphBuilder } from "@expertmesh/model";
+import { GraphBuilder, buildFrequencyPriorModel, PREDICTOR_INPUTS, PREDICTOR_OUTPUT, predictorMetadata } from "@expertmesh/model";
 import { frequencyPrior, type RoutingTrace } from "@expertmesh/moe";
 import { PredictorServiceClient } from "@expertmesh/proto";
 import { channelOptions, silentLogger } from "@expertmesh/runtime";
 import { predictorConfig } from "./config.js";
-import { PREDICTOR_INPUTS, PREDICTOR_OUTPUT, predictorMetadata } from "./predictor-info.js";
-import { buildFrequencyPriorModel } from "./prior-model.js";
+export { syntheticTrace } from "@expertmesh/model/testing";
 import { startPredictor, type Predictor } from "./server.js";
 
-/** A routing trace with skewed, seeded random routing: experts with low ids are chosen more often. */
-export function syntheticTrace(options: { tokens: number; numLayers: number; numExperts: number; topK: number; seed?: number }): RoutingTrace {
-  const { tokens: T, numLayers: L, numExperts: E, topK: k } = options;
-  let s = options.seed ?? 7;
-  const random = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-  const experts = new Uint16Array(T * L * k); // [T, L, k]
-  for (let row = 0; row < T * L; row++) {
-    const chosen = new Set<number>();
-    while (chosen.size < k) chosen.add(Math.floor(E * random() ** 2));
-    experts.set([...chosen], row * k);
-  }
-  return {
-    numLayers: L, numExperts: E, topK: k, tokens: T, sequences: [{ start: 0, length: T }],
-    tokenIds: Int32Array.from({ length: T }, () => Math.floor(random() * 4096)),
-    positions: Int32Array.from({ length: T }, (_, t) => t),
-    experts,
-    weights: new Float32Array(T * L * k).fill(1 / k),
-    source: "synthetic",
-  };
-}
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));

@@ -13,7 +13,7 @@
 // Letters: N tokens, L MoE layers, E experts per layer, B batch, C slots, P link budget (loads per window).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUNDLED_MODEL_DIR, Checkpoint, type ExecutionProvider } from "@expertmesh/model";
+import { BUNDLED_MODEL_DIR, Checkpoint, type ExecutionProvider, describePredictor, readPredictorInfo } from "@expertmesh/model";
 import {
   accessStream,
   batchDemand,
@@ -27,7 +27,6 @@ import {
   type CachePolicy,
   type SimResult,
 } from "@expertmesh/moe";
-import { describePredictor, readPredictorInfo } from "@expertmesh/predictor/model";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { benchTraceFlags, loadBenchTrace } from "./bench-traces.js";
 import { runPredictor } from "./predictor.js";

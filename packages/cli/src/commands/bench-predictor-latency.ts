@@ -4,8 +4,7 @@
 // The ratio predictor / step says how much of the step the prediction would take if it were not overlapped.
 //
 // Letters: B tokens (sequences) per batch.
-import { createSession, int64Tensor, MoeRuntime, type ExecutionProvider } from "@expertmesh/model";
-import { PREDICTOR_INPUTS } from "@expertmesh/predictor/model";
+import { createSession, int64Tensor, MoeRuntime, type ExecutionProvider, PREDICTOR_INPUTS } from "@expertmesh/model";
 
 const CONTEXT = 32;
 const PREDICTOR_RUNS = 50;

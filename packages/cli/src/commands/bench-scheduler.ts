@@ -19,7 +19,7 @@
 // Letters: T most sequences per batch, M batches per window, W = M·T, L MoE layers, E experts, k top-k.
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { BUNDLED_MODEL_DIR, createSession, int64Tensor, type ExecutionProvider } from "@expertmesh/model";
+import { BUNDLED_MODEL_DIR, createSession, int64Tensor, type ExecutionProvider, PREDICTOR_INPUTS, PREDICTOR_OUTPUT } from "@expertmesh/model";
 import {
   buildTokenTable,
   predictedTopK,
@@ -30,7 +30,6 @@ import {
   type RoutingTrace,
   type SimulationResult,
 } from "@expertmesh/moe";
-import { PREDICTOR_INPUTS, PREDICTOR_OUTPUT } from "@expertmesh/predictor/model";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { benchTraceFlags, loadBenchTrace } from "./bench-traces.js";
 

@@ -11,7 +11,7 @@
 //
 // Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token.
 import { existsSync, readFileSync } from "node:fs";
-import { createSession, int64Tensor, preGatePredictions, type ExecutionProvider } from "@expertmesh/model";
+import { createSession, int64Tensor, preGatePredictions, type ExecutionProvider, describePredictor, PREDICTOR_INPUTS, PREDICTOR_OUTPUT, readPredictorInfo, type PredictorInfo } from "@expertmesh/model";
 import {
   evaluateChoices,
   evaluatePredictor,
@@ -20,7 +20,6 @@ import {
   type PredictorReport,
   type RoutingTrace,
 } from "@expertmesh/moe";
-import { describePredictor, PREDICTOR_INPUTS, PREDICTOR_OUTPUT, readPredictorInfo, type PredictorInfo } from "@expertmesh/predictor/model";
 import { UsageError } from "../args.js";
 import { loadModel } from "../model-options.js";
 

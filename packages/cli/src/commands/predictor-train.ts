@@ -12,9 +12,8 @@
 // Letters: V vocabulary, D embedding size, H hidden units, P position buckets, L MoE layers, E experts.
 import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
-import { BUNDLED_MODEL_DIR, Checkpoint } from "@expertmesh/model";
+import { BUNDLED_MODEL_DIR, Checkpoint, buildMlpPredictorModel } from "@expertmesh/model";
 import { DEFAULT_POSITION_BUCKETS, fitTokenBias, mlpLoss, routingExamples, trainMlp, type TokenEmbedding } from "@expertmesh/moe";
-import { buildMlpPredictorModel } from "@expertmesh/predictor/model";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { readTraces, takeList } from "./predictor-traces.js";
 

@@ -14,9 +14,8 @@
 // Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token, B tokens per batch.
 import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { BUNDLED_MODEL_DIR, type ExecutionProvider } from "@expertmesh/model";
+import { BUNDLED_MODEL_DIR, type ExecutionProvider, buildFrequencyPriorModel, describePredictor } from "@expertmesh/model";
 import { DEFAULT_BATCH_SIZES, frequencyPrior } from "@expertmesh/moe";
-import { buildFrequencyPriorModel, describePredictor } from "@expertmesh/predictor/model";
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { trainCommand } from "./predictor-train.js";
 import { readPredictorFile, scoreWithBaselines, type ScoredMethod } from "./predictor-scoring.js";

@@ -12,7 +12,7 @@
 //
 // Letters: T tokens, V vocabulary, D embedding size, P position buckets, M position rows, H hidden units,
 // L MoE layers, E experts per layer, O = L*E.
-import { GraphBuilder } from "@expertmesh/model";
+import { GraphBuilder } from "../onnx/graph-builder.js";
 import { checkMlp, positionBucket, type MlpPredictor } from "@expertmesh/moe";
 import { PREDICTOR_INPUTS, PREDICTOR_OUTPUT, predictorMetadata, type PredictorInfo } from "./predictor-info.js";
 

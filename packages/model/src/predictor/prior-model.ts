@@ -4,7 +4,7 @@
 //   token_ids int64 [T], positions int64 [T]  ->  probabilities float32 [T, L, E]
 //
 // positions is part of the signature and unused here.
-import { GraphBuilder } from "@expertmesh/model";
+import { GraphBuilder } from "../onnx/graph-builder.js";
 import type { FrequencyPrior } from "@expertmesh/moe";
 import { PREDICTOR_INPUTS, PREDICTOR_OUTPUT, predictorMetadata, type PredictorInfo } from "./predictor-info.js";
 

@@ -2,11 +2,11 @@
 // (packages/moe mlpForward), and its metadata says what it is.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createSession, int64Tensor } from "@expertmesh/model";
+import { createSession, int64Tensor } from "../ort-session.js";
 import { fitTokenBias, mlpForward, routingExamples, trainMlp } from "@expertmesh/moe";
 import { buildMlpPredictorModel } from "./mlp-model.js";
 import { describePredictor, readPredictorInfo } from "./predictor-info.js";
-import { syntheticTrace } from "./testing.js";
+import { syntheticTrace } from "./synthetic-trace.js";
 
 const V = 40;
 const D = 8;

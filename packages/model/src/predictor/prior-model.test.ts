@@ -5,7 +5,7 @@ import { createSession, GraphBuilder, int64Tensor } from "@expertmesh/model";
 import { frequencyPrior } from "@expertmesh/moe";
 import { describePredictor, readPredictorInfo } from "./predictor-info.js";
 import { buildFrequencyPriorModel } from "./prior-model.js";
-import { syntheticTrace } from "./testing.js";
+import { syntheticTrace } from "./synthetic-trace.js";
 
 const trace = syntheticTrace({ tokens: 300, numLayers: 4, numExperts: 16, topK: 2, seed: 3 });
 const prior = frequencyPrior([trace]);
