@@ -71,13 +71,16 @@ async function start(): Promise<void> {
         }, { links: members.slice(1).flatMap((m) => (m.traceparent ? [m.traceparent] : [])) }),
       ),
     onRouting: hints ? (r) => hints.correct(r.layer, r.experts) : undefined,
-    // Decode: the next tokens are known only when the previous step ends, so the prediction is awaited
-    // (bounded by the predictor client's deadline) and its hints go out before layer 0 runs.
+    // Decode: the next tokens are known only when the previous step ends.
+    // With route-aware scheduling the plan needs the prediction, so it is awaited; otherwise the step
+    // starts at once and the hints reach the shards while the first layers compute.
     predictNext: predictor
       ? async (tokens, positions) => {
-          const p = await predictor.predict(tokens, positions);
-          if (p) hints?.publishPrediction(p);
-          return p;
+          const p = predictor.predict(tokens, positions).then((r) => {
+            if (r) hints?.publishPrediction(r);
+            return r;
+          });
+          return settings.schedule === "regroup" && settings.stepBatch > 0 ? p : undefined;
         }
       : undefined,
   }, { mode: settings.schedule, stepBatch: settings.stepBatch });
