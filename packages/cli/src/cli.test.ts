@@ -1,23 +1,12 @@
 // The `expertmesh` binary as users run it: a child process, its stdout, stderr and exit code.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { runCli } from "./testing.js";
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), "main.js");
-const run = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const run = runCli;
 const noStack = (stderr: string) => assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
 
 test("generate --json prints one JSON object with the text, usage and throughput", async () => {

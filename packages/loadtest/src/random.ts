@@ -1,18 +1,9 @@
 // Seeded randomness for reproducible load: a 32-bit PRNG (mulberry32), exponential and gamma
 // variates (Marsaglia–Tsang). Legend: k gamma shape, θ gamma scale; mean k·θ, variance k·θ².
-export type Random = () => number;
+import { seededRandom } from "@expertmesh/moe";
 
-/** Uniform in [0, 1), reproducible from `seed`. */
-export function seededRandom(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export type Random = () => number;
+export { seededRandom };
 
 function normal(rand: Random): number {
   const u = 1 - rand();

@@ -1,21 +1,12 @@
 // Next-token sampling: greedy at temperature 0, otherwise softmax(logits / temperature) restricted to the
 // smallest set of tokens whose probability reaches top_p (nucleus), drawn with a seeded generator.
+import { seededRandom } from "@expertmesh/moe";
+
+export { seededRandom };
 
 export interface SamplingOptions {
   temperature: number;
   topP: number;
-}
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same draws on every platform. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function argmax(logits: Float32Array): number {

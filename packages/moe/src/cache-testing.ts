@@ -2,18 +2,7 @@
 //
 // Letters: N tokens, L MoE layers, E experts per layer, k experts per token.
 import type { TraceRouting } from "./cache-access.js";
-
-/** A seeded generator of floats in [0, 1) (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as seeded } from "./seeded-random.js";
 
 /** N tokens in `sequences` equal sequences (default 1), each choosing k distinct experts per layer: `pick(n, l)`. */
 export function makeTrace(

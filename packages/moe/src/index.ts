@@ -63,3 +63,4 @@ export { buildTokenTable, tokenTableTopK, type TokenTable } from "./predictor-to
 export { checkMlp, DEFAULT_POSITION_BUCKETS, mlpForward, mlpLogits, positionBucket, type MlpPredictor } from "./predictor-mlp.js";
 export { mlpLoss, routingExamples, trainMlp, type RoutingExamples, type TokenEmbedding, type TrainOptions, type TraceWithTokens } from "./predictor-train.js";
 export { fitTokenBias } from "./predictor-token-bias.js";
+export { seededRandom } from "./seeded-random.js";

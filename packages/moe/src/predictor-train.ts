@@ -14,6 +14,7 @@
 // B examples per mini-batch.
 import type { ExpertChoices } from "./predictor-metrics.js";
 import { bucketStart, checkMlp, mlpHidden, mlpLogits, positionBucket, type MlpPredictor } from "./predictor-mlp.js";
+import { seededRandom as seeded } from "./seeded-random.js";
 
 export interface RoutingExamples {
   readonly numLayers: number; // L
@@ -260,14 +261,3 @@ function shuffle(a: Int32Array, random: () => number): void {
   }
 }
 
-/** mulberry32: a small seeded generator, so that training is reproducible. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -2,25 +2,14 @@
 // routing trace recorded from the bundled model, the prior and a trained predictor built from it, scored
 // on the same trace beside the baselines, against scores computed here independently.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { decodeSchedule, readTrace, writeTrace, type RoutingTrace } from "@expertmesh/moe";
+import { runCli } from "../testing.js";
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "main.js");
-const run = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const run = runCli;
 
 const TEXT = `The Senate and House of Representatives have met again at a time of peace at home and abroad.
 The revenue of the Government has been ample for its wants, and the public debt has been reduced.
