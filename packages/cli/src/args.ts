@@ -28,3 +28,8 @@ export function numberFlag(name: string, raw: string | undefined, fallback: numb
 
 export const isPositiveInt = (v: number) => Number.isInteger(v) && v > 0;
 export const isNonNegativeInt = (v: number) => Number.isInteger(v) && v >= 0;
+
+/** The usage error for a file named by a flag that cannot be read: "--file x.txt: not found". */
+export function fileFlagError(flag: string, file: string, e: unknown): UsageError {
+  return new UsageError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+}

@@ -30,7 +30,7 @@ import {
   type RoutingTrace,
   type SimulationResult,
 } from "@expertmesh/moe";
-import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError, fileFlagError } from "../args.js";
 import { benchTraceFlags, loadBenchTrace } from "./bench-traces.js";
 
 const DEFAULT_BATCHES = [4, 8, 16];
@@ -104,7 +104,7 @@ async function runPredictor(file: string, truth: RoutingTrace, v: { threads?: st
   try {
     model = readFileSync(file);
   } catch (e) {
-    throw new UsageError(`--predictor ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+    throw fileFlagError("--predictor", file, e);
   }
   const out = new Float32Array(N * L * E);
   const s = await createSession(model, { threads, executionProvider: provider });
@@ -130,7 +130,7 @@ function readTraceFlag(flag: string, file: string): RoutingTrace {
   try {
     return readTrace(file);
   } catch (e) {
-    throw new UsageError(`--${flag} ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+    throw fileFlagError(`--${flag}`, file, e);
   }
 }
 

@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { BUNDLED_MODEL_DIR, recordTrace, TextTokenizer } from "@expertmesh/model";
 import { readTrace, type RoutingTrace } from "@expertmesh/moe";
-import { isPositiveInt, numberFlag, UsageError } from "../args.js";
+import { isPositiveInt, numberFlag, UsageError, fileFlagError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
 
 export const DEFAULT_BENCH_TOKENS = 32768;
@@ -66,7 +66,7 @@ export function heldOutText(modelDir: string, file: string | undefined): { text:
     try {
       return { text: readFileSync(file, "utf8"), name: file };
     } catch (e) {
-      throw new UsageError(`--text ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+      throw fileFlagError("--text", file, e);
     }
   }
   const heldout = join(modelDir, "data", "heldout.txt");

@@ -20,7 +20,7 @@ import {
   type PredictorReport,
   type RoutingTrace,
 } from "@expertmesh/moe";
-import { UsageError } from "../args.js";
+import { UsageError, fileFlagError } from "../args.js";
 import { loadModel } from "../model-options.js";
 
 /** Tokens per model run (bounds the size of one output: CHUNK x L x E floats). */
@@ -52,7 +52,7 @@ export function readPredictorFile(file: string, flag: string): { bytes: Uint8Arr
   try {
     bytes = readFileSync(file);
   } catch (e) {
-    throw new UsageError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+    throw fileFlagError(flag, file, e);
   }
   try {
     return { bytes, info: readPredictorInfo(bytes, file) };

@@ -1,7 +1,7 @@
 // expertmesh score --model DIR --file TEXT [--json]: mean NLL per token and perplexity of a text file.
 import { readFileSync } from "node:fs";
 import { score, TextTokenizer } from "@expertmesh/model";
-import { parseFlags, UsageError } from "../args.js";
+import { parseFlags, UsageError, fileFlagError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
 
 export async function scoreCommand(argv: string[]): Promise<void> {
@@ -11,7 +11,7 @@ export async function scoreCommand(argv: string[]): Promise<void> {
   try {
     text = readFileSync(v.file, "utf8");
   } catch (e) {
-    throw new UsageError(`--file ${v.file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+    throw fileFlagError("--file", v.file, e);
   }
   const rt = await loadModel(v);
   try {

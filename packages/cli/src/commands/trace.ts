@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { recordTrace, TextTokenizer } from "@expertmesh/model";
 import { writeTrace } from "@expertmesh/moe";
-import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { isPositiveInt, numberFlag, parseFlags, UsageError, fileFlagError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
 
 export async function traceCommand(argv: string[]): Promise<void> {
@@ -17,7 +17,7 @@ export async function traceCommand(argv: string[]): Promise<void> {
   try {
     text = readFileSync(v.file, "utf8");
   } catch (e) {
-    throw new UsageError(`--file ${v.file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+    throw fileFlagError("--file", v.file, e);
   }
   const rt = await loadModel(v);
   try {
