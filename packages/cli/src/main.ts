@@ -7,6 +7,7 @@ import { generateCommand } from "./commands/generate.js";
 import { loadtestCommand } from "./commands/loadtest.js";
 import { predictorCommand } from "./commands/predictor.js";
 import { scoreCommand } from "./commands/score.js";
+import { synthCommand } from "./commands/synth.js";
 import { traceCommand } from "./commands/trace.js";
 import { upCommand } from "./commands/up.js";
 
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   loadtest: loadtestCommand,
   predictor: predictorCommand,
   score: scoreCommand,
+  synth: synthCommand,
   trace: traceCommand,
   up: upCommand,
 };
@@ -34,6 +36,7 @@ commands:
   bench predictor [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--batch-sizes 1,4,8,16] [--no-pre-gate] [--no-latency] [--json]
   bench scheduler [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--batches 4,8,16] [--seq-len N] [--predictor FILE.onnx]... [--table-traces FILE]... [--json]
   bench e2e [--shards N] [--budget PCT] [--links off,on] [--link-gbps G] [--link-expert-bytes N] [--concurrency C] [--requests N] [--max-tokens M] [--json]
+  synth    (--config-like DIR | --hidden H --intermediate F --layers L --experts E --top-k K) [--dtype f32|bf16] [--seed S] --out DIR   (--help: all flags)
   up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--demo PROMPT]
   loadtest --target HOST:PORT [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]
            [--prompts FILE | --prompt-tokens N|MIN:MAX] [--max-tokens N] [--slo-ttft MS] [--slo-tpot MS] [--shards HOST:PORT,...]

@@ -23,3 +23,6 @@ export {
   describePredictor, PREDICTOR_INPUTS, PREDICTOR_OUTPUT, PredictorModelError, predictorMetadata, readPredictorInfo, type PredictorInfo,
 } from "./predictor/predictor-info.js";
 export { readOnnxMetadata } from "./predictor/onnx-metadata.js";
+export { writeSynthCheckpoint, type SynthOptions, type SynthResult } from "./synth/synth-write.js";
+export { SYNTH_FAMILIES, synthFamily } from "./synth/synth-families.js";
+export { SYNTH_DTYPES, type SynthFamily, type SynthGeometry, type SynthDType, type SynthTensor, type SynthInit } from "./synth/synth-family.js";
