@@ -1,0 +1,162 @@
+// expertmesh bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--prompt-tokens P]
+//   [--decode-steps N] [--repeats R] [--text FILE] [--provider cpu|cuda] [--json]
+//
+// The in-process runtime's speed: for each batch size B and onnxruntime thread count, the prefill of B
+// prompts of P tokens in one step (prefill tokens/s = B·P / its time), then N greedy decode steps of the
+// B sequences (decode tokens/s = B·N / their time). Prompts are windows of held-out text (the model's, else
+// the bundled model's: synth checkpoints share its tokenizer). Each configuration is warmed up once, then
+// measured R times in rounds (every configuration once per round, so that noise on this shared machine
+// falls on all of them alike); the figures are medians over rounds, and each row carries its ratio to the
+// row of the same batch at the first thread count, measured in the same run.
+//
+// Letters: B batch (sequences per step), P prompt tokens per sequence, N decode steps, R rounds.
+import { BUNDLED_MODEL_DIR, Checkpoint, MoeRuntime, argmax, TextTokenizer, type ExecutionProvider, type Sequence } from "@expertmesh/model";
+import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { heldOutText } from "./bench-traces.js";
+
+interface Config {
+  threads: number;
+}
+
+interface Sample {
+  decodeTokensPerS: number;
+  prefillTokensPerS: number;
+}
+
+/** Keep every configuration's runtime loaded across rounds while their weights fit in this many bytes. */
+const RESIDENT_BYTES = 4 * 2 ** 30;
+
+export async function benchRuntimeCommand(argv: string[]): Promise<void> {
+  const v = parseFlags(argv, {
+    model: { type: "string" }, provider: { type: "string" }, text: { type: "string" }, batches: { type: "string" },
+    "threads-list": { type: "string" }, "prompt-tokens": { type: "string" }, "decode-steps": { type: "string" },
+    repeats: { type: "string" }, json: { type: "boolean" },
+  });
+  const model = v.model ?? BUNDLED_MODEL_DIR;
+  const provider = (v.provider ?? "cpu") as ExecutionProvider;
+  if (provider !== "cpu" && provider !== "cuda") throw new UsageError(`--provider must be cpu or cuda, got ${JSON.stringify(provider)}`);
+  const batches = intList("batches", v.batches ?? "1,4,16", 1024);
+  const threadsList = intList("threads-list", v["threads-list"] ?? "1,2", 256);
+  const P = numberFlag("prompt-tokens", v["prompt-tokens"], 128, (x) => isPositiveInt(x) && x <= 4096, "an integer in [1, 4096]");
+  const N = numberFlag("decode-steps", v["decode-steps"], 64, (x) => isPositiveInt(x) && x <= 4096, "an integer in [1, 4096]");
+  const R = numberFlag("repeats", v.repeats, 5, (x) => isPositiveInt(x) && x <= 100, "an integer in [1, 100]");
+  const checkpoint = Checkpoint.open(model);
+  const c = checkpoint.config;
+  if (P + N > c.maxPositions) throw new UsageError(`--prompt-tokens + --decode-steps must be at most the context length ${c.maxPositions}, got ${P + N}`);
+  const log = (line: string) => v.json || console.error(line);
+
+  const prompts = heldOutWindows(model, v.text, checkpoint, Math.max(...batches), P);
+  const configs: Config[] = threadsList.map((threads) => ({ threads }));
+  const weightBytes = approximateWeightBytes(checkpoint);
+  const keepLoaded = weightBytes * configs.length <= RESIDENT_BYTES;
+  const loaded = new Map<Config, MoeRuntime>();
+  const load = async (cfg: Config) => loaded.get(cfg) ?? MoeRuntime.load(model, { session: { threads: cfg.threads, executionProvider: provider } });
+  const done = async (cfg: Config, rt: MoeRuntime) => (keepLoaded ? loaded.set(cfg, rt) : await rt.release());
+
+  const samples = new Map<string, Sample[]>();
+  const key = (cfg: Config, B: number) => `${cfg.threads}/${B}`;
+  const t0 = performance.now();
+  for (let round = -1; round < R; round++) {
+    for (const cfg of configs) {
+      const rt = await load(cfg);
+      for (const B of batches) {
+        const s = await measure(rt, prompts.slice(0, B), N);
+        if (round < 0) continue; // warm-up
+        samples.set(key(cfg, B), [...(samples.get(key(cfg, B)) ?? []), s]);
+        log(`round ${round + 1}/${R} threads ${cfg.threads} batch ${B}: decode ${s.decodeTokensPerS.toFixed(1)} tok/s, prefill ${s.prefillTokensPerS.toFixed(1)} tok/s`);
+      }
+      await done(cfg, rt);
+    }
+  }
+  for (const rt of loaded.values()) await rt.release();
+
+  const rows = configs.flatMap((cfg) =>
+    batches.map((B) => {
+      const s = samples.get(key(cfg, B))!;
+      const base = samples.get(key(configs[0], B))!;
+      const decode = median(s.map((x) => x.decodeTokensPerS));
+      const prefill = median(s.map((x) => x.prefillTokensPerS));
+      return {
+        batch: B,
+        threads: cfg.threads,
+        decode_tokens_per_s: round1(decode),
+        prefill_tokens_per_s: round1(prefill),
+        decode_over_baseline: round3(decode / median(base.map((x) => x.decodeTokensPerS))),
+        prefill_over_baseline: round3(prefill / median(base.map((x) => x.prefillTokensPerS))),
+        decode_samples: s.map((x) => round1(x.decodeTokensPerS)),
+        prefill_samples: s.map((x) => round1(x.prefillTokensPerS)),
+      };
+    }),
+  );
+  const params = {
+    benchmark: "runtime", model: checkpoint.dir, parameters: Math.round(weightBytes / 4), provider, prompt_tokens: P, decode_steps: N, rounds: R,
+    baseline: `threads ${configs[0].threads} at the same batch`, seconds: Math.round((performance.now() - t0) / 100) / 10,
+  };
+  if (v.json) {
+    console.log(JSON.stringify({ ...params, rows }));
+    return;
+  }
+  console.log(`bench runtime: ${params.model} (${(params.parameters / 1e6).toFixed(1)} M parameters), P=${P} prompt tokens, N=${N} decode steps, medians of ${R} rounds; ratios vs ${params.baseline}`);
+  console.log("batch  threads  decode tok/s  (ratio)  prefill tok/s  (ratio)");
+  for (const r of rows) {
+    console.log(
+      `${String(r.batch).padStart(5)}  ${String(r.threads).padStart(7)}  ${r.decode_tokens_per_s.toFixed(1).padStart(12)}  ${r.decode_over_baseline.toFixed(2).padStart(7)}` +
+        `  ${r.prefill_tokens_per_s.toFixed(1).padStart(13)}  ${r.prefill_over_baseline.toFixed(2).padStart(7)}`,
+    );
+  }
+}
+
+/** One prefill of the B prompts in one step, then N greedy decode steps of all B sequences. */
+async function measure(rt: MoeRuntime, prompts: number[][], N: number): Promise<Sample> {
+  const seqs: Sequence[] = prompts.map(() => rt.newSequence());
+  const t0 = performance.now();
+  let logits = await rt.step(prompts.map((tokens, b) => ({ sequence: seqs[b], tokens })));
+  const t1 = performance.now();
+  for (let i = 0; i < N; i++) logits = await rt.step(seqs.map((sequence, b) => ({ sequence, tokens: [argmax(logits[b])] })));
+  const t2 = performance.now();
+  const B = prompts.length;
+  return { prefillTokensPerS: (B * prompts[0].length) / ((t1 - t0) / 1000), decodeTokensPerS: (B * N) / ((t2 - t1) / 1000) };
+}
+
+/** `count` windows of exactly P tokens (BOS first when the model has one), spread over held-out text. */
+function heldOutWindows(model: string, file: string | undefined, checkpoint: Checkpoint, count: number, P: number): number[][] {
+  let source: { text: string; name: string };
+  try {
+    source = heldOutText(model, file);
+  } catch (e) {
+    if (file !== undefined || model === BUNDLED_MODEL_DIR) throw e;
+    source = heldOutText(BUNDLED_MODEL_DIR, undefined); // a synth checkpoint: the bundled tokenizer's text
+  }
+  const tok = TextTokenizer.load(checkpoint.dir, checkpoint.config);
+  const ids = tok.encode(source.text.slice(0, 2_000_000)).filter((t) => t < checkpoint.config.vocabSize);
+  const bos = checkpoint.config.bosTokenId;
+  const body = bos == null ? P : P - 1;
+  if (ids.length < count * body) throw new UsageError(`${source.name}: ${ids.length} tokens, fewer than the ${count} x ${body} that the prompts need`);
+  return Array.from({ length: count }, (_, i) => {
+    const start = Math.floor((i * (ids.length - body)) / count);
+    const w = ids.slice(start, start + body);
+    return bos == null ? w : [bos, ...w];
+  });
+}
+
+function approximateWeightBytes(ckpt: Checkpoint): number {
+  const { vocabSize: V, hiddenSize: D, intermediateSize: F, numLayers: L, numExperts: E, numHeads: H, numKvHeads: K, headDim: Dh } = ckpt.config;
+  return 4 * (2 * V * D + L * (3 * E * D * F + D * Dh * (2 * H + 2 * K) + E * D));
+}
+
+function intList(flag: string, raw: string, max: number): number[] {
+  const xs = raw.split(",").map((s) => Number(s.trim()));
+  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1 || x > max) || new Set(xs).size !== xs.length) {
+    throw new UsageError(`--${flag} must be a comma-separated list of distinct integers in [1, ${max}], got ${JSON.stringify(raw)}`);
+  }
+  return xs;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
