@@ -38,3 +38,26 @@ test("mesh with --policy expertflow prefetches from the predictor's hints and = 
     await mesh.stop();
   }
 });
+
+test("8 shards at 25 % (2 device slots each, = top-k) with expertflow serve concurrent requests = in-process", async () => {
+  // Every slot of a shard can be taken by prefetches under way; a demand load then waits for one to
+  // land. It used to wait for an unrelated unpin instead, and every request failed after the call deadline.
+  const want = await Promise.all(PROMPTS.map((p) => referenceTokens(p, MAX_TOKENS)));
+  const mesh = await startMesh({ shards: 8, replicas: 1, deviceBudget: "25%", policy: "expertflow" });
+  const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+  try {
+    for (let round = 0; round < 2; round++) {
+      const got = await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
+      got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `round ${round}, prompt ${i}`));
+    }
+    for (const shard of mesh.shards) {
+      const snap = (await readCacheStats([shard.address]))[0];
+      assert.ok("stats" in snap, `${shard.address}: ${"error" in snap ? snap.error : ""}`);
+      const device = snap.stats.tiers[0];
+      assert.ok(device.usedBytes <= device.budgetBytes && device.budgetBytes > 0);
+    }
+  } finally {
+    client.close();
+    await mesh.stop();
+  }
+});

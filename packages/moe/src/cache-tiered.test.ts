@@ -122,3 +122,17 @@ test("a failed load is reported to every waiter and can be retried", async () =>
   assert.equal(await use(cache, 3), false);
   assert.equal(cache.deviceResident().length, 1);
 });
+
+test("a demand acquire waiting while prefetches fill every slot gets a slot as soon as they land", async () => {
+  // 2 slots, both taken by prefetches under way: the acquire finds no victim and waits. Nothing else
+  // unpins, so only the prefetches' completion can wake it (the 2-slot shard deadlock of issue 10).
+  const { loader } = recordingLoader(() => 5);
+  const cache = make(2, 4, loader);
+  const prefetches = [cache.prefetch(1), cache.prefetch(2)];
+  const acquired = cache.acquire(3);
+  const outcome = await Promise.race([acquired.then(() => "acquired"), new Promise((r) => setTimeout(() => r("stuck"), 500))]);
+  assert.equal(outcome, "acquired");
+  await Promise.all(prefetches);
+  (await acquired).release();
+  assert.equal(cache.counters.loads, 3);
+});

@@ -153,6 +153,9 @@ export class TieredExpertCache<H, D> {
       fresh.loading = undefined;
     }
     this.opts.policy.insert(key);
+    // The expert is now evictable (unless pinned): a caller waiting for a slot while every slot held a
+    // load under way (prefetches fill a small tier) must look again, or it would wait for an unrelated unpin.
+    this.wake();
     return fresh.value;
   }
 

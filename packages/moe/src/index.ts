@@ -64,3 +64,4 @@ export { checkMlp, DEFAULT_POSITION_BUCKETS, mlpForward, mlpLogits, positionBuck
 export { mlpLoss, routingExamples, trainMlp, type RoutingExamples, type TokenEmbedding, type TrainOptions, type TraceWithTokens } from "./predictor-train.js";
 export { fitTokenBias } from "./predictor-token-bias.js";
 export { seededRandom } from "./seeded-random.js";
+export { CACHE_POLICIES, CACHE_POLICY_NAMES, cachePolicy, isCachePolicyName, type CachePolicyName, type PolicyEntry, type PolicyShape } from "./cache-registry.js";

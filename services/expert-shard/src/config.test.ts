@@ -69,6 +69,20 @@ test("bad configuration fails at start-up with an error naming the key", async (
   await assert.rejects(ExpertShard.create(parseShardConfig(["--shards", "4", "--device-budget", "1%"], {})), new RegExp(`shard 0 owns ${quarter} experts`));
 });
 
+test("a device budget below the policy's minimum is refused at start, naming the minimum", async () => {
+  // 8 shards own L*E/8 experts each; 12.5 % of them is one slot, and expertflow needs 2.
+  const owned = (L * E) / 8;
+  const flags = ["--shards", "8", "--device-budget", `${100 / owned}%`];
+  await assert.rejects(ExpertShard.create(parseShardConfig([...flags, "--policy", "expertflow"], {})), (error: ConfigError) => {
+    assert.equal(error.key, "deviceBudget");
+    assert.match(error.message, new RegExp(`holds 1 expert of ${EXPERT_BYTES} bytes on shard 0 \\(${owned} owned\\); policy expertflow needs at least 2 \\(${2 * EXPERT_BYTES} bytes`));
+    return true;
+  });
+  const lru = await ExpertShard.create(parseShardConfig([...flags, "--policy", "lru"], {}));
+  assert.equal(lru.store.deviceSlots, 1);
+  await lru.close();
+});
+
 test("a share resolves against the experts this shard owns", async () => {
   const shard = await startShard(["--shards", "2", "--shard-id", "1", "--device-budget", "25%"]);
   try {

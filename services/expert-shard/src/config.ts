@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import { ConfigError, defineConfig, type ConfigValues } from "@expertmesh/runtime";
 import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
+import { CACHE_POLICIES, CACHE_POLICY_NAMES } from "@expertmesh/moe";
 import { parseBudget } from "./budget.js";
 
 const budget = (value: string): string | undefined => {
@@ -48,9 +49,9 @@ export const shardConfig = defineConfig({ envPrefix: "EXPERTMESH_SHARD_" }, {
   provider: { type: "enum", values: ["cpu", "cuda"], default: "cpu", description: "onnxruntime execution provider" },
   policy: {
     type: "enum",
-    values: ["lru", "expertflow"],
+    values: CACHE_POLICY_NAMES,
     default: "lru",
-    description: "device-tier policy: lru (on demand) or expertflow (prefetch on NATS hints, predictive eviction)",
+    description: `device-tier policy: ${CACHE_POLICY_NAMES.map((n) => `${n} (${CACHE_POLICIES[n].what}; at least ${CACHE_POLICIES[n].minSlots} device slot${CACHE_POLICIES[n].minSlots > 1 ? "s" : ""})`).join(", ")}`,
   },
   maxTokensPerCall: {
     type: "int",

@@ -8,7 +8,7 @@
 //
 // Letters: L MoE layers, E experts per layer, p predicted demand [L, E].
 import type { PrefetchHint } from "@expertmesh/proto";
-import type { ExpertflowPolicy } from "@expertmesh/moe";
+import type { CachePolicy } from "@expertmesh/moe";
 
 export interface HintedLoad {
   readonly key: number;
@@ -17,7 +17,7 @@ export interface HintedLoad {
 }
 
 export class ExpertflowFeed {
-  readonly #policy: ExpertflowPolicy;
+  readonly #policy: CachePolicy;
   readonly #L: number;
   readonly #E: number;
   readonly #demand: Float32Array; // [L, E], live: the policy reads it
@@ -25,13 +25,13 @@ export class ExpertflowFeed {
   #step = 0;
   #lastLayer = -1;
 
-  constructor(policy: ExpertflowPolicy, numLayers: number, numExperts: number) {
+  constructor(policy: CachePolicy, numLayers: number, numExperts: number) {
     this.#policy = policy;
     this.#L = numLayers;
     this.#E = numExperts;
     this.#demand = new Float32Array(numLayers * numExperts);
     this.#hintStep = new Float64Array(numLayers).fill(-1);
-    policy.beginStep(0, this.#demand);
+    policy.beginStep?.(0, this.#demand);
   }
 
   /** The predicted demand now ([L, E], a copy). */
@@ -69,22 +69,22 @@ export class ExpertflowFeed {
     if (freeSlots > 0) return true;
     const set = new Set(residentKeys);
     const victim = this.#policy.victim((k) => set.has(k));
-    return victim !== undefined && this.#policy.admit(key, victim);
+    return victim !== undefined && (this.#policy.admit?.(key, victim) ?? true);
   }
 
   /** A RunExperts call for `layer` needing `keys` begins (the gate has decided). */
   beginCall(layer: number, keys: Int32Array): void {
     if (layer <= this.#lastLayer) {
       this.#step++;
-      this.#policy.beginStep(this.#step, this.#demand);
+      this.#policy.beginStep?.(this.#step, this.#demand);
     }
     this.#lastLayer = layer;
-    this.#policy.beginLayer(layer);
-    this.#policy.beginAccess(layer, keys);
+    this.#policy.beginLayer?.(layer);
+    this.#policy.beginAccess?.(layer, keys);
   }
 
   /** The call for `layer` has computed. */
   endCall(layer: number, keys: Int32Array): void {
-    this.#policy.layerRan(layer, keys);
+    this.#policy.layerRan?.(layer, keys);
   }
 }

@@ -3,7 +3,7 @@
 // (run-experts.ts, prefetch.ts, cache-stats.ts) are thin layers over this.
 
 import { Checkpoint, isModelError, type MoeConfig } from "@expertmesh/model";
-import { ExpertflowPolicy, expertKey, LruPolicy, Placement } from "@expertmesh/moe";
+import { cachePolicy, expertKey, Placement } from "@expertmesh/moe";
 import type { PrefetchHint } from "@expertmesh/proto";
 import { ConfigError, InvalidArgumentError, NotFoundError, silentLogger, UnavailableError, type Logger } from "@expertmesh/runtime";
 import { budgetBytes, parseBudget } from "./budget.js";
@@ -90,15 +90,16 @@ export class ExpertShard {
     this.#disk = init.disk;
     const { numLayers: L, numExperts: E } = this.model;
     const slots = Math.floor(init.deviceBudgetBytes / this.expertBytes);
-    const expertflow = config.policy === "expertflow" ? new ExpertflowPolicy({ numLayers: L, numExperts: E, capacity: slots }) : undefined;
-    this.#feed = expertflow && new ExpertflowFeed(expertflow, L, E);
+    const entry = cachePolicy(config.policy);
+    const policy = entry.create({ numLayers: L, numExperts: E, capacity: slots });
+    this.#feed = entry.predictive ? new ExpertflowFeed(policy, L, E) : undefined;
     this.link = config.linkGbps === undefined ? undefined : new SimulatedLink({ gbps: config.linkGbps, expertBytes: config.linkExpertBytes ?? this.expertBytes });
     this.store = new ExpertStore({
       numExperts: this.model.numExperts,
       expertBytes: this.expertBytes,
       deviceBudgetBytes: init.deviceBudgetBytes,
       hostBudgetBytes: init.hostBudgetBytes,
-      policy: expertflow ?? new LruPolicy(),
+      policy,
       disk: init.disk,
       pool: init.pool,
       link: this.link,
@@ -146,6 +147,15 @@ export class ExpertShard {
       return bytes;
     };
     const deviceBudgetBytes = resolve("deviceBudget", "--device-budget");
+    const { minSlots } = cachePolicy(config.policy);
+    const slots = Math.floor(deviceBudgetBytes / expertBytes);
+    if (slots < minSlots) {
+      const message =
+        `config deviceBudget: ${JSON.stringify(config.deviceBudget)} holds ${slots} expert${slots === 1 ? "" : "s"} of ${expertBytes} bytes on shard ${config.shardId} ` +
+        `(${owned.size} owned); policy ${config.policy} needs at least ${minSlots} (${minSlots * expertBytes} bytes, ` +
+        `${((100 * minSlots) / owned.size).toFixed(1)}% of the owned experts)`;
+      throw new ConfigError("deviceBudget", "--device-budget", config.deviceBudget, message);
+    }
     const hostBudgetBytes = resolve("hostBudget", "--host-budget");
 
     let fatal = false;

@@ -4,6 +4,7 @@
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { ExpertShardServiceClient, type CacheStatsResponse } from "@expertmesh/proto";
+import { CACHE_POLICY_NAMES, isCachePolicyName } from "@expertmesh/moe";
 import { channelOptions } from "@expertmesh/runtime";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { startMesh } from "../launcher/index.js";
@@ -19,7 +20,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   if (replicas > shards) throw new UsageError(`--replicas ${replicas} exceeds --shards ${shards}`);
   const port = numberFlag("port", v.port, 50051, (x) => isNonNegativeInt(x) && x < 65536, "a port number");
   const policy = v.policy ?? "lru";
-  if (policy !== "lru" && policy !== "expertflow") throw new UsageError(`--policy must be lru or expertflow, got ${JSON.stringify(policy)}`);
+  if (!isCachePolicyName(policy)) throw new UsageError(`--policy must be one of ${CACHE_POLICY_NAMES.join(", ")}, got ${JSON.stringify(policy)}`);
   const t0 = performance.now();
   const mesh = await startMesh({
     model: v.model, shards, replicas, deviceBudget: v["device-budget"] ?? "100%", policy, port, nats: !v["no-nats"],

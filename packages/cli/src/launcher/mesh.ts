@@ -4,6 +4,7 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
+import type { CachePolicyName } from "@expertmesh/moe";
 import { waitForServing } from "@expertmesh/runtime";
 import { ManagedProcess } from "./child-process.js";
 import { freePort } from "./free-port.js";
@@ -22,7 +23,7 @@ export interface MeshOptions {
   replicas?: number;
   /** Per-shard device budget: "25%" of the experts it owns, or bytes. */
   deviceBudget?: string;
-  policy?: "lru" | "expertflow";
+  policy?: CachePolicyName;
   /** Router port; 0 or undefined: a free port. */
   port?: number;
   nats?: boolean;

@@ -43,6 +43,7 @@ export class ShardPool implements ExpertRunner {
     const results: Float32Array[] = new Array(work.length);
     let pending = work.map((_, i) => i);
     const tried = work.map(() => new Set<number>());
+    const failedWith = new Map<number, number>(); // shard → gRPC status of its failure in this run
     while (pending.length) {
       const byShard = new Map<number, number[]>();
       for (const i of pending) {
@@ -72,6 +73,7 @@ export class ShardPool implements ExpertRunner {
             if (!RETRYABLE.has(code)) throw e;
             this.downUntil[shard] = Date.now() + DOWN_FOR_MS;
             this.counters.failures++;
+            failedWith.set(shard, code);
             lastError = e;
             failed.push(...items);
           }
@@ -81,10 +83,15 @@ export class ShardPool implements ExpertRunner {
       for (const i of failed) {
         const left = this.placement.owners(layer, work[i].expert).filter((s) => !tried[i].has(s));
         if (left.length === 0) {
-          throw new UnavailableError(
-            `expert ${layer}/${work[i].expert}: no live shard among owners [${this.placement.owners(layer, work[i].expert).join(", ")}] (last error: ${(lastError as Error)?.message})`,
-            { cause: lastError, retryAfterMs: DOWN_FOR_MS },
-          );
+          // "No live shard" only when no owner is live (heartbeats stopped or draining); an owner that is
+          // live but failed or did not answer in time is named with what happened.
+          const owners = this.placement.owners(layer, work[i].expert);
+          const live = owners.filter((s) => this.membership.available(s) && failedWith.get(s) !== status.UNAVAILABLE);
+          const what = live.length === 0 ? `no live shard among owners [${owners.join(", ")}]` : `every owner failed (live: shard ${live.join(", ")})`;
+          throw new UnavailableError(`expert ${layer}/${work[i].expert}: ${what} (last error: ${(lastError as Error)?.message})`, {
+            cause: lastError,
+            retryAfterMs: DOWN_FOR_MS,
+          });
         }
       }
       if (failed.length) this.counters.failovers += failed.length;
