@@ -11,6 +11,15 @@ import { fileURLToPath } from "node:url";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { tokenizerJson, trainBpe } from "./bpe-train.js";
 
+// A plain question/answer chat template (the model is a base model trained on speeches): what
+// /v1/chat/completions renders messages with. Roles other than system, user and assistant are refused.
+const CHAT_TEMPLATE =
+  "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] }}\n\n" +
+  "{% elif message['role'] == 'user' %}Question: {{ message['content'] }}\n" +
+  "{% elif message['role'] == 'assistant' %}Answer: {{ message['content'] }}{{ eos_token }}\n" +
+  "{% else %}{{ raise_exception('roles must be system, user or assistant, got ' + message['role']) }}{% endif %}" +
+  "{% endfor %}{% if add_generation_prompt %}Answer:{% endif %}";
+
 const EOT = "<|endoftext|>";
 const HELDOUT_EVERY = 12; // document i is held out when i % 12 === 5
 const modelDir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -38,7 +47,7 @@ function main(): void {
   writeFileSync(join(modelDir, "tokenizer.json"), JSON.stringify(json));
   writeFileSync(
     join(modelDir, "tokenizer_config.json"),
-    JSON.stringify({ tokenizer_class: "PreTrainedTokenizerFast", bos_token: EOT, eos_token: EOT, model_max_length: 512 }, null, 2) + "\n",
+    JSON.stringify({ tokenizer_class: "PreTrainedTokenizerFast", bos_token: EOT, eos_token: EOT, model_max_length: 512, chat_template: CHAT_TEMPLATE }, null, 2) + "\n",
   );
   console.log(`BPE: ${bpe.merges.length} merges in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 

@@ -10,3 +10,5 @@ export { promptsFromFile, generatedPrompts, type Prompt } from "./prompts.js";
 export { readCacheStats, cacheReport, type ShardCacheReport, type TierCounters } from "./cache-stats.js";
 export { plotSvg, plotHtml, type PlotInput } from "./plot.js";
 export type { RequestRecord } from "./request-record.js";
+export { grpcBackend, type GenerationBackend, type StreamChunk } from "./backend.js";
+export { openAiBackend } from "./backend-openai.js";

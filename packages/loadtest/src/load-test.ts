@@ -2,6 +2,8 @@
 // the plot. What `expertmesh loadtest` calls; usable from code too.
 import { writeFileSync } from "node:fs";
 import { ExpertMeshClient, type ClientOptions, type SamplingParams } from "@expertmesh/client";
+import { grpcBackend, type GenerationBackend } from "./backend.js";
+import { openAiBackend } from "./backend-openai.js";
 import { cacheReport, readCacheStats, type CacheSnapshot, type ShardCacheReport } from "./cache-stats.js";
 import { generatedPrompts, promptsFromFile, type Prompt } from "./prompts.js";
 import { plotHtml, plotSvg } from "./plot.js";
@@ -11,6 +13,10 @@ import { summarize, type Objectives, type Summary } from "./summary.js";
 
 export interface LoadTestOptions {
   readonly target: string;
+  /** The API to drive: the gRPC InferenceService (default) or an OpenAI-compatible HTTP server at `target`. */
+  readonly api?: "grpc" | "openai";
+  /** Model name sent over the OpenAI API; default: the first that /v1/models lists. */
+  readonly model?: string;
   readonly client?: Omit<ClientOptions, "retry">;
   readonly load: LoadModel;
   /** A file of prompts, or generated prompts of [min, max] tokens (`count` of them, reused round-robin). */
@@ -32,6 +38,7 @@ export interface LoadTestOptions {
 
 export interface LoadTestReport {
   target: string;
+  api: "grpc" | "openai";
   startedAt: string;
   load: LoadModel;
   warmupS: number;
@@ -46,7 +53,8 @@ export interface LoadTestReport {
 
 export async function loadTest(o: LoadTestOptions): Promise<{ report: LoadTestReport; run: RunResult }> {
   // No retries: a retried request would hide the failure that the report is there to show.
-  const client = new ExpertMeshClient(o.target, { ...o.client, retry: false });
+  const api = o.api ?? "grpc";
+  const client: GenerationBackend = api === "openai" ? openAiBackend(o.target, o.model) : grpcBackend(new ExpertMeshClient(o.target, { ...o.client, retry: false }));
   try {
     const rand = seededRandom(o.seed ^ 0x5eed);
     let prompts: Prompt[];
@@ -71,6 +79,7 @@ export async function loadTest(o: LoadTestOptions): Promise<{ report: LoadTestRe
     const measured = prompts.filter((p) => p.tokens !== undefined);
     const report: LoadTestReport = {
       target: o.target,
+      api,
       startedAt: new Date(run.startedAt).toISOString(),
       load: o.load,
       warmupS: o.warmupS,

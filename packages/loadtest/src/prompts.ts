@@ -1,7 +1,9 @@
 // Where prompts come from: a file (one prompt per line, or JSON lines with a "prompt" field), or
-// generated text of a given token length, measured with the server's own tokenizer (Tokenize RPC).
+// generated text of a given token length, measured with the server's own tokenizer (the Tokenize RPC, or
+// the prompt_tokens of a one-token completion over the OpenAI API).
 import { readFileSync } from "node:fs";
 import type { ExpertMeshClient } from "@expertmesh/client";
+import { asBackend, type GenerationBackend } from "./backend.js";
 import type { Random } from "./random.js";
 
 export interface Prompt {
@@ -44,7 +46,10 @@ function words(n: number, rand: Random): string {
  * `count` prompts whose lengths are uniform in [minTokens, maxTokens] tokens of the served model,
  * each grown or shrunk word by word until its token count is as close to the target as words allow.
  */
-export async function generatedPrompts(client: ExpertMeshClient, count: number, minTokens: number, maxTokens: number, rand: Random): Promise<Prompt[]> {
+export async function generatedPrompts(
+  target: ExpertMeshClient | GenerationBackend, count: number, minTokens: number, maxTokens: number, rand: Random,
+): Promise<Prompt[]> {
+  const client = asBackend(target);
   if (!(Number.isInteger(minTokens) && minTokens >= 1 && maxTokens >= minTokens)) {
     throw new RangeError(`prompt tokens must be integers with 1 <= min <= max, got ${minTokens}:${maxTokens}`);
   }
@@ -52,7 +57,7 @@ export async function generatedPrompts(client: ExpertMeshClient, count: number, 
   for (let i = 0; i < count; i++) {
     const target = minTokens + Math.floor(rand() * (maxTokens - minTokens + 1));
     const pool = words(target * 2 + 8, rand).split(" ");
-    const measure = async (n: number) => (await client.tokenize(pool.slice(0, n).join(" "), { timeoutMs: 10_000 })).tokenIds.length;
+    const measure = async (n: number) => client.promptTokens(pool.slice(0, n).join(" "));
     // Token count grows with the word count: binary search for the most words within the target.
     let lo = 1;
     let hi = pool.length;

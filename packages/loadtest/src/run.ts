@@ -7,6 +7,7 @@ import { ExpertMeshError, type ExpertMeshClient, type SamplingParams } from "@ex
 import { status } from "@grpc/grpc-js";
 import { setMaxListeners } from "node:events";
 import { arrivalSchedule } from "./arrivals.js";
+import { asBackend, type GenerationBackend } from "./backend.js";
 import type { Prompt } from "./prompts.js";
 import { seededRandom } from "./random.js";
 import type { RequestRecord } from "./request-record.js";
@@ -43,7 +44,8 @@ export interface RunResult {
   readonly finishedMs: number;
 }
 
-export async function runLoad(client: ExpertMeshClient, o: RunOptions): Promise<RunResult> {
+export async function runLoad(target: ExpertMeshClient | GenerationBackend, o: RunOptions): Promise<RunResult> {
+  const client = asBackend(target);
   if (!o.prompts.length) throw new RangeError("no prompts");
   if (!(o.durationS > 0)) throw new RangeError(`duration must be > 0 s, got ${o.durationS}`);
   if (!(o.warmupS >= 0)) throw new RangeError(`warm-up must be >= 0 s, got ${o.warmupS}`);
@@ -116,23 +118,22 @@ export async function runLoad(client: ExpertMeshClient, o: RunOptions): Promise<
 }
 
 /** One streamed generation, its times written into `r` as they happen. */
-async function request(client: ExpertMeshClient, prompt: Prompt, o: RunOptions, r: RequestRecord, now: () => number, stop: AbortSignal): Promise<void> {
+async function request(client: GenerationBackend, prompt: Prompt, o: RunOptions, r: RequestRecord, now: () => number, stop: AbortSignal): Promise<void> {
   r.sentMs = now();
   let last: number | undefined;
   try {
-    for await (const chunk of client.generate(prompt.text, { ...o.sampling, timeoutMs: o.requestTimeoutMs, signal: stop })) {
-      if (chunk.tokenIds.length) {
+    for await (const chunk of client.generate(prompt.text, o.sampling, { timeoutMs: o.requestTimeoutMs, signal: stop })) {
+      if (chunk.tokens) {
         const t = now();
         if (last === undefined) r.firstTokenMs = t;
         else r.gapsMs.push(t - last);
         last = t;
         r.lastTokenMs = t;
-        r.outputTokens += chunk.tokenIds.length;
+        r.outputTokens += chunk.tokens;
       }
-      if (chunk.finishReason) {
-        r.finishReason = chunk.finishReason;
-        r.promptTokens = chunk.usage?.promptTokens;
-      }
+      if (chunk.finishReason) r.finishReason = chunk.finishReason;
+      if (chunk.promptTokens !== undefined) r.promptTokens = chunk.promptTokens;
+      if (chunk.completionTokens !== undefined) r.outputTokens = chunk.completionTokens;
     }
     r.code = "OK";
   } catch (e) {

@@ -22,6 +22,9 @@ export const routerConfig = defineConfig({ envPrefix: "EXPERTMESH_ROUTER_" }, {
   threads: { type: "int", default: 1, min: 1, description: "onnxruntime threads per operator for the dense part" },
   provider: { type: "enum", values: ["cpu", "cuda"], default: "cpu", description: "onnxruntime execution provider" },
   metricsPort: { type: "int", min: 0, max: 65535, description: "port of the plaintext /metrics and /healthz endpoint (0: any free port; unset: none)" },
+  httpPort: { type: "int", min: 0, max: 65535, description: "port of the OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health); 0: any free port; unset: none" },
+  httpTimeout: { type: "duration", default: 300_000, min: 1, description: "deadline of one HTTP API request (a stream: until its last chunk); past it 504" },
+  httpMaxBody: { type: "bytes", default: 1024 * 1024, min: 1, description: "largest HTTP API request body; larger gets 413" },
   drainTimeout: { type: "duration", default: 60_000, min: 0, description: "how long SIGTERM waits for running generations" },
 });
 

@@ -15,12 +15,15 @@ export interface GenerationChunk {
   usage: Usage | undefined;
 }
 
+/** What a generation needs of its call: its deadline and cancellation (a gRPC call or an HTTP request). */
+export type GenerationContext = Pick<CallContext, "signal" | "deadline">;
+
 const duration = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: Math.round((ms % 1000) * 1e6) });
 
 export async function* runGeneration(
   state: RouterState,
   req: { model: string; prompt: string; sampling?: SamplingOptions | undefined },
-  ctx: CallContext,
+  ctx: GenerationContext,
 ): AsyncGenerator<GenerationChunk> {
   const started = performance.now();
   const v = validateGeneration(req, state.modelName, state.config, state.model, state.tokenizer);

@@ -2,13 +2,14 @@
 // shard dispatch) in a worker, and InferenceService on a server from createServer.
 import { basename, resolve } from "node:path";
 import { BUNDLED_MODEL_DIR, readConfig, TextTokenizer } from "@expertmesh/model";
-import { InferenceServiceService } from "@expertmesh/proto";
-import { createServer, service, type Logger, type MeshMetrics, type Server } from "@expertmesh/runtime";
+import { InferenceServiceService, ServingStatus } from "@expertmesh/proto";
+import { createServer, OVERALL, service, type Logger, type MeshMetrics, type Server } from "@expertmesh/runtime";
 import { completeHandler } from "./complete.js";
 import type { RouterConfig } from "./config.js";
 import { EngineClient } from "./engine/engine-client.js";
 import { generateHandler } from "./generate.js";
 import { modelInfoHandler } from "./model-info.js";
+import { startOpenAiServer, type OpenAiServer } from "./openai/http-server.js";
 import { describeRemotePredictor } from "./predictor-description.js";
 import type { RouterState } from "./router-state.js";
 import { tokenizeHandler } from "./tokenize.js";
@@ -16,6 +17,8 @@ import { tokenizeHandler } from "./tokenize.js";
 export interface Router {
   server: Server;
   state: RouterState;
+  /** The OpenAI-compatible HTTP API, when `httpPort` is set. */
+  http: OpenAiServer | undefined;
   /** Drains the server, then stops the engine. */
   stop(): Promise<void>;
 }
@@ -57,11 +60,24 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
   });
   metricsRef = server.metrics;
   server.metrics.observeQueueDepth("scheduler", () => engine.inFlight);
+  let http: OpenAiServer | undefined;
+  if (config.httpPort !== undefined) {
+    try {
+      http = await startOpenAiServer(state, {
+        host: config.host, port: config.httpPort, timeoutMs: config.httpTimeout, maxBodyBytes: config.httpMaxBody, modelDir,
+        healthy: () => server.health.get(OVERALL) === ServingStatus.SERVING, logger: options.logger,
+      });
+    } catch (e) {
+      server.forceShutdown();
+      await engine.close();
+      throw new Error(`HTTP API port ${config.httpPort}: ${(e as Error).message}`, { cause: e });
+    }
+  }
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
-      await server.drain();
+      await Promise.all([http?.close(config.drainTimeout), server.drain()]);
       await engine.close();
     })());
-  return { server, state, stop };
+  return { server, state, http, stop };
 }

@@ -1,4 +1,4 @@
-// expertmesh loadtest --target HOST:PORT [--rate R [--burstiness K] [--max-in-flight N] | --concurrency C]
+// expertmesh loadtest --target HOST:PORT [--api grpc|openai [--model NAME]] [--rate R [--burstiness K] [--max-in-flight N] | --concurrency C]
 //   [--duration S] [--requests N] [--warmup S] [--prompts FILE | --prompt-tokens N|A:B] [--max-tokens N]
 //   [--slo-ttft MS] [--slo-tpot MS] [--slo-e2e MS] [--slo-percentile P] [--shards HOST:PORT,...]
 //   [--json FILE|-] [--plot FILE.svg|FILE.html] [--no-plot] [--tls-ca F [--tls-cert F --tls-key F]]
@@ -12,7 +12,7 @@ const isNonNegative = (v: number) => v >= 0;
 
 export async function loadtestCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
-    target: { type: "string" }, rate: { type: "string" }, burstiness: { type: "string" }, "max-in-flight": { type: "string" },
+    target: { type: "string" }, api: { type: "string" }, model: { type: "string" }, rate: { type: "string" }, burstiness: { type: "string" }, "max-in-flight": { type: "string" },
     concurrency: { type: "string" }, duration: { type: "string" }, requests: { type: "string" }, warmup: { type: "string" },
     prompts: { type: "string" }, "prompt-tokens": { type: "string" }, "prompt-count": { type: "string" },
     "max-tokens": { type: "string" }, temperature: { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" },
@@ -21,6 +21,10 @@ export async function loadtestCommand(argv: string[]): Promise<void> {
     "no-plot": { type: "boolean" }, window: { type: "string" }, "tls-ca": { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
   });
   if (!v.target) throw new UsageError("--target HOST:PORT is required (the router of a running mesh, e.g. from `expertmesh up`)");
+  const api = v.api ?? "grpc";
+  if (api !== "grpc" && api !== "openai") throw new UsageError(`--api must be grpc or openai, got ${JSON.stringify(api)}`);
+  if (v.model !== undefined && api !== "openai") throw new UsageError("--model applies to --api openai only (the gRPC API serves the router's model)");
+  if (api === "openai" && (v["tls-ca"] || v["tls-cert"])) throw new UsageError("--tls-* apply to --api grpc only (give an https:// --target for the OpenAI API)");
   if (v.rate !== undefined && v.concurrency !== undefined) throw new UsageError("give --rate (open loop) or --concurrency (closed loop), not both");
   let load: LoadModel;
   if (v.concurrency !== undefined) {
@@ -75,6 +79,7 @@ export async function loadtestCommand(argv: string[]): Promise<void> {
   try {
     const { report } = await loadTest({
       target: v.target,
+      api, model: v.model,
       client: tls ? { tls: { ca: tls.ca || undefined, cert: tls.cert || undefined, key: tls.key || undefined } } : {},
       load, prompts, sampling, warmupS, durationS, maxRequests,
       requestTimeoutMs: numberFlag("timeout", v.timeout, 60_000, isPositive, "milliseconds > 0"),

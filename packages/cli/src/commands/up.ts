@@ -1,5 +1,5 @@
 // expertmesh up [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow]
-//               [--port P] [--no-nats] [--demo PROMPT] [--json]
+//               [--port P] [--http-port P] [--no-nats] [--demo PROMPT] [--json]
 // Starts nats-server, the predictor, N shards and the router on loopback and serves until interrupted.
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { ExpertMeshClient } from "@expertmesh/client";
@@ -12,22 +12,24 @@ import { startMesh } from "../launcher/index.js";
 export async function upCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
     model: { type: "string" }, shards: { type: "string" }, replicas: { type: "string" }, "device-budget": { type: "string" },
-    policy: { type: "string" }, port: { type: "string" }, "no-nats": { type: "boolean" }, demo: { type: "string" }, json: { type: "boolean" },
+    policy: { type: "string" }, port: { type: "string" }, "http-port": { type: "string" }, "no-nats": { type: "boolean" }, demo: { type: "string" }, json: { type: "boolean" },
     verbose: { type: "boolean" },
   });
   const shards = numberFlag("shards", v.shards, 2, isPositiveInt, "a positive integer");
   const replicas = numberFlag("replicas", v.replicas, 1, isPositiveInt, "a positive integer");
   if (replicas > shards) throw new UsageError(`--replicas ${replicas} exceeds --shards ${shards}`);
   const port = numberFlag("port", v.port, 50051, (x) => isNonNegativeInt(x) && x < 65536, "a port number");
+  const httpPort = v["http-port"] === undefined ? undefined : numberFlag("http-port", v["http-port"], 0, (x) => isNonNegativeInt(x) && x < 65536, "a port number");
   const policy = v.policy ?? "lru";
   if (!isCachePolicyName(policy)) throw new UsageError(`--policy must be one of ${CACHE_POLICY_NAMES.join(", ")}, got ${JSON.stringify(policy)}`);
   const t0 = performance.now();
   const mesh = await startMesh({
-    model: v.model, shards, replicas, deviceBudget: v["device-budget"] ?? "100%", policy, port, nats: !v["no-nats"],
+    model: v.model, shards, replicas, deviceBudget: v["device-budget"] ?? "100%", policy, port, httpPort, nats: !v["no-nats"],
     log: v.verbose ? (l) => console.error(l) : undefined,
   });
   const summary = {
     router: mesh.router.address,
+    http: mesh.http ?? null,
     shards: mesh.shards.map((s) => ({ address: s.address, pid: s.process.pid })),
     predictor: mesh.predictor?.address ?? null,
     nats: mesh.nats?.url ?? null,
@@ -36,6 +38,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   if (v.json) console.log(JSON.stringify({ ready: true, ...summary }));
   else {
     console.log(`expertmesh up: serving on ${summary.router} (${shards} shards, ${replicas} replica${replicas > 1 ? "s" : ""}, device budget ${v["device-budget"] ?? "100%"}, policy ${policy}) in ${summary.started_ms} ms`);
+    if (summary.http) console.log(`  OpenAI-compatible API: ${summary.http}/v1 (chat, completions, models; /health)`);
     mesh.shards.forEach((s, i) => console.log(`  shard ${i}: ${s.address} (pid ${s.process.pid})`));
     if (summary.predictor) console.log(`  predictor: ${summary.predictor}`);
     if (summary.nats) console.log(`  nats: ${summary.nats}`);

@@ -28,6 +28,8 @@ export interface MeshOptions {
   port?: number;
   nats?: boolean;
   predictor?: boolean;
+  /** Port of the router's OpenAI-compatible HTTP API; 0: a free port; undefined: none. */
+  httpPort?: number;
   /** Extra router flags, e.g. ["--max-queue", "2"]. */
   routerArgs?: string[];
   shardArgs?: string[];
@@ -45,6 +47,8 @@ export interface ServiceProcess {
 
 export interface Mesh {
   router: ServiceProcess;
+  /** "http://127.0.0.1:P" of the OpenAI-compatible API, when asked for. */
+  http?: string;
   shards: ServiceProcess[];
   predictor?: ServiceProcess;
   nats?: { url: string; process: ManagedProcess };
@@ -88,11 +92,13 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
         ], "expertmesh.v1.ExpertShardService"),
       ),
     );
+    const httpPort = o.httpPort === undefined ? undefined : o.httpPort || (await freePort());
     const router = await launch("router", SERVICE_MAIN.router, [
       "--model", model, "--shards", shards.map((s) => s.address).join(","), "--replicas", String(replicas),
-      ...(predictor ? ["--predictor", predictor.address] : []), ...natsArgs, ...(o.routerArgs ?? []),
+      ...(predictor ? ["--predictor", predictor.address] : []), ...natsArgs,
+      ...(httpPort === undefined ? [] : ["--http-port", String(httpPort)]), ...(o.routerArgs ?? []),
     ], "expertmesh.v1.InferenceService", o.port);
-    return { router, shards, predictor, nats: nats && { url: nats.url, process: nats.process }, stop: stopAll };
+    return { router, http: httpPort === undefined ? undefined : `http://127.0.0.1:${httpPort}`, shards, predictor, nats: nats && { url: nats.url, process: nats.process }, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;
