@@ -3,6 +3,7 @@
 import { isModelError } from "@expertmesh/model";
 import { UsageError } from "./args.js";
 import { benchCommand } from "./commands/bench.js";
+import { compressCommand } from "./commands/compress.js";
 import { generateCommand } from "./commands/generate.js";
 import { loadtestCommand } from "./commands/loadtest.js";
 import { predictorCommand } from "./commands/predictor.js";
@@ -13,6 +14,7 @@ import { upCommand } from "./commands/up.js";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   bench: benchCommand,
+  compress: compressCommand,
   generate: generateCommand,
   loadtest: loadtestCommand,
   predictor: predictorCommand,
@@ -38,6 +40,8 @@ commands:
   bench e2e [--shards N] [--budget PCT] [--links off,on] [--link-gbps G] [--link-expert-bytes N] [--concurrency C] [--requests N] [--max-tokens M] [--json]
   synth    (--config-like DIR | --hidden H --intermediate F --layers L --experts E --top-k K) [--dtype f32|bf16] [--seed S] --out DIR   (--help: all flags)
   bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--prompt-tokens P] [--decode-steps N] [--repeats R] [--json]
+  compress stats [--model DIR] [--traces FILE... | --text FILE] [--max-tokens N] [--json]
+  compress quantize --out DIR (--avg-bits B [--bits 2,4,8] | --uniform B) [--group-size G] [--model DIR] [--traces FILE... | --text FILE] [--json]
   up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--demo PROMPT]
   loadtest --target HOST:PORT [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]
            [--prompts FILE | --prompt-tokens N|MIN:MAX] [--max-tokens N] [--slo-ttft MS] [--slo-tpot MS] [--shards HOST:PORT,...]

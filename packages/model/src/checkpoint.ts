@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { adapterFor, type ExpertWeight, type FamilyAdapter } from "./adapters/index.js";
 import { readConfig, type MoeConfig } from "./config.js";
 import { CheckpointError, TensorError } from "./errors.js";
-import { SafetensorsFile } from "./safetensors.js";
+import { SafetensorsFile, type TensorInfo } from "./safetensors.js";
+import { readExpertQuantization, type ExpertQuantization } from "./quant/expert-quantization.js";
+import { expertNbitsBytes, readNbitsExpert, type NbitsExpert } from "./quant/nbits-expert.js";
 
 export interface ExpertWeights {
   w1: Float32Array; // [F, D]
@@ -15,6 +17,8 @@ export interface ExpertWeights {
 }
 
 export class Checkpoint {
+  #quantization: ExpertQuantization | null | undefined;
+
   private constructor(
     readonly dir: string,
     readonly config: MoeConfig,
@@ -40,14 +44,48 @@ export class Checkpoint {
     return data;
   }
 
-  /** Total bytes of one expert's weights as fp32 (what a device tier holds). */
-  expertBytes(): number {
+  /** The names of all tensors in the checkpoint. */
+  tensorNames(): string[] {
+    return [...this.files.keys()];
+  }
+
+  /** Reads a tensor of any dtype as stored (for low-bit expert tensors). */
+  rawTensor(name: string): { info: TensorInfo; data: Float32Array | Int32Array | BigInt64Array | Uint8Array; file: string } {
+    const file = this.files.get(name);
+    if (!file) throw new TensorError(name, this.dir, "missing from the checkpoint");
+    return { ...file.read(name), file: file.path };
+  }
+
+  /** The low-bit layout of the experts (config.json quantization_config), or null when they are f32. */
+  get quantization(): ExpertQuantization | null {
+    if (this.#quantization === undefined) this.#quantization = readExpertQuantization(this.dir, this.config.numLayers, this.config.numExperts);
+    return this.#quantization;
+  }
+
+  /**
+   * Bytes of one expert's weights as stored and held on a device tier: 3·D·F·4 for f32, the low-bit
+   * codes, scales and zero points for a quantised expert. Without arguments: the largest expert.
+   */
+  expertBytes(layer?: number, expert?: number): number {
     const { hiddenSize: D, intermediateSize: F } = this.config;
-    return 3 * D * F * 4;
+    const q = this.quantization;
+    if (q === null) return 3 * D * F * 4;
+    if (layer === undefined || expert === undefined) return Math.max(...q.bits.flat().map((b) => expertNbitsBytes(D, F, b, q.groupSize)));
+    return expertNbitsBytes(D, F, q.bits[layer][expert], q.groupSize);
+  }
+
+  /** A quantised expert's three weights in the kernel's layout (quant/nbits-layout.ts). */
+  nbitsExpert(layer: number, expert: number): NbitsExpert {
+    const q = this.quantization;
+    if (q === null) throw new CheckpointError(this.dir, "the experts are f32, not quantised (no quantization_config in config.json)");
+    return readNbitsExpert(this, layer, expert, q);
   }
 
   expert(layer: number, expert: number): ExpertWeights {
     const { hiddenSize: D, intermediateSize: F } = this.config;
+    if (this.quantization !== null) {
+      throw new CheckpointError(this.dir, `expert (${layer}, ${expert}) is quantised (${this.quantization.bits[layer][expert]} bits), not f32: read it with nbitsExpert`);
+    }
     const name = (w: ExpertWeight) => this.adapter.expert(layer, expert, w);
     return { w1: this.tensor(name("w1"), [F, D]), w3: this.tensor(name("w3"), [F, D]), w2: this.tensor(name("w2"), [D, F]) };
   }

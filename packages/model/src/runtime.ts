@@ -10,6 +10,7 @@ import { Checkpoint } from "./checkpoint.js";
 import type { MoeConfig } from "./config.js";
 import { InvalidInputError, LimitError } from "./errors.js";
 import { LocalExpertRunner, type ExpertRunner } from "./expert-runner.js";
+import { NbitsExpertRunner } from "./expert-runner-nbits.js";
 import { buildAttentionGraph } from "./graphs/attention-graph.js";
 import { buildHeadGraph } from "./graphs/head-graph.js";
 import { KvCache } from "./kv-cache.js";
@@ -81,7 +82,7 @@ export class MoeRuntime {
     const layers: InferenceSession[] = [];
     for (let l = 0; l < c.numLayers; l++) layers.push(await createSession(buildAttentionGraph(ckpt, l), session));
     const head = await createSession(buildHeadGraph(ckpt), session);
-    const experts = options.experts ?? (await LocalExpertRunner.create(ckpt, session));
+    const experts = options.experts ?? (ckpt.quantization ? await NbitsExpertRunner.create(ckpt, session) : await LocalExpertRunner.create(ckpt, session));
     return new MoeRuntime(ckpt, c, embed, layers, head, experts);
   }
 
@@ -201,6 +202,6 @@ export class MoeRuntime {
 
   async release(): Promise<void> {
     for (const s of [...this.layers, this.head]) await s.release();
-    if (this.experts instanceof LocalExpertRunner) await this.experts.release();
+    if (this.experts instanceof LocalExpertRunner || this.experts instanceof NbitsExpertRunner) await this.experts.release();
   }
 }

@@ -1,9 +1,9 @@
-// Writes safetensors files (F32 / I32): header entries sorted by name, header padded with spaces to a
+// Writes safetensors files (F32 / I32 / U8): header entries sorted by name, header padded with spaces to a
 // multiple of 8 bytes, as the reference implementation does.
 import { writeFileSync } from "node:fs";
 
 export interface TensorToWrite {
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | Uint8Array;
   shape: number[];
 }
 
@@ -14,7 +14,7 @@ export function writeSafetensors(path: string, tensors: Record<string, TensorToW
   for (const name of Object.keys(tensors).sort()) {
     const { data, shape } = tensors[name];
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    header[name] = { dtype: data instanceof Float32Array ? "F32" : "I32", shape, data_offsets: [offset, offset + bytes.length] };
+    header[name] = { dtype: data instanceof Float32Array ? "F32" : data instanceof Uint8Array ? "U8" : "I32", shape, data_offsets: [offset, offset + bytes.length] };
     blobs.push(bytes);
     offset += bytes.length;
   }

@@ -5,8 +5,8 @@
 // TensorProto, ValueInfoProto, TypeProto, TensorShapeProto).
 import { ProtoWriter } from "./protobuf-writer.js";
 
-export type ElemType = "float32" | "int64" | "int32" | "bool";
-const ELEM: Record<ElemType, number> = { float32: 1, int32: 6, int64: 7, bool: 9 };
+export type ElemType = "float32" | "int64" | "int32" | "bool" | "uint8";
+const ELEM: Record<ElemType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 };
 
 /** A dimension: a fixed size or a symbolic name. */
 export type Dim = number | string;
@@ -14,11 +14,13 @@ export type Dim = number | string;
 /** Attribute values: integers, `{ f: x }` for floats, integer lists, strings. */
 export type Attr = number | { f: number } | number[] | string;
 
-interface Node { op: string; inputs: string[]; outputs: string[]; attrs: Record<string, Attr>; }
+interface Node { op: string; inputs: string[]; outputs: string[]; attrs: Record<string, Attr>; domain?: string; }
 interface ValueInfo { name: string; type: ElemType; dims: Dim[]; }
 interface Initializer { name: string; type: ElemType; dims: number[]; data: Uint8Array; }
 
 export const OPSET = 17;
+/** Operators outside the default domain (e.g. com.microsoft's MatMulNBits) are written as `domain:Op`. */
+const CONTRIB_OPSET = 1;
 const IR_VERSION = 8;
 
 export class GraphBuilder {
@@ -46,10 +48,11 @@ export class GraphBuilder {
     this.outputs.push({ name, type, dims });
   }
 
-  initializer(hint: string, data: Float32Array | BigInt64Array | Int32Array, dims: number[]): string {
+  initializer(hint: string, data: Float32Array | BigInt64Array | Int32Array | Uint8Array, dims: number[]): string {
     const count = dims.reduce((a, b) => a * b, 1);
     if (count !== data.length) throw new RangeError(`initializer ${hint}: ${data.length} values for dims [${dims}]`);
-    const type: ElemType = data instanceof Float32Array ? "float32" : data instanceof BigInt64Array ? "int64" : "int32";
+    const type: ElemType =
+      data instanceof Float32Array ? "float32" : data instanceof BigInt64Array ? "int64" : data instanceof Uint8Array ? "uint8" : "int32";
     const name = this.fresh(hint);
     this.inits.push({ name, type, dims, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() });
     return name;
@@ -72,8 +75,10 @@ export class GraphBuilder {
 
   /** Adds a node with `n` outputs. */
   opN(op: string, inputs: string[], n: number, attrs: Record<string, Attr> = {}, hint?: string): string[] {
-    const outputs = Array.from({ length: n }, () => this.fresh(hint ?? op.toLowerCase()));
-    this.nodes.push({ op, inputs, outputs, attrs });
+    const outputs = Array.from({ length: n }, () => this.fresh(hint ?? op.toLowerCase().replace(/\W/g, "_")));
+    const colon = op.indexOf(":");
+    if (colon < 0) this.nodes.push({ op, inputs, outputs, attrs });
+    else this.nodes.push({ op: op.slice(colon + 1), domain: op.slice(0, colon), inputs, outputs, attrs });
     return outputs;
   }
 
@@ -89,6 +94,7 @@ export class GraphBuilder {
     w.string(2, "expertmesh");
     w.message(7, (g) => this.writeGraph(g));
     w.message(8, (o) => o.string(1, "").int(2, OPSET));
+    for (const d of new Set(this.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))) w.message(8, (o) => o.string(1, d).int(2, CONTRIB_OPSET));
     // metadata_props: StringStringEntryProto {key = 1, value = 2}
     for (const [key, value] of this.meta) w.message(14, (m) => m.string(1, key).string(2, value));
     return w.finish();
@@ -100,6 +106,7 @@ export class GraphBuilder {
         for (const i of n.inputs) m.string(1, i);
         for (const o of n.outputs) m.string(2, o);
         m.string(4, n.op);
+        if (n.domain) m.string(7, n.domain);
         for (const [k, v] of Object.entries(n.attrs)) m.message(5, (a) => writeAttr(a, k, v));
       });
     }

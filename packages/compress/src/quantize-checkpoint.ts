@@ -1,0 +1,137 @@
+// MC-MoE's pre-loading mixed-precision quantization (PMQ) of a checkpoint's experts. For every expert and
+// width b: quantise its three weights group-wise (RTN, quant/nbits-quantize.ts), run the expert on its
+// sampled calibration inputs with the f32 and the dequantised weights, and take the mean squared output
+// error ε[e][b]. The cost of expert e at width b is φ_e^α · w_e^β · ε[e][b] (φ activation frequency, w
+// mean routing weight; MC-MoE's significance, α = 1, β = 1.5 as in its reference solver), and the widths
+// come from the exact allocation over all L·E experts at the average-bits budget (bit-allocation.ts).
+// `uniform` skips the solver and gives every expert one width (the baseline).
+//
+// Letters: L layers, E experts, D hidden size, F expert hidden size, m sampled rows, G group size.
+import {
+  buildExpertGraph, createSession, DEFAULT_SESSION_CONFIG, dequantizeNbits, EXPERT_WEIGHTS, expertNbitsBytes,
+  floatTensor, KERNEL_BITS, NBITS_METHOD, nbitsTensorNames, quantizeNbits, type Checkpoint, type ExpertWeights, type NbitsWeight, type TensorToWrite,
+} from "@expertmesh/model";
+import { allocateBits } from "./bit-allocation.js";
+import type { Calibration } from "./calibrate.js";
+import { CompressError, copiedTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
+
+export interface QuantizeOptions {
+  avgBits: number;
+  widths?: readonly number[];
+  groupSize?: number;
+  alpha?: number;
+  beta?: number;
+  /** Every expert at this width, no solver (the uniform baseline). */
+  uniform?: number;
+}
+
+export interface QuantizeReport {
+  bits: number[][]; // [L][E]
+  meanBits: number;
+  groupSize: number;
+  expertBytes: number; // all experts as stored
+  f32ExpertBytes: number;
+  /** [L][E][W] measured mean squared output error per width. */
+  error: number[][][];
+  widths: number[];
+}
+
+export const DEFAULT_GROUP_SIZE = 32;
+
+export function checkQuantizable(src: Checkpoint, opts: QuantizeOptions): { widths: number[]; groupSize: number } {
+  if (src.quantization !== null) throw new CompressError(`${src.dir} is already quantized (quantization_config ${src.quantization.method} in config.json); quantize the f32 checkpoint`);
+  const widths = [...(opts.widths ?? KERNEL_BITS)].sort((a, b) => a - b);
+  for (const b of widths) {
+    if (!KERNEL_BITS.includes(b)) {
+      throw new CompressError(`bit width ${b} is not supported: onnxruntime-node 1.30's MatMulNBits CPU kernel runs ${KERNEL_BITS.join(", ")} bits${b === 3 ? " (it rejects 3)" : ""}`);
+    }
+  }
+  if (opts.uniform !== undefined && !KERNEL_BITS.includes(opts.uniform)) throw new CompressError(`uniform width ${opts.uniform} is not supported (supported: ${KERNEL_BITS.join(", ")})`);
+  const lo = widths[0];
+  const hi = widths[widths.length - 1];
+  if (opts.uniform === undefined && !(opts.avgBits >= lo && opts.avgBits <= hi)) {
+    throw new CompressError(`--avg-bits must be between ${lo} and ${hi} (the widths ${widths.join(", ")}), got ${opts.avgBits}`);
+  }
+  const groupSize = opts.groupSize ?? DEFAULT_GROUP_SIZE;
+  if (!(Number.isInteger(groupSize) && groupSize >= 16 && (groupSize & (groupSize - 1)) === 0)) throw new CompressError(`group size must be a power of two >= 16, got ${groupSize}`);
+  return { widths, groupSize };
+}
+
+export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outDir: string, opts: QuantizeOptions): Promise<QuantizeReport> {
+  const { widths, groupSize } = checkQuantizable(src, opts);
+  const { numLayers: L, numExperts: E, hiddenSize: D, intermediateSize: F } = src.config;
+  const quantize = (w: ExpertWeights, bits: number) => ({
+    w1: quantizeNbits(w.w1, F, D, bits, groupSize),
+    w3: quantizeNbits(w.w3, F, D, bits, groupSize),
+    w2: quantizeNbits(w.w2, D, F, bits, groupSize),
+  });
+  const error: number[][][] = [];
+  let bits: number[][];
+  if (opts.uniform !== undefined) {
+    bits = Array.from({ length: L }, () => new Array<number>(E).fill(opts.uniform!));
+  } else {
+    const session = await createSession(buildExpertGraph(D, F), DEFAULT_SESSION_CONFIG);
+    try {
+      const run = async (x: Float32Array, rows: number, w: ExpertWeights) =>
+        (await session.run({ x: floatTensor(x, [rows, D]), w1: floatTensor(w.w1, [F, D]), w3: floatTensor(w.w3, [F, D]), w2: floatTensor(w.w2, [D, F]) })).y.data as Float32Array;
+      for (let l = 0; l < L; l++) {
+        error.push([]);
+        for (let e = 0; e < E; e++) {
+          const rows = cal.rows[l][e];
+          const w = src.expert(l, e);
+          const ref = rows > 0 ? await run(cal.inputs[l][e], rows, w) : null;
+          const errs: number[] = [];
+          for (const b of widths) {
+            if (ref === null) {
+              errs.push(0);
+              continue;
+            }
+            const q = quantize(w, b);
+            const y = await run(cal.inputs[l][e], rows, { w1: dequantizeNbits(q.w1), w3: dequantizeNbits(q.w3), w2: dequantizeNbits(q.w2) });
+            let s = 0;
+            for (let i = 0; i < y.length; i++) s += (y[i] - ref[i]) ** 2;
+            errs.push(s / rows);
+          }
+          error[l].push(errs);
+        }
+      }
+    } finally {
+      await session.release();
+    }
+    const alpha = opts.alpha ?? 1;
+    const beta = opts.beta ?? 1.5;
+    const cost: number[][] = [];
+    for (let l = 0; l < L; l++) {
+      const s = cal.stats.layers[l];
+      for (let e = 0; e < E; e++) cost.push(error[l][e].map((x) => s.frequency[e] ** alpha * s.meanWeight[e] ** beta * x));
+    }
+    const flat = allocateBits(cost, widths, opts.avgBits).bits;
+    bits = Array.from({ length: L }, (_, l) => flat.slice(l * E, l * E + E));
+  }
+
+  const expertNames = new Set<string>();
+  for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(l, e, w));
+  const tensors: Record<string, TensorToWrite> = copiedTensors(src, (name) => !expertNames.has(name));
+  let expertBytes = 0;
+  for (let l = 0; l < L; l++) {
+    for (let e = 0; e < E; e++) {
+      const q = quantize(src.expert(l, e), bits[l][e]);
+      for (const w of EXPERT_WEIGHTS) addNbits(tensors, src.adapter.expert(l, e, w), q[w]);
+      expertBytes += expertNbitsBytes(D, F, bits[l][e], groupSize);
+    }
+  }
+  const quantizationConfig = { quant_method: NBITS_METHOD, group_size: groupSize, expert_bits: bits };
+  writeCompressedCheckpoint(src, outDir, tensors, { quantization_config: quantizationConfig });
+  const meanBits = bits.flat().reduce((a, b) => a + b, 0) / (L * E);
+  return { bits, meanBits, groupSize, expertBytes, f32ExpertBytes: L * E * 3 * D * F * 4, error, widths };
+}
+
+function addNbits(out: Record<string, TensorToWrite>, weightName: string, q: NbitsWeight): void {
+  const names = nbitsTensorNames(weightName);
+  const s = q.shape;
+  out[names.qweight] = { data: q.qweight, shape: [s.N, s.blocks, s.blobBytes] };
+  out[names.scales] = { data: q.scales, shape: [s.N, s.blocks] };
+  out[names.qzeros] = { data: q.qzeros, shape: [s.N, s.zeroBytes] };
+}
+
+
