@@ -13,7 +13,7 @@ export { writeSafetensors, type TensorToWrite } from "./safetensors-write.js";
 export { recordTrace } from "./trace-record.js";
 export { buildExpertGraph } from "./graphs/expert-graph.js";
 export { GraphBuilder, type ElemType, type Dim } from "./onnx/graph-builder.js";
-export { createSession, floatTensor, int64Tensor } from "./ort-session.js";
+export { createSession, floatTensor, int64Tensor, type InferenceSession } from "./ort-session.js";
 export { BUNDLED_MODEL_DIR } from "./bundled.js";
 export { applyGate, preGatePredictions } from "./pre-gate.js";
 // Routing-path predictor models (ONNX): the shared signature and metadata, the frequency prior, the MLP.
@@ -33,3 +33,4 @@ export { NBITS_METHOD, readExpertQuantization, nbitsTensorNames, type ExpertQuan
 export { EXPERT_WEIGHTS, expertWeightShape, expertNbitsBytes, type NbitsExpert } from "./quant/nbits-expert.js";
 export { buildNbitsExpertGraph, type NbitsAccuracy } from "./graphs/expert-nbits-graph.js";
 export { NbitsExpertRunner, DEFAULT_NBITS_ACCURACY } from "./expert-runner-nbits.js";
+export { isNbitsExpert, readExpertPayload, transferablePayload, type ExpertPayload } from "./quant/expert-payload.js";

@@ -3,7 +3,7 @@
 // that worker, one at a time per worker, from a queue kept here so that a cancelled call's runs that
 // have not started are dropped.
 
-import type { ExpertWeights } from "@expertmesh/model";
+import { transferablePayload, type ExpertPayload } from "@expertmesh/model";
 import type { ComputeWorkerData } from "./compute-worker.js";
 import { ownBuffer, WorkerClient, WorkerGoneError } from "./worker-rpc.js";
 
@@ -88,14 +88,14 @@ export class ComputePool {
   }
 
   /** Host → device: posts a copy of the weights to the worker holding fewest experts. */
-  async load(key: number, weights: ExpertWeights): Promise<DeviceExpert> {
+  async load(key: number, weights: ExpertPayload): Promise<DeviceExpert> {
     let worker = 0;
     for (let i = 1; i < this.#lanes.length; i++) if (this.#lanes[i]!.experts < this.#lanes[worker]!.experts) worker = i;
     const lane = this.#lanes[worker]!;
-    const [w1, w3, w2] = [weights.w1.slice(), weights.w3.slice(), weights.w2.slice()];
+    const { payload, buffers } = transferablePayload(weights);
     lane.experts++;
     try {
-      await lane.client.request("load", { key, w1, w3, w2 }, [w1.buffer, w3.buffer, w2.buffer]);
+      await lane.client.request("load", { key, payload }, buffers);
     } catch (error) {
       lane.experts--;
       throw error;

@@ -1,6 +1,6 @@
 // Disk → host: expert weights read from the checkpoint by disk-worker.ts, off the event loop.
 
-import type { ExpertWeights } from "@expertmesh/model";
+import type { ExpertPayload } from "@expertmesh/model";
 import { WorkerClient } from "./worker-rpc.js";
 
 export class DiskReader {
@@ -10,9 +10,9 @@ export class DiskReader {
     this.#client = new WorkerClient(new URL("./disk-worker.js", import.meta.url), { modelDir }, "disk-worker", onCrash);
   }
 
-  /** The decoded fp32 weights of expert (layer, expert). */
-  read(layer: number, expert: number): Promise<ExpertWeights> {
-    return this.#client.request<ExpertWeights>("read", { layer, expert });
+  /** The weights of expert (layer, expert): decoded to fp32, or low-bit as stored. */
+  read(layer: number, expert: number): Promise<ExpertPayload> {
+    return this.#client.request<ExpertPayload>("read", { layer, expert });
   }
 
   close(): Promise<void> {

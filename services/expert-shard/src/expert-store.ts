@@ -1,12 +1,12 @@
 // The shard's experts across three tiers: device (resident in a compute worker, ready to run), host
-// (decoded fp32 weights in this thread) and disk (the checkpoint). A TieredExpertCache decides what
+// (fp32 or low-bit weights in this thread) and disk (the checkpoint). A TieredExpertCache decides what
 // moves: it keeps the device tier within its budget (loads under way included), never starts a load
 // twice, and never evicts an expert that compute has pinned. This file adds the loader, cancellable
 // acquires, the count of wasted prefetches, and the tiers' stats in the proto's terms.
 
 import { CacheTier, type TierStats } from "@expertmesh/proto";
 import { expertFromKey, TieredExpertCache, type Acquired, type EvictionPolicy } from "@expertmesh/moe";
-import type { ExpertWeights } from "@expertmesh/model";
+import type { ExpertPayload } from "@expertmesh/model";
 import type { ComputePool, DeviceExpert } from "./compute-pool.js";
 import type { DiskReader } from "./disk-reader.js";
 import type { SimulatedLink } from "./simulated-link.js";
@@ -25,7 +25,7 @@ export interface ExpertStoreOptions {
 
 export class ExpertStore {
   readonly #options: ExpertStoreOptions;
-  readonly #cache: TieredExpertCache<ExpertWeights, DeviceExpert>;
+  readonly #cache: TieredExpertCache<ExpertPayload, DeviceExpert>;
   /** Device-resident experts that no acquire has used since they were loaded (prefetched, not yet needed). */
   readonly #unused = new Set<number>();
   #wastedPrefetches = 0;
@@ -33,7 +33,7 @@ export class ExpertStore {
   constructor(options: ExpertStoreOptions) {
     this.#options = options;
     const E = options.numExperts;
-    this.#cache = new TieredExpertCache<ExpertWeights, DeviceExpert>({
+    this.#cache = new TieredExpertCache<ExpertPayload, DeviceExpert>({
       expertBytes: options.expertBytes,
       deviceBudgetBytes: options.deviceBudgetBytes,
       hostBudgetBytes: options.hostBudgetBytes,

@@ -48,7 +48,10 @@ export class ExpertShard {
   readonly id: number;
   readonly model: MoeConfig;
   readonly placement: Placement;
+  /** Bytes of the largest expert as stored: what a device slot is budgeted at (mixed widths take the widest). */
   readonly expertBytes: number;
+  /** Bytes of one expert as stored (f32, or its low-bit width): what it costs on the device and in heartbeats. */
+  readonly expertBytesOf: (layer: number, expert: number) => number;
   readonly deviceBudgetBytes: number;
   readonly hostBudgetBytes: number;
   readonly maxTokensPerCall: number;
@@ -81,6 +84,7 @@ export class ExpertShard {
     this.model = checkpoint.config;
     this.placement = init.placement;
     this.expertBytes = checkpoint.expertBytes();
+    this.expertBytesOf = (layer, expert) => checkpoint.expertBytes(layer, expert);
     this.deviceBudgetBytes = init.deviceBudgetBytes;
     this.hostBudgetBytes = init.hostBudgetBytes;
     this.maxTokensPerCall = config.maxTokensPerCall;

@@ -1,0 +1,54 @@
+// The mesh serves compressed checkpoints: greedy generation through real shards (low-bit experts in
+// MatMulNBits sessions in the shards' compute workers) equals the in-process runtime of the same
+// checkpoint, token for token.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { ExpertMeshClient } from "@expertmesh/client";
+import { startMesh } from "@expertmesh/cli/launcher";
+import { calibrate, quantizeCheckpoint } from "@expertmesh/compress";
+import { BUNDLED_MODEL_DIR, generate, MoeRuntime, TextTokenizer } from "@expertmesh/model";
+import { PROMPTS } from "./reference.js";
+
+const MAX_TOKENS = 16;
+const dir = mkdtempSync(join(tmpdir(), "em-mesh-compressed-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function inProcess(model: string): Promise<number[][]> {
+  const rt = await MoeRuntime.load(model);
+  try {
+    const tok = TextTokenizer.load(model, rt.config);
+    const out: number[][] = [];
+    for (const p of PROMPTS) out.push((await generate(rt, [tok.encodePrompt(p)], { maxTokens: MAX_TOKENS })).tokens[0]);
+    return out;
+  } finally {
+    await rt.release();
+  }
+}
+
+async function throughMesh(model: string, shards: number, deviceBudget: string): Promise<number[][]> {
+  const mesh = await startMesh({ model, shards, replicas: 1, deviceBudget, predictor: false });
+  const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+  try {
+    return (await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })))).map((r) => r.tokenIds);
+  } finally {
+    client.close();
+    await mesh.stop();
+  }
+}
+
+test("a mixed-precision quantised checkpoint (2/4/8-bit experts) through 2 shards at 25 % = in-process, token for token", async () => {
+  const out = join(dir, "q");
+  const rt = await MoeRuntime.load(BUNDLED_MODEL_DIR);
+  try {
+    const tok = TextTokenizer.load(BUNDLED_MODEL_DIR, rt.config);
+    const cal = await calibrate(rt, PROMPTS.map((p) => tok.encodePrompt(p)));
+    const report = await quantizeCheckpoint(rt.checkpoint, cal, out, { avgBits: 3.5 });
+    assert.ok(new Set(report.bits.flat()).size > 1, "the solver mixed widths");
+  } finally {
+    await rt.release();
+  }
+  assert.deepEqual(await throughMesh(out, 2, "25%"), await inProcess(out));
+});
