@@ -27,7 +27,7 @@ export interface CalibrateOptions {
 /** The gate's weight [E, D] of each layer, read from the checkpoint. */
 export function gateWeights(ckpt: Checkpoint): Float32Array[] {
   const { numLayers: L, numExperts: E, hiddenSize: D } = ckpt.config;
-  return Array.from({ length: L }, (_, l) => ckpt.tensor(ckpt.adapter.gate(l), [E, D]));
+  return Array.from({ length: L }, (_, l) => ckpt.gateWeights(l));
 }
 
 /** logits [N, E] = x [N, D] · Wg [E, D]^T. */

@@ -110,13 +110,13 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
   }
 
   const expertNames = new Set<string>();
-  for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(l, e, w));
+  for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
   const tensors: Record<string, TensorToWrite> = copiedTensors(src, (name) => !expertNames.has(name));
   let expertBytes = 0;
   for (let l = 0; l < L; l++) {
     for (let e = 0; e < E; e++) {
       const q = quantize(src.expert(l, e), bits[l][e]);
-      for (const w of EXPERT_WEIGHTS) addNbits(tensors, src.adapter.expert(l, e, w), q[w]);
+      for (const w of EXPERT_WEIGHTS) addNbits(tensors, src.adapter.expert(src.decoderLayer(l), e, w), q[w]);
       expertBytes += expertNbitsBytes(D, F, bits[l][e], groupSize);
     }
   }

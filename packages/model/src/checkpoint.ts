@@ -81,12 +81,32 @@ export class Checkpoint {
     return readNbitsExpert(this, layer, expert, q);
   }
 
+  /** The decoder layer of MoE layer `layer` (they differ when the model has dense layers). */
+  decoderLayer(layer: number): number {
+    const d = this.config.moeLayers[layer];
+    if (d === undefined) throw new RangeError(`MoE layer ${layer} is outside [0, ${this.config.numLayers})`);
+    return d;
+  }
+
+  /** MoE layer `layer`'s gate weights [E, D]. */
+  gateWeights(layer: number): Float32Array {
+    return this.tensor(this.adapter.gate(this.decoderLayer(layer)), [this.config.numExperts, this.config.hiddenSize]);
+  }
+
+  /** MoE layer `layer`'s selection-only correction bias [E], when the family's gate has one. */
+  gateBias(layer: number): Float32Array | undefined {
+    if (!this.config.gate.selectionBias) return undefined;
+    return this.tensor(this.adapter.gateBias!(this.decoderLayer(layer)), [this.config.numExperts]);
+  }
+
+  /** Routed expert `expert` of MoE layer `layer`. */
   expert(layer: number, expert: number): ExpertWeights {
     const { hiddenSize: D, intermediateSize: F } = this.config;
     if (this.quantization !== null) {
       throw new CheckpointError(this.dir, `expert (${layer}, ${expert}) is quantised (${this.quantization.bits[layer][expert]} bits), not f32: read it with nbitsExpert`);
     }
-    const name = (w: ExpertWeight) => this.adapter.expert(layer, expert, w);
+    const decoder = this.decoderLayer(layer);
+    const name = (w: ExpertWeight) => this.adapter.expert(decoder, expert, w);
     return { w1: this.tensor(name("w1"), [F, D]), w3: this.tensor(name("w3"), [F, D]), w2: this.tensor(name("w2"), [D, F]) };
   }
 }

@@ -1,31 +1,96 @@
-// The model configuration, normalised from a Hugging Face config.json. Letters used across the runtime:
-// L layers, E experts per layer, k experts per token, D hidden size, F expert hidden size, H attention
-// heads, K key/value heads, Dh head dimension, V vocabulary.
+// The model configuration, normalised from a Hugging Face config.json by the family's adapter (adapters/).
+// Letters used across the runtime: L MoE layers, E experts per layer, k experts per token, D hidden size,
+// F expert hidden size, H attention heads, K key/value heads, Dh key head dimension, Dv value head
+// dimension, V vocabulary. Decoder layers that are not MoE layers (dense MLP layers) are not counted in L.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, CheckpointError } from "./errors.js";
+import type { GateSpec } from "@expertmesh/moe";
+import { parseFamilyConfig, SUPPORTED_ARCHITECTURES } from "./adapters/index.js";
+import { CheckpointError } from "./errors.js";
+
+/** Grouped-query attention (Mixtral, Qwen, OLMoE) or DeepSeek-V3's multi-head latent attention. */
+export type AttentionSpec =
+  | {
+      readonly kind: "gqa";
+      readonly qkvBias: boolean;
+      readonly outputBias: boolean;
+      /** RMSNorm of q and k: none, per head over Dh (Qwen3), or over the whole projection (OLMoE). */
+      readonly qkNorm: "none" | "head" | "projection";
+      /** Clamp q, k, v to [-c, c] after the norms (OLMoE's clip_qkv). */
+      readonly clipQkv: number | null;
+    }
+  | {
+      readonly kind: "mla";
+      /** Low-rank query projection (q_a_proj, q_a_layernorm, q_b_proj), or null for one q_proj. */
+      readonly qLoraRank: number | null;
+      readonly kvLoraRank: number;
+      readonly nopeDim: number;
+      readonly ropeDim: number;
+      /** attention_bias: bias on q_a_proj, kv_a_proj_with_mqa and o_proj. */
+      readonly bias: boolean;
+    };
+
+/** YaRN (transformers modeling_rope_utils._compute_yarn_parameters). */
+export interface YarnSpec {
+  readonly factor: number;
+  readonly originalMaxPositions: number;
+  readonly betaFast: number;
+  readonly betaSlow: number;
+  readonly mscale: number;
+  readonly mscaleAllDim: number;
+  readonly attentionFactor: number | null;
+  readonly truncate: boolean;
+}
+
+export interface RopeSpec {
+  readonly theta: number;
+  /** Rotated dimensions per head (Dh, or MLA's qk_rope_head_dim). */
+  readonly dim: number;
+  /** Pairs stored interleaved (DeepSeek-V3 rope_interleave): de-interleaved before rotate-half. */
+  readonly interleave: boolean;
+  readonly yarn: YarnSpec | null;
+}
+
+/** Experts every token uses, computed in the router's dense part (not behind the ExpertRunner). */
+export interface SharedExpertSpec {
+  /** Hidden size of the shared SwiGLU MLP. */
+  readonly intermediateSize: number;
+  /** Scaled by sigmoid(shared_expert_gate · x) (Qwen2-MoE). */
+  readonly gated: boolean;
+}
 
 export interface MoeConfig {
   architecture: string;
+  modelType: string;
   vocabSize: number; // V
   hiddenSize: number; // D
-  intermediateSize: number; // F
-  numLayers: number; // L
+  intermediateSize: number; // F, one routed expert's hidden size
+  numLayers: number; // L, MoE layers
+  numHiddenLayers: number; // decoder layers: the L MoE layers and the dense ones
+  /** Decoder layer index of each MoE layer [L], ascending. */
+  moeLayers: readonly number[];
+  /** Hidden size of a dense layer's MLP (unused when every layer is an MoE layer). */
+  denseIntermediateSize: number;
   numHeads: number; // H
-  numKvHeads: number; // K
-  headDim: number; // Dh
+  numKvHeads: number; // K, heads of the KV cache
+  headDim: number; // Dh, per-head key (and query) size
+  valueHeadDim: number; // Dv
   numExperts: number; // E
   topK: number; // k
   maxPositions: number;
   rmsNormEps: number;
-  ropeTheta: number;
   bosTokenId: number | null;
   eosTokenIds: number[];
   tieWordEmbeddings: boolean;
+  attention: AttentionSpec;
+  /** Multiplies q·k before the softmax. */
+  attentionScale: number;
+  rope: RopeSpec;
+  gate: GateSpec;
+  sharedExperts: SharedExpertSpec | null;
 }
 
-/** Architectures with an adapter (see adapters/). */
-export const SUPPORTED_ARCHITECTURES = ["MixtralForCausalLM"] as const;
+export { SUPPORTED_ARCHITECTURES };
 
 export function readConfig(modelDir: string): MoeConfig {
   const file = join(modelDir, "config.json");
@@ -39,54 +104,5 @@ export function readConfig(modelDir: string): MoeConfig {
 }
 
 export function parseConfig(raw: Record<string, unknown>, file = "config.json"): MoeConfig {
-  const archs = raw.architectures;
-  const architecture = Array.isArray(archs) && typeof archs[0] === "string" ? archs[0] : String(raw.model_type ?? "");
-  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(architecture)) {
-    throw new ConfigError(file, "architectures", `unsupported architecture ${JSON.stringify(architecture)} (supported: ${SUPPORTED_ARCHITECTURES.join(", ")})`);
-  }
-  const int = (key: string, fallback?: number): number => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-      throw new ConfigError(file, key, `expected a positive integer, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  const num = (key: string, fallback: number): number => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== "number" || !(v > 0)) throw new ConfigError(file, key, `expected a positive number, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const hiddenSize = int("hidden_size");
-  const numHeads = int("num_attention_heads");
-  const numKvHeads = int("num_key_value_heads", numHeads);
-  const headDim = raw.head_dim == null ? hiddenSize / numHeads : int("head_dim");
-  if (!Number.isInteger(headDim)) throw new ConfigError(file, "head_dim", `hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
-  if (headDim % 2) throw new ConfigError(file, "head_dim", `rotary embeddings need an even head dimension, got ${headDim}`);
-  if (numHeads % numKvHeads) throw new ConfigError(file, "num_key_value_heads", `${numKvHeads} does not divide num_attention_heads ${numHeads}`);
-  const numExperts = int("num_local_experts");
-  const topK = int("num_experts_per_tok");
-  if (topK > numExperts) throw new ConfigError(file, "num_experts_per_tok", `${topK} exceeds num_local_experts ${numExperts}`);
-  if (raw.hidden_act != null && raw.hidden_act !== "silu") {
-    throw new ConfigError(file, "hidden_act", `only "silu" is supported, got ${JSON.stringify(raw.hidden_act)}`);
-  }
-  const eos = raw.eos_token_id;
-  const eosTokenIds = eos == null ? [] : Array.isArray(eos) ? eos.map(Number) : [Number(eos)];
-  return Object.freeze({
-    architecture,
-    vocabSize: int("vocab_size"),
-    hiddenSize,
-    intermediateSize: int("intermediate_size"),
-    numLayers: int("num_hidden_layers"),
-    numHeads,
-    numKvHeads,
-    headDim,
-    numExperts,
-    topK,
-    maxPositions: int("max_position_embeddings"),
-    rmsNormEps: num("rms_norm_eps", 1e-5),
-    ropeTheta: num("rope_theta", 10000),
-    bosTokenId: typeof raw.bos_token_id === "number" ? raw.bos_token_id : null,
-    eosTokenIds,
-    tieWordEmbeddings: raw.tie_word_embeddings === true,
-  });
+  return Object.freeze(parseFamilyConfig(raw, file));
 }

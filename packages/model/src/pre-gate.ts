@@ -7,13 +7,14 @@
 //   pre[l] = topk(Wg_l · rmsnorm(r_{l-1}; w_l)),  r_{-1} = embedding[token]
 //
 // Letters: N tokens, L MoE layers, E experts per layer, k experts per token, D hidden size.
-import { gate, type RoutingTrace } from "@expertmesh/moe";
+import { route, type RoutingTrace } from "@expertmesh/moe";
 import type { MoeRuntime } from "./runtime.js";
 
 /** Layer l's gate as a function of a hidden state: weights [E, D] and RMSNorm weight [D]. */
 interface LayerGate {
   readonly gate: Float32Array; // [E, D]
   readonly norm: Float32Array; // [D]
+  readonly bias?: Float32Array; // [E] selection bias, where the family's gate has one
 }
 
 /** Gate logits [N, E] of `g` applied to `x` [N, D] (RMSNorm with `eps`, then the gate). */
@@ -48,8 +49,9 @@ export async function preGatePredictions(rt: MoeRuntime, trace: RoutingTrace, op
   }
   const ckpt = rt.checkpoint;
   const gates: LayerGate[] = Array.from({ length: L }, (_, l) => ({
-    gate: ckpt.tensor(ckpt.adapter.gate(l), [E, D]),
-    norm: ckpt.tensor(ckpt.adapter.postAttentionNorm(l), [D]),
+    gate: ckpt.gateWeights(l),
+    norm: ckpt.tensor(ckpt.adapter.postAttentionNorm(ckpt.decoderLayer(l)), [D]),
+    bias: ckpt.gateBias(l),
   }));
   const embed = ckpt.tensor(ckpt.adapter.embedTokens, [c.vocabSize, D]);
   const out = new Uint16Array(trace.tokens * L * k); // [N, L, k]
@@ -58,7 +60,7 @@ export async function preGatePredictions(rt: MoeRuntime, trace: RoutingTrace, op
     if (length === 0) continue;
     const tokens = Array.from(trace.tokenIds.subarray(start, start + length));
     const write = (layer: number, logits: Float32Array) => {
-      const chosen = gate(logits, E, k).experts; // [S, k]
+      const chosen = route(logits, E, k, c.gate, gates[layer].bias).experts; // [S, k]
       for (let s = 0; s < length; s++) for (let j = 0; j < k; j++) out[((start + s) * L + layer) * k + j] = chosen[s * k + j];
     };
     const x0 = new Float32Array(length * D);

@@ -5,7 +5,7 @@
 // tokens, and add the weighted expert outputs to the residual. After the last layer the head graph gives
 // logits. Letters: B sequences, S new tokens (max over the batch), P past tokens (max), T = P + S,
 // D hidden, K kv heads, Dh head dim, E experts, k experts per token, V vocabulary, N valid tokens.
-import { gate, gatherRows, planDispatch, scatterAddWeighted } from "@expertmesh/moe";
+import { gatherRows, planDispatch, route, scatterAddWeighted } from "@expertmesh/moe";
 import { Checkpoint } from "./checkpoint.js";
 import type { MoeConfig } from "./config.js";
 import { InvalidInputError, LimitError } from "./errors.js";
@@ -20,7 +20,7 @@ import { createSession, DEFAULT_SESSION_CONFIG, floatTensor, int64Tensor, type I
 export class Sequence {
   readonly cache: KvCache;
   constructor(config: MoeConfig) {
-    this.cache = new KvCache(config.numLayers, config.numKvHeads, config.headDim);
+    this.cache = new KvCache(config.numHiddenLayers, config.numKvHeads, config.headDim, 64, config.valueHeadDim);
   }
   get length(): number {
     return this.cache.length;
@@ -72,6 +72,7 @@ export class MoeRuntime {
     private readonly layers: InferenceSession[],
     private readonly head: InferenceSession,
     readonly experts: ExpertRunner,
+    private readonly gateBias: (Float32Array | undefined)[],
   ) {}
 
   static async load(dir: string, options: RuntimeOptions = {}): Promise<MoeRuntime> {
@@ -80,10 +81,11 @@ export class MoeRuntime {
     const session = options.session ?? DEFAULT_SESSION_CONFIG;
     const embed = ckpt.tensor(ckpt.adapter.embedTokens, [c.vocabSize, c.hiddenSize]);
     const layers: InferenceSession[] = [];
-    for (let l = 0; l < c.numLayers; l++) layers.push(await createSession(buildAttentionGraph(ckpt, l), session));
+    for (let l = 0; l < c.numHiddenLayers; l++) layers.push(await createSession(buildAttentionGraph(ckpt, l), session));
     const head = await createSession(buildHeadGraph(ckpt), session);
+    const gateBias = Array.from({ length: c.numLayers }, (_, m) => ckpt.gateBias(m));
     const experts = options.experts ?? (ckpt.quantization ? await NbitsExpertRunner.create(ckpt, session) : await LocalExpertRunner.create(ckpt, session));
-    return new MoeRuntime(ckpt, c, embed, layers, head, experts);
+    return new MoeRuntime(ckpt, c, embed, layers, head, experts, gateBias);
   }
 
   newSequence(): Sequence {
@@ -96,7 +98,7 @@ export class MoeRuntime {
    */
   async step(inputs: readonly StepInput[], options: StepOptions = {}): Promise<Float32Array[]> {
     const c = this.config;
-    const { hiddenSize: D, numKvHeads: K, headDim: Dh, numExperts: E, topK, vocabSize: V } = c;
+    const { hiddenSize: D, numKvHeads: K, headDim: Dh, valueHeadDim: Dv, numExperts: E, topK, vocabSize: V } = c;
     this.validate(inputs);
     const B = inputs.length;
     const S = Math.max(...inputs.map((i) => i.tokens.length));
@@ -129,41 +131,50 @@ export class MoeRuntime {
     const rows = Int32Array.from(valid);
     const N = rows.length;
 
+    // Decoder layer l; m counts the MoE layers (routing, experts and traces are indexed by m).
     let hidden = x;
-    for (let l = 0; l < c.numLayers; l++) {
+    for (let l = 0, m = 0; l < c.numHiddenLayers; l++) {
       options.signal?.throwIfAborted();
       const pastK = new Float32Array(B * K * P * Dh);
-      const pastV = new Float32Array(B * K * P * Dh);
+      const pastV = new Float32Array(B * K * P * Dv);
       inputs.forEach(({ sequence }, b) => sequence.cache.copyInto(l, pastK, pastV, b, P));
       const out = await this.layers[l].run({
         x: floatTensor(hidden, [B, S, D]),
         pos: int64Tensor(pos, [B, S]),
         mask: floatTensor(mask, [B, 1, S, T]),
         past_k: floatTensor(pastK, [B, K, P, Dh]),
-        past_v: floatTensor(pastV, [B, K, P, Dh]),
+        past_v: floatTensor(pastV, [B, K, P, Dv]),
       });
       const kNew = out.k_new.data as Float32Array;
       const vNew = out.v_new.data as Float32Array;
       inputs.forEach(({ sequence, tokens }, b) => sequence.cache.append(l, kNew, vNew, b, S, tokens.length));
 
       const h = out.h.data as Float32Array; // [B*S, D]
-      const hn = gatherRows(out.hn.data as Float32Array, rows, D); // [N, D]
-      if (options.onMoeInput) options.onMoeInput({ layer: l, residual: gatherRows(h, rows, D), normed: hn });
-      const logits = gatherRows(out.gate_logits.data as Float32Array, rows, E); // [N, E]
-      const routing = gate(logits, E, topK);
-      options.onRouting?.({ layer: l, experts: routing.experts, weights: routing.weights });
-      const groups = planDispatch(routing.experts, routing.weights, topK);
-      const results = await this.experts.run(
-        l,
-        groups.map((g) => ({ expert: g.expert, x: gatherRows(hn, g.rows, D), rows: g.rows.length })),
-        options.signal,
-      );
-      const moe = new Float32Array(N * D);
-      groups.forEach((g, i) => scatterAddWeighted(moe, results[i], g, D));
       const next = Float32Array.from(h);
-      for (let i = 0; i < N; i++) {
-        const o = rows[i] * D;
-        for (let d = 0; d < D; d++) next[o + d] += moe[i * D + d];
+      if (out.dense_out) {
+        // Dense layers' MLP and shared experts: computed in the dense graph, never by the ExpertRunner.
+        const dense = out.dense_out.data as Float32Array; // [B*S, D]
+        for (let i = 0; i < next.length; i++) next[i] += dense[i];
+      }
+      if (c.moeLayers[m] === l) {
+        const hn = gatherRows(out.hn.data as Float32Array, rows, D); // [N, D]
+        if (options.onMoeInput) options.onMoeInput({ layer: m, residual: gatherRows(h, rows, D), normed: hn });
+        const logits = gatherRows(out.gate_logits.data as Float32Array, rows, E); // [N, E]
+        const routing = route(logits, E, topK, c.gate, this.gateBias[m]);
+        options.onRouting?.({ layer: m, experts: routing.experts, weights: routing.weights });
+        const groups = planDispatch(routing.experts, routing.weights, topK);
+        const results = await this.experts.run(
+          m,
+          groups.map((g) => ({ expert: g.expert, x: gatherRows(hn, g.rows, D), rows: g.rows.length })),
+          options.signal,
+        );
+        const moe = new Float32Array(N * D);
+        groups.forEach((g, i) => scatterAddWeighted(moe, results[i], g, D));
+        for (let i = 0; i < N; i++) {
+          const o = rows[i] * D;
+          for (let d = 0; d < D; d++) next[o + d] += moe[i * D + d];
+        }
+        m++;
       }
       hidden = next;
     }

@@ -71,3 +71,4 @@ export function writeTinyModel(dir: string, opts: TinyModelOptions = {}): string
   return dir;
 }
 export { syntheticTrace } from "./predictor/synthetic-trace.js";
+export { FAMILY_FIXTURES, FAMILY_FIXTURES_DIR, type FamilyFixture } from "./families.js";

@@ -1,4 +1,5 @@
 export { gate, type GateResult } from "./gate.js";
+export { route, MIXTRAL_GATE, type GateSpec } from "./gate-route.js";
 export { planDispatch, gatherRows, scatterAddWeighted, type ExpertGroup } from "./dispatch-plan.js";
 export { expertKey, expertFromKey, type ExpertId } from "./expert-key.js";
 export { Placement, type PlacementSpec } from "./placement.js";

@@ -31,7 +31,7 @@ export function readNbitsExpert(ckpt: Checkpoint, layer: number, expert: number,
   const bits = q.bits[layer][expert];
   const read = (w: ExpertWeight): NbitsWeight => {
     const shape = nbitsShape(...expertWeightShape(w, D, F), bits, q.groupSize);
-    const names = nbitsTensorNames(ckpt.adapter.expert(layer, expert, w));
+    const names = nbitsTensorNames(ckpt.adapter.expert(ckpt.decoderLayer(layer), expert, w));
     return {
       shape,
       qweight: take(ckpt, names.qweight, "U8", [shape.N, shape.blocks, shape.blobBytes]) as Uint8Array,
