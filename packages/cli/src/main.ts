@@ -11,6 +11,7 @@ import { scoreCommand } from "./commands/score.js";
 import { synthCommand } from "./commands/synth.js";
 import { traceCommand } from "./commands/trace.js";
 import { upCommand } from "./commands/up.js";
+import { ServiceStartError } from "./launcher/index.js";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   bench: benchCommand,
@@ -43,6 +44,7 @@ commands:
   compress stats [--model DIR] [--traces FILE... | --text FILE] [--max-tokens N] [--json]
   compress quantize --out DIR (--avg-bits B [--bits 2,4,8] | --uniform B) [--group-size G] [--model DIR] [--traces FILE... | --text FILE] [--json]
   up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--demo PROMPT]
+           [--http-port P] [--metrics-port BASE] [--predictor FILE.onnx | --no-predictor] [--json]
   loadtest --target HOST:PORT [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]
            [--prompts FILE | --prompt-tokens N|MIN:MAX] [--max-tokens N] [--slo-ttft MS] [--slo-tpot MS] [--shards HOST:PORT,...]
            [--json FILE|-] [--plot FILE.svg|FILE.html]
@@ -67,6 +69,12 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) {
       console.error(`expertmesh ${name}: ${e.message}`);
       return 2;
+    }
+    if (e instanceof ServiceStartError) {
+      // The service's own error; its last output lines on request.
+      console.error(`expertmesh ${name}: ${e.message}`);
+      if (process.env.EXPERTMESH_DEBUG) console.error(e.output);
+      return 1;
     }
     if (isModelError(e)) {
       console.error(`expertmesh ${name}: ${e.name}: ${e.message}`);

@@ -39,7 +39,8 @@ try {
     }
   }
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`expert-shard: ${error.message}\n`);
-  process.exit(2);
+  // One line naming what failed (a port in use, an unreadable checkpoint), not a stack trace.
+  process.stderr.write(`expert-shard: ${(error as Error)?.message ?? String(error)}\n`);
+  if (process.env.EXPERTMESH_DEBUG) console.error(error);
+  process.exit(error instanceof ConfigError ? 2 : 1);
 }

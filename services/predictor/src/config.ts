@@ -20,6 +20,7 @@ export const predictorConfig = defineConfig({ envPrefix: "EXPERTMESH_PREDICTOR_"
   provider: { type: "enum", values: ["cpu", "cuda"], default: "cpu", description: "onnxruntime execution provider" },
   maxTokens: { type: "int", default: 8192, min: 1, max: 1 << 20, description: "most tokens in one PredictRoutes request" },
   maxQueue: { type: "int", default: 64, min: 0, max: 100_000, description: "requests waiting while one runs; more get RESOURCE_EXHAUSTED" },
+  metricsPort: { type: "int", min: 0, max: 65535, description: "port of the plaintext /metrics and /healthz endpoint (0: any free port; unset: none)" },
   drainTimeout: { type: "duration", default: 30_000, min: 0, description: "how long SIGTERM waits for running requests" },
 });
 

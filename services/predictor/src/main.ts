@@ -16,7 +16,6 @@ try {
   logger.info("predictor ready", { address: predictor.server.address, predictor: predictor.description });
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void predictor.stop().then(() => process.exit(0)));
 } catch (e) {
-  if (!(e instanceof ConfigError || e instanceof PredictorModelError)) throw e;
-  logger.error(e.message);
-  process.exit(2);
+  logger.error("failed to start", { error: (e as Error)?.message ?? String(e) });
+  process.exit(e instanceof ConfigError || e instanceof PredictorModelError ? 2 : 1);
 }

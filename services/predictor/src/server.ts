@@ -56,6 +56,7 @@ export async function startPredictor(config: PredictorConfig, options: { logger?
       name: "predictor",
       host: config.host,
       port: config.port,
+      metricsPort: config.metricsPort,
       drainTimeoutMs: config.drainTimeout,
       signals: options.signals ?? [],
       logger,

@@ -1,5 +1,6 @@
 // expertmesh up [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow]
-//               [--port P] [--http-port P] [--no-nats] [--demo PROMPT] [--json]
+//               [--port P] [--http-port P] [--metrics-port BASE] [--predictor FILE | --no-predictor] [--no-nats]
+//               [--demo PROMPT] [--json]
 // Starts nats-server, the predictor, N shards and the router on loopback and serves until interrupted.
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { ExpertMeshClient } from "@expertmesh/client";
@@ -7,12 +8,16 @@ import { ExpertShardServiceClient, type CacheStatsResponse } from "@expertmesh/p
 import { CACHE_POLICY_NAMES, isCachePolicyName } from "@expertmesh/moe";
 import { channelOptions } from "@expertmesh/runtime";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { resolve } from "node:path";
+import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
 import { startMesh } from "../launcher/index.js";
+import { choosePredictor } from "./up-predictor.js";
 
 export async function upCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
     model: { type: "string" }, shards: { type: "string" }, replicas: { type: "string" }, "device-budget": { type: "string" },
-    policy: { type: "string" }, port: { type: "string" }, "http-port": { type: "string" }, "no-nats": { type: "boolean" }, demo: { type: "string" }, json: { type: "boolean" },
+    policy: { type: "string" }, port: { type: "string" }, "http-port": { type: "string" }, "metrics-port": { type: "string" },
+    predictor: { type: "string" }, "no-predictor": { type: "boolean" }, "no-nats": { type: "boolean" }, demo: { type: "string" }, json: { type: "boolean" },
     verbose: { type: "boolean" },
   });
   const shards = numberFlag("shards", v.shards, 2, isPositiveInt, "a positive integer");
@@ -22,16 +27,27 @@ export async function upCommand(argv: string[]): Promise<void> {
   const httpPort = v["http-port"] === undefined ? undefined : numberFlag("http-port", v["http-port"], 0, (x) => isNonNegativeInt(x) && x < 65536, "a port number");
   const policy = v.policy ?? "lru";
   if (!isCachePolicyName(policy)) throw new UsageError(`--policy must be one of ${CACHE_POLICY_NAMES.join(", ")}, got ${JSON.stringify(policy)}`);
+  // One metrics port per process: router, shards, predictor.
+  const processes = shards + 2;
+  const metricsPort = v["metrics-port"] === undefined ? undefined
+    : numberFlag("metrics-port", v["metrics-port"], 0, (x) => Number.isInteger(x) && x >= 1 && x + processes - 1 < 65536, `a port in [1, ${65536 - processes}] (BASE to BASE + ${processes - 1} are used)`);
+  // The bundled model keeps the predictor service's default (its trained predictor); another model
+  // gets its own predictor.onnx, or none with a warning (up-predictor.ts).
+  const bundledDefault = v.model === undefined && v.predictor === undefined && !v["no-predictor"];
+  const predictor = bundledDefault ? {} : choosePredictor(resolve(v.model ?? BUNDLED_MODEL_DIR), v.predictor, v["no-predictor"] ?? false, policy);
+  if (predictor.warning) console.error(`expertmesh up: warning: ${predictor.warning}`);
+  const usePredictor = predictor.file ?? bundledDefault;
   const t0 = performance.now();
   const mesh = await startMesh({
-    model: v.model, shards, replicas, deviceBudget: v["device-budget"] ?? "100%", policy, port, httpPort, nats: !v["no-nats"],
+    model: v.model, shards, replicas, deviceBudget: v["device-budget"] ?? "100%", policy, port, httpPort, metricsPort, predictor: usePredictor, nats: !v["no-nats"],
     log: v.verbose ? (l) => console.error(l) : undefined,
   });
   const summary = {
     router: mesh.router.address,
     http: mesh.http ?? null,
-    shards: mesh.shards.map((s) => ({ address: s.address, pid: s.process.pid })),
+    shards: mesh.shards.map((s) => ({ address: s.address, pid: s.process.pid, metrics: s.metrics ?? null })),
     predictor: mesh.predictor?.address ?? null,
+    metrics: metricsPort === undefined ? null : { router: mesh.router.metrics, shards: mesh.shards.map((s) => s.metrics), predictor: mesh.predictor?.metrics ?? null },
     nats: mesh.nats?.url ?? null,
     started_ms: Math.round(performance.now() - t0),
   };
@@ -39,8 +55,10 @@ export async function upCommand(argv: string[]): Promise<void> {
   else {
     console.log(`expertmesh up: serving on ${summary.router} (${shards} shards, ${replicas} replica${replicas > 1 ? "s" : ""}, device budget ${v["device-budget"] ?? "100%"}, policy ${policy}) in ${summary.started_ms} ms`);
     if (summary.http) console.log(`  OpenAI-compatible API: ${summary.http}/v1 (chat, completions, models; /health)`);
-    mesh.shards.forEach((s, i) => console.log(`  shard ${i}: ${s.address} (pid ${s.process.pid})`));
-    if (summary.predictor) console.log(`  predictor: ${summary.predictor}`);
+    if (mesh.router.metrics) console.log(`  router metrics: ${mesh.router.metrics}`);
+    mesh.shards.forEach((s, i) => console.log(`  shard ${i}: ${s.address} (pid ${s.process.pid})${s.metrics ? `, metrics ${s.metrics}` : ""}`));
+    if (summary.predictor) console.log(`  predictor: ${summary.predictor}${mesh.predictor?.metrics ? `, metrics ${mesh.predictor.metrics}` : ""}`);
+    else console.log("  predictor: none (no prefetch hints)");
     if (summary.nats) console.log(`  nats: ${summary.nats}`);
   }
   let stopping = false;

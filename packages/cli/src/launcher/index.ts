@@ -2,3 +2,4 @@ export { startMesh, type Mesh, type MeshOptions, type ServiceProcess } from "./m
 export { ManagedProcess } from "./child-process.js";
 export { startNatsServer, findNatsServer } from "./nats-server.js";
 export { freePort } from "./free-port.js";
+export { ServiceStartError } from "./service-start-error.js";
