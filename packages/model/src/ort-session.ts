@@ -1,24 +1,36 @@
 // onnxruntime-node sessions with the execution provider and thread count taken from configuration.
 // The provider is chosen explicitly: ["cuda", "cpu"] throws where CUDA is missing instead of falling back.
+//
+// Threads: onnxruntime-node creates its Ort::Env without global thread pools (js/node/src/
+// ort_singleton_data.cc), so every session owns an intra-op pool; there is no shared pool to opt into.
+// `threads` is therefore the budget of one session run, and a process that runs its sessions one after
+// another (MoeRuntime: dense graph, experts, head, in turn) gives each session the whole budget. What
+// made that costly was spinning: an idle pool's threads busy-wait for the next run, so ten sessions
+// with two threads each fought over two cores (measured: --threads 2 decoded 3-4x slower than 1).
+// Spinning is off by default; a process that runs sessions concurrently splits its budget among them.
 import * as ort from "onnxruntime-node";
 
 export type ExecutionProvider = "cpu" | "cuda";
 
 export interface SessionConfig {
-  /** Threads per operator (intraOpNumThreads). On 2 shared cores one thread often wins. */
+  /** Threads per operator (intraOpNumThreads): the budget of one run; see the note above. */
   threads: number;
   executionProvider: ExecutionProvider;
+  /** Let idle intra-op threads busy-wait for work (lower latency on an otherwise idle, dedicated machine). Default false. */
+  spinning?: boolean;
 }
 
-export const DEFAULT_SESSION_CONFIG: SessionConfig = Object.freeze({ threads: 1, executionProvider: "cpu" });
+export const DEFAULT_SESSION_CONFIG: SessionConfig = Object.freeze({ threads: 1, executionProvider: "cpu", spinning: false });
 
 export function createSession(model: Uint8Array, config: SessionConfig): Promise<ort.InferenceSession> {
+  const spin = config.spinning ? "1" : "0";
   return ort.InferenceSession.create(model, {
     executionProviders: [config.executionProvider],
     intraOpNumThreads: config.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: "all",
     executionMode: "sequential",
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   });
 }
 

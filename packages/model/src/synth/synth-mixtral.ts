@@ -65,7 +65,7 @@ export const mixtralSynth: SynthFamily = {
     if (!c.tieWordEmbeddings) out.push(w(a.lmHead(c), V, D));
     for (let l = 0; l < c.numLayers; l++) {
       out.push(norm(a.inputNorm(l)), norm(a.postAttentionNorm(l)));
-      out.push(w(a.attention(l, "q"), H * Dh, D), w(a.attention(l, "k"), K * Dh, D), w(a.attention(l, "v"), K * Dh, D), w(a.attention(l, "o"), D, H * Dh));
+      out.push(w(a.attention(l, "q_proj"), H * Dh, D), w(a.attention(l, "k_proj"), K * Dh, D), w(a.attention(l, "v_proj"), K * Dh, D), w(a.attention(l, "o_proj"), D, H * Dh));
       out.push(w(a.gate(l), E, D));
       for (let e = 0; e < E; e++) out.push(w(a.expert(l, e, "w1"), F, D), w(a.expert(l, e, "w3"), F, D), w(a.expert(l, e, "w2"), D, F));
     }
