@@ -248,7 +248,8 @@ def is_moe_layer(family, c, i):
 # The fixtures: configs with the HF config classes' keys, and tensors named as the HF modules name them.
 
 BASE = dict(vocab_size=V, hidden_act="silu", max_position_embeddings=64, initializer_range=0.02, use_cache=True,
-            tie_word_embeddings=False, bos_token_id=0, eos_token_id=1, pad_token_id=None, attention_dropout=0.0)
+            tie_word_embeddings=False, bos_token_id=0, eos_token_id=None, pad_token_id=None, attention_dropout=0.0)
+# eos_token_id None: a random tiny model would end greedy decodes early at an arbitrary step.
 
 FAMILIES = {
     "qwen3_moe": dict(
