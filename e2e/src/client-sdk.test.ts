@@ -15,7 +15,7 @@ let client: ExpertMeshClient;
 // One running sequence and no queue: a second request is refused at once while one runs.
 before(async () => {
   mesh = await startMesh({ shards: 2, deviceBudget: "50%", predictor: false, routerArgs: ["--max-batch", "1", "--max-queue", "0"] });
-  client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+  client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
 });
 after(async () => {
   client.close();
@@ -104,7 +104,7 @@ test("a unary call is retried on UNAVAILABLE until the router's port comes up", 
   const proxy = new TcpProxy(await freePort(), mesh.router.address);
   const retries: number[] = [];
   // Full jitter under a 400 ms cap: 20 attempts span seconds, well past the 400 ms below.
-  const late = new ExpertMeshClient(proxy.address, { timeoutMs: 20_000, retry: { maxAttempts: 20, initialBackoffMs: 100, maxBackoffMs: 400 }, onRetry: (e) => retries.push(e.attempt) });
+  const late = new ExpertMeshClient(proxy.address, { ...mesh.clientOptions, timeoutMs: 20_000, retry: { maxAttempts: 20, initialBackoffMs: 100, maxBackoffMs: 400 }, onRetry: (e) => retries.push(e.attempt) });
   try {
     const opening = new Promise((r) => setTimeout(r, 400)).then(() => proxy.listen());
     const r = await late.complete(PROMPT, { maxTokens: 4 });
@@ -120,7 +120,7 @@ test("a unary call is retried on UNAVAILABLE until the router's port comes up", 
 test("a stream is never retried: not when the port is down, not when the connection is cut mid-stream", async () => {
   const proxy = new TcpProxy(await freePort(), mesh.router.address);
   let retries = 0;
-  const c = new ExpertMeshClient(proxy.address, { timeoutMs: 20_000, retry: { maxAttempts: 20, initialBackoffMs: 10, maxBackoffMs: 50 }, onRetry: () => retries++ });
+  const c = new ExpertMeshClient(proxy.address, { ...mesh.clientOptions, timeoutMs: 20_000, retry: { maxAttempts: 20, initialBackoffMs: 10, maxBackoffMs: 50 }, onRetry: () => retries++ });
   try {
     const t0 = Date.now();
     await assert.rejects(async () => {

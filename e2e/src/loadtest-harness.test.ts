@@ -29,7 +29,7 @@ after(async () => {
 test("an open-loop run gives a full report: counts, statuses, latencies, goodput, cache statistics and a plot", async () => {
   const plotPath = join(dir, "latency.html");
   const { report } = await loadTest({
-    target: mesh.router.address,
+    target: mesh.router.address, client: mesh.clientOptions,
     load: { kind: "open", rate: 6, burstiness: 1, maxInFlight: 64 },
     prompts: { minTokens: 8, maxTokens: 24, count: 4 },
     sampling: { maxTokens: 6, temperature: 0.7, seed: 1 },
@@ -58,7 +58,7 @@ test("an open-loop run gives a full report: counts, statuses, latencies, goodput
 });
 
 test("a closed loop sends exactly the requested count, at most `concurrency` at a time", async () => {
-  const client = new ExpertMeshClient(mesh.router.address, { retry: false });
+  const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, retry: false });
   try {
     const run = await runLoad(client, {
       load: { kind: "closed", concurrency: 2 }, prompts: [{ text: "We the people" }], sampling: { maxTokens: 4 },
@@ -75,7 +75,7 @@ test("a closed loop sends exactly the requested count, at most `concurrency` at 
 
 test("self-check: stalls injected into one shard show in the p99 from scheduled start, not in the mean service time", async (t) => {
   const STALL_MS = 600;
-  const client = new ExpertMeshClient(mesh.router.address, { retry: false });
+  const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, retry: false });
   try {
     const prompts: Prompt[] = await generatedPrompts(client, 4, 8, 16, seededRandom(3));
     // Short requests arriving evenly (burstiness 10) at well under the capacity of a client that holds

@@ -22,7 +22,7 @@ for (const layout of layouts) {
   test(`mesh of ${layout.shards} shards x ${layout.replicas} replicas at ${layout.deviceBudget} = in-process, token for token`, async () => {
     const want = await Promise.all(PROMPTS.map((p) => referenceTokens(p, MAX_TOKENS)));
     const mesh = await startMesh({ ...layout, predictor: false });
-    const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+    const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
     try {
       const got = await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
       got.forEach((g, i) => {

@@ -17,7 +17,7 @@ test("mesh with --policy expertflow prefetches from the predictor's hints and = 
   const want = await Promise.all(PROMPTS.map((p) => referenceTokens(p, MAX_TOKENS)));
   const mesh = await startMesh({ shards: 2, replicas: 1, deviceBudget: "25%", policy: "expertflow" });
   assert.ok(mesh.predictor && mesh.nats, "the mesh runs a predictor and nats-server");
-  const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+  const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   const shards = mesh.shards.map((s) => s.address);
   try {
     const before = await readCacheStats(shards);

@@ -3,7 +3,7 @@
 // and the device budget under churn.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { ExpertMeshClient, InvalidArgumentError, ResourceExhaustedError, UnavailableError, DeadlineExceededError } from "@expertmesh/client";
 import { startMesh, type Mesh } from "@expertmesh/cli/launcher";
 import { ExpertShardServiceClient, InferenceServiceClient, type CacheStatsResponse } from "@expertmesh/proto";
@@ -14,8 +14,8 @@ after(releaseReference);
 
 const PROMPT = "The Congress of the United States";
 
-function cacheStats(address: string): Promise<CacheStatsResponse> {
-  const c = new ExpertShardServiceClient(address, credentials.createInsecure(), channelOptions());
+function cacheStats(mesh: Mesh, address: string): Promise<CacheStatsResponse> {
+  const c = new ExpertShardServiceClient(address, mesh.credentials(), channelOptions());
   return new Promise<CacheStatsResponse>((resolve, reject) =>
     c.cacheStats({}, new Metadata(), { deadline: Date.now() + 5000 }, (e, r) => (e ? reject(e) : resolve(r))),
   ).finally(() => c.close());
@@ -39,7 +39,7 @@ describe("with a replica for every expert (2 shards x 2 replicas, 25 % budget)",
   let client: ExpertMeshClient;
   before(async () => {
     mesh = await startMesh({ shards: 2, replicas: 2, deviceBudget: "25%", predictor: false });
-    client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+    client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   });
   after(async () => {
     client.close();
@@ -50,7 +50,7 @@ describe("with a replica for every expert (2 shards x 2 replicas, 25 % budget)",
     const prompts = ["We the people", "In this new year", "The economy", "Our foreign relations", "War", "Peace and commerce"];
     await Promise.all(prompts.map((p, i) => client.complete(p, { maxTokens: 16, temperature: 1, seed: i })));
     for (const shard of mesh.shards) {
-      const s = await cacheStats(shard.address);
+      const s = await cacheStats(mesh, shard.address);
       const device = s.tiers.find((t) => t.tier === 1)!;
       assert.ok(device.budgetBytes > 0);
       assert.ok(device.usedBytes <= device.budgetBytes, `${shard.name}: ${device.usedBytes} > ${device.budgetBytes}`);
@@ -76,7 +76,7 @@ describe("without replicas (2 shards x 1 replica), a batch of 1 and a queue of 1
   let client: ExpertMeshClient;
   before(async () => {
     mesh = await startMesh({ shards: 2, replicas: 1, deviceBudget: "50%", predictor: false, routerArgs: ["--max-batch", "1", "--max-queue", "1"] });
-    client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+    client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   });
   after(async () => {
     client.close();
@@ -84,7 +84,7 @@ describe("without replicas (2 shards x 1 replica), a batch of 1 and a queue of 1
   });
 
   test("malformed requests get INVALID_ARGUMENT naming the field, the limit and the value", async () => {
-    const other = new ExpertMeshClient(mesh.router.address, { model: "gpt-9" });
+    const other = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, model: "gpt-9" });
     const cases: [() => Promise<unknown>, string, RegExp][] = [
       [() => client.complete("", { maxTokens: 4 }), "prompt", /empty/],
       [() => client.complete("x", { maxTokens: 100000 }), "sampling.max_tokens", /100000 is above the context length 512/],
@@ -102,7 +102,7 @@ describe("without replicas (2 shards x 1 replica), a batch of 1 and a queue of 1
 
   test("a message above the router's receive limit is refused with RESOURCE_EXHAUSTED, naming the limit", async () => {
     // A raw client whose own send limit is higher, so that the router's limit is the one that acts.
-    const raw = new InferenceServiceClient(mesh.router.address, credentials.createInsecure(), { "grpc.max_send_message_length": 64 * 2 ** 20 });
+    const raw = new InferenceServiceClient(mesh.router.address, mesh.credentials(), { "grpc.max_send_message_length": 64 * 2 ** 20 });
     const err = await new Promise<ServiceError>((resolve) =>
       raw.complete({ model: "", prompt: "x".repeat(40 * 2 ** 20), sampling: undefined }, new Metadata(), { deadline: Date.now() + 20_000 }, (e) => resolve(e!)),
     );

@@ -30,7 +30,7 @@ test("a mesh that grows from 2 to 3 shards keeps serving the in-process output, 
   const want = await Promise.all(PROMPTS.map((p) => referenceTokens(p, MAX_TOKENS)));
   const lines: string[] = [];
   const mesh = await startMesh({ shards: 2, replicas: 1, predictor: false, shardArgs: HEARTBEAT, log: (l) => lines.push(l) });
-  const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+  const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   const joined: ManagedProcess[] = [];
   const completeAll = () => Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
   const check = (got: Awaited<ReturnType<typeof completeAll>>, when: string) => got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `${when}, prompt ${i}`));
@@ -44,10 +44,10 @@ test("a mesh that grows from 2 to 3 shards keeps serving the in-process output, 
       const port = await freePort();
       const proc = ManagedProcess.start(`shard3-${id}`, process.execPath, [
         SHARD_MAIN, "--model", BUNDLED_MODEL_DIR, "--shard-id", String(id), "--shards", "3", "--replicas", "1",
-        "--device-budget", "100%", "--nats", mesh.nats!.url, "--port", String(port), ...HEARTBEAT,
-      ]);
+        "--device-budget", "100%", "--port", String(port), ...HEARTBEAT, ...mesh.extraShard(id).args,
+      ], { env: mesh.extraShard(id).env });
       joined.push(proc);
-      await waitForServing(`127.0.0.1:${port}`, "expertmesh.v1.ExpertShardService", deadline);
+      await waitForServing(`127.0.0.1:${port}`, "expertmesh.v1.ExpertShardService", deadline, { credentials: mesh.credentials() });
     }
     await waitFor("the router to move to 3 shards", () => lines.some((l) => l.includes("shard layout changed") && l.includes('"shards":3')), 15_000);
     check(await during, "during the change");

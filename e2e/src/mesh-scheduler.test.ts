@@ -20,7 +20,7 @@ for (const schedule of ["regroup"]) {
       shards: 2, replicas: 1, deviceBudget: "50%", predictor: false,
       routerArgs: ["--schedule", schedule, "--step-batch", "2", "--max-batch", "8"],
     });
-    const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+    const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
     try {
       const got = await Promise.all([...PROMPTS, ...PROMPTS].map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
       got.forEach((g, i) => {

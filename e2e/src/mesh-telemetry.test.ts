@@ -16,7 +16,7 @@ test("one trace id covers the request's spans on the router, the predictor and e
     shards: 2, replicas: 1, deviceBudget: "50%", env: { EXPERTMESH_TRACE_FILE: traceFile },
     routerArgs: ["--metrics-port", String(metricsPort)],
   });
-  const client = new ExpertMeshClient(mesh.router.address);
+  const client = new ExpertMeshClient(mesh.router.address, mesh.clientOptions);
   try {
     const r = await client.complete("The state of the Union is", { maxTokens: 6 });
     assert.equal(r.tokenIds.length, 6);

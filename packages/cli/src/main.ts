@@ -43,7 +43,7 @@ commands:
   bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--prompt-tokens P] [--decode-steps N] [--repeats R] [--json]
   compress stats [--model DIR] [--traces FILE... | --text FILE] [--max-tokens N] [--json]
   compress quantize --out DIR (--avg-bits B [--bits 2,4,8] | --uniform B) [--group-size G] [--model DIR] [--traces FILE... | --text FILE] [--json]
-  up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--demo PROMPT]
+  up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--tls] [--demo PROMPT]
            [--http-port P] [--metrics-port BASE] [--predictor FILE.onnx | --no-predictor] [--json]
   loadtest --target HOST:PORT [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]
            [--prompts FILE | --prompt-tokens N|MIN:MAX] [--max-tokens N] [--slo-ttft MS] [--slo-tpot MS] [--shards HOST:PORT,...]

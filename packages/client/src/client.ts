@@ -1,10 +1,9 @@
 // The client SDK: InferenceService with a deadline on every call, cancellation through AbortSignal
 // (which cancels the server's work), retries of unary calls on UNAVAILABLE (retry.ts), plaintext / TLS /
-// mTLS (credentials.ts), and errors mapped to typed classes in one place (errorFromStatus).
+// mTLS (channelCredentials in @expertmesh/runtime, the one place credentials are built), and errors mapped to typed classes in one place (errorFromStatus).
 import { Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { InferenceServiceClient, type CompleteResponse, type GenerateResponse, type ModelInfoResponse, type TokenizeResponse } from "@expertmesh/proto";
-import { channelOptions, errorFromStatus, type ExpertMeshError } from "@expertmesh/runtime";
-import { channelCredentials, type TlsOptions } from "./credentials.js";
+import { channelCredentials, channelOptions, errorFromStatus, type ExpertMeshError, type TlsOptions } from "@expertmesh/runtime";
 import { finishReasonName, usageFromWire, type FinishReasonName, type GenerationEnd, type GenerationUsage } from "./generation-end.js";
 import { retryPolicy, withRetries, type RetryEvent, type RetryPolicy } from "./retry.js";
 

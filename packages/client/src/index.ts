@@ -10,7 +10,7 @@ export {
   type TokenChunk,
 } from "./client.js";
 export type { FinishReasonName, GenerationEnd, GenerationUsage } from "./generation-end.js";
-export { channelCredentials, type Pem, type TlsOptions } from "./credentials.js";
+export { channelCredentials, type Pem, type TlsOptions } from "@expertmesh/runtime";
 export { backoffMs, DEFAULT_RETRY_POLICY, isRetryable, retryPolicy, type RetryEvent, type RetryPolicy } from "./retry.js";
 export {
   ExpertMeshError, InvalidArgumentError, ResourceExhaustedError, UnavailableError, DeadlineExceededError, NotFoundError,

@@ -1,7 +1,7 @@
 // A whole load test: prompts, the shards' cache statistics before and after, the run, the summary and
 // the plot. What `expertmesh loadtest` calls; usable from code too.
 import { writeFileSync } from "node:fs";
-import { ExpertMeshClient, type ClientOptions, type SamplingParams } from "@expertmesh/client";
+import { channelCredentials, ExpertMeshClient, type ClientOptions, type SamplingParams } from "@expertmesh/client";
 import { grpcBackend, type GenerationBackend } from "./backend.js";
 import { openAiBackend } from "./backend-openai.js";
 import { cacheReport, readCacheStats, type CacheSnapshot, type ShardCacheReport } from "./cache-stats.js";
@@ -66,15 +66,17 @@ export async function loadTest(o: LoadTestOptions): Promise<{ report: LoadTestRe
       prompts = await generatedPrompts(client, o.prompts.count, o.prompts.minTokens, o.prompts.maxTokens, rand);
       source = `generated, ${o.prompts.minTokens}-${o.prompts.maxTokens} tokens`;
     }
-    let before: Promise<CacheSnapshot> = readCacheStats(o.shards);
+    // The shards are read with the same identity as the router (an mTLS mesh accepts only known certificates).
+    const shardCreds = o.client?.credentials ?? channelCredentials(o.client?.tls);
+    let before: Promise<CacheSnapshot> = readCacheStats(o.shards, shardCreds);
     const run = await runLoad(client, {
       load: o.load, prompts, sampling: o.sampling, warmupS: o.warmupS, durationS: o.durationS, maxRequests: o.maxRequests,
       requestTimeoutMs: o.requestTimeoutMs, seed: o.seed, signal: o.signal,
       onWarmupEnd: () => {
-        if (o.warmupS > 0) before = readCacheStats(o.shards);
+        if (o.warmupS > 0) before = readCacheStats(o.shards, shardCreds);
       },
     });
-    const cache = cacheReport(await before, await readCacheStats(o.shards));
+    const cache = cacheReport(await before, await readCacheStats(o.shards, shardCreds));
     const summary = summarize(run, o.objectives, o.windowS);
     const measured = prompts.filter((p) => p.tokens !== undefined);
     const report: LoadTestReport = {

@@ -4,6 +4,18 @@
 //   await createServer({ name, services: [service(MyServiceService, handlers)], port: config.port, metricsPort: config.metricsPort });
 
 export { createServer, type DrainResult, type Server, type ServerOptions } from "./server.js";
+export { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./listener.js";
+export { CLIENT_AUTH_MODES, certificateNames, namesAllowed, type ClientAuth, type ServerTlsOptions } from "./listener-tls.js";
+export { SERVER_CONFIG_KEYS, serverSecurity, upstreamTls, type ServerConfigValues, type ServerSecurity } from "./server-config.js";
+export {
+  channelCredentials,
+  channelCredentialsFromFiles,
+  readClientTls,
+  type ClientTlsFiles,
+  type Pem,
+  type TlsOptions,
+} from "./tls-credentials.js";
+export { createLocalPki, hasOpenssl, loopbackSans, type LocalPki, type PkiFiles, type PkiIdentity } from "./tls-pki.js";
 export {
   service,
   serviceName,
@@ -58,6 +70,7 @@ export {
 } from "./config.js";
 export { DTYPE_BYTES, float32Tensor, tensorToFloat32, validateTensor, type TensorExpectation } from "./tensor.js";
 export { jsonLogger, silentLogger, type LogFields, type Logger } from "./logger.js";
+export { NATS_CONFIG_KEYS, natsConnectionOptions, type NatsConfigValues } from "./nats-config.js";
 export { createNatsLink, type NatsLink, type NatsLinkOptions, type NatsLinkStats } from "./nats-link.js";
 export { hintSubject, HINTS_ALL, PLACEMENT_SUBJECT, shardSubject, SHARDS_ALL } from "./nats-subjects.js";
 export {

@@ -21,8 +21,10 @@ export interface ServerLimits {
   readonly keepalivePermitWithoutCalls: boolean;
   /** Close a connection idle this long (no calls); undefined: never. */
   readonly maxConnectionIdleMs?: number | undefined;
-  /** Close (gracefully) a connection this old, so clients rebalance across replicas; undefined: never. */
+  /** Close (gracefully: GOAWAY) a connection this old, so clients rebalance across replicas; undefined: never. */
   readonly maxConnectionAgeMs?: number | undefined;
+  /** After max connection age, how long running calls may go on before the connection is cut; undefined: forever. */
+  readonly maxConnectionAgeGraceMs?: number | undefined;
 }
 
 /** Sized for RunExperts prefill batches: 32 MiB holds 2,048 tokens x 4,096 hidden float32 values. */
@@ -33,6 +35,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   keepalivePermitWithoutCalls: true,
+  maxConnectionIdleMs: 300_000,
 });
 
 export interface ChannelLimits {
@@ -72,6 +75,7 @@ export function serverOptions(limits: Partial<ServerLimits> = {}): ChannelOption
   };
   if (l.maxConnectionIdleMs !== undefined) options["grpc.max_connection_idle_ms"] = l.maxConnectionIdleMs;
   if (l.maxConnectionAgeMs !== undefined) options["grpc.max_connection_age_ms"] = l.maxConnectionAgeMs;
+  if (l.maxConnectionAgeGraceMs !== undefined) options["grpc.max_connection_age_grace_ms"] = l.maxConnectionAgeGraceMs;
   return options;
 }
 

@@ -68,6 +68,25 @@ export class MeshMetrics {
     registers: [this.registry],
   });
 
+  // Every server's listener (listener.ts): connections open now, and connections refused by reason
+  // (cap: the connection cap; tls: a failed handshake, e.g. no or an untrusted certificate; peer: a
+  // certificate that names no allowed identity; pings: too-frequent keepalive pings).
+  readonly connectionsOpen = new Gauge({
+    name: "expertmesh_connections_open",
+    help: "Client connections open now on the gRPC listener.",
+    registers: [this.registry],
+  });
+  readonly connectionsRefused = this.#counter("expertmesh_connections_refused_total", "Client connections refused or closed by the listener, by reason.", ["reason"]);
+
+  // Expert shard: prefetch hints received on NATS, by outcome (accepted, rate_limited, oversized,
+  // malformed, untrusted) and the experts they named that were let through to prefetch.
+  readonly hintsReceived = this.#counter("expertmesh_hints_received_total", "Prefetch hints received on NATS, by outcome.", ["outcome"]);
+  readonly hintExpertsAdmitted = this.#counter("expertmesh_hint_experts_admitted_total", "Experts named by accepted hints and passed to prefetch.", []);
+
+  // Router: shard heartbeats by outcome (accepted, or refused: untrusted subject, shard id mismatch,
+  // address not allowed, malformed).
+  readonly heartbeatsReceived = this.#counter("expertmesh_heartbeats_received_total", "Shard heartbeats received on NATS, by outcome.", ["outcome"]);
+
   // Router.
   readonly generatedTokens = this.#counter("expertmesh_generated_tokens_total", "Tokens generated (sampled and streamed).", []);
   readonly promptTokens = this.#counter("expertmesh_prompt_tokens_total", "Prompt tokens prefilled.", []);

@@ -9,6 +9,8 @@
 import { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
 import { ServingStatus } from "@expertmesh/proto";
 import { CallTracker } from "./call-tracker.js";
+import { listen, type ConnectionLimits, type Listener } from "./listener.js";
+import type { ServerTlsOptions } from "./listener-tls.js";
 import { CancelledError } from "./errors.js";
 import { bindService } from "./handlers.js";
 import { healthService, HealthRegistry, OVERALL } from "./health.js";
@@ -30,7 +32,14 @@ export interface ServerOptions {
   /** Port; default 0, any free port (read it back from `port`). */
   readonly port?: number;
   readonly limits?: Partial<ServerLimits>;
-  /** Default: insecure (plaintext). */
+  /** Connection cap, TLS handshake timeout, ping policing (listener.ts). */
+  readonly connections?: Partial<ConnectionLimits>;
+  /** TLS / mTLS from certificate files, reloaded when they change; default: plaintext. */
+  readonly tls?: ServerTlsOptions | undefined;
+  /**
+   * Ready-made grpc-js credentials, bound by grpc-js itself: no connection cap, ping policing or reload.
+   * For tests of other credentials; services use `tls`.
+   */
   readonly credentials?: ServerCredentials;
   /** How long a drain waits for running calls before aborting them; default 30 s. */
   readonly drainTimeoutMs?: number;
@@ -103,7 +112,15 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   const initial = options.serving === false ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
   for (const name of [OVERALL, ...names]) health.set(name, initial);
 
-  const port = await bind(grpcServer, host, options.port ?? 0, options.credentials ?? ServerCredentials.createInsecure());
+  let listener: Listener | undefined;
+  let port: number;
+  if (options.credentials !== undefined) {
+    if (options.tls !== undefined) throw new TypeError("createServer: give either tls or credentials, not both");
+    port = await bind(grpcServer, host, options.port ?? 0, options.credentials);
+  } else {
+    listener = await listen(grpcServer, { host, port: options.port ?? 0, tls: options.tls, limits: options.connections, logger, metrics });
+    port = listener.port;
+  }
   const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   let metricsServer: MetricsServer | undefined;
   if (options.metricsPort !== undefined) {
@@ -116,6 +133,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       });
     } catch (error) {
       grpcServer.forceShutdown();
+      listener?.close();
       throw error;
     }
   }
@@ -154,8 +172,10 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     health.close(); // health watches end with OK after sending NOT_SERVING
     // Aborted handlers get a moment to send their status; then connections are cut.
     const graceMs = Math.max(1_000, timeoutMs - (Date.now() - started));
+    listener?.close(); // no new connections from here on (until now they got NOT_SERVING / UNAVAILABLE DRAINING)
     const closed = await tryShutdown(grpcServer, graceMs);
     if (!closed) grpcServer.forceShutdown();
+    listener?.destroyAll();
     removeSignalHandlers();
     await Promise.all([metricsServer?.close(), flushTelemetry()]);
     const result = { inFlightAtStart, abandoned, forced: !closed, durationMs: Date.now() - started };
@@ -185,6 +205,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       calls.abortAll(reason);
       healthCalls.abortAll(reason);
       grpcServer.forceShutdown();
+      listener?.close();
+      listener?.destroyAll();
       removeSignalHandlers();
       void metricsServer?.close();
       void flushTelemetry();

@@ -4,7 +4,7 @@
 // this shard owns once the model is open (shard.ts), and fail there, naming the key, if they hold no expert.
 
 import { hostname } from "node:os";
-import { ConfigError, defineConfig, type ConfigValues } from "@expertmesh/runtime";
+import { ConfigError, defineConfig, NATS_CONFIG_KEYS, SERVER_CONFIG_KEYS, type ConfigValues } from "@expertmesh/runtime";
 import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
 import { CACHE_POLICIES, CACHE_POLICY_NAMES } from "@expertmesh/moe";
 import { parseBudget } from "./budget.js";
@@ -80,6 +80,8 @@ export const shardConfig = defineConfig({ envPrefix: "EXPERTMESH_SHARD_" }, {
     description: "take the shard id from the trailing -N of $HOSTNAME (a StatefulSet pod's ordinal: expert-shard-2 is shard 2); overrides --shard-id",
   },
   advertise: { type: "string", description: "address (host:port) published in heartbeats for routers to dial; default: the listening address" },
+  ...SERVER_CONFIG_KEYS,
+  ...NATS_CONFIG_KEYS,
 });
 
 export type ShardConfig = ConfigValues<typeof shardConfig.specs>;

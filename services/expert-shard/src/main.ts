@@ -2,7 +2,7 @@
 //   node services/expert-shard/dist/main.js --shard-id 0 --shards 2 --device-budget 25% --port 50061
 
 import { PrefetchHint } from "@expertmesh/proto";
-import { ConfigError, createNatsLink, HINTS_ALL, initTelemetry, jsonLogger } from "@expertmesh/runtime";
+import { ConfigError, createNatsLink, HINTS_ALL, initTelemetry, jsonLogger, natsConnectionOptions } from "@expertmesh/runtime";
 import { startHeartbeats } from "./heartbeat.js";
 import { parseShardConfig, shardConfig } from "./config.js";
 import { serveShard } from "./server.js";
@@ -19,7 +19,7 @@ try {
   const { owned, deviceSlots, policy } = shard.snapshot();
   logger.info("expert shard ready", { address, shardId: shard.id, owned: owned.length, deviceSlots, policy, link: shard.link?.describe() ?? "none (not simulated)" });
   if (config.nats) {
-    const link = createNatsLink({ servers: [config.nats], name: `expert-shard-${shard.id}`, logger });
+    const link = createNatsLink({ servers: [config.nats], name: `expert-shard-${shard.id}`, logger, connection: natsConnectionOptions(config) });
     if (config.policy === "expertflow") {
       // Hints are best effort: a malformed one is logged and dropped.
       link.subscribe(HINTS_ALL, (msg) => {

@@ -4,7 +4,7 @@
 // workers' end) runs whether a signal or a caller starts it.
 
 import { ExpertShardServiceService, ServingStatus } from "@expertmesh/proto";
-import { createServer, jsonLogger, service, type DrainResult, type Logger, type Server } from "@expertmesh/runtime";
+import { createServer, jsonLogger, serverSecurity, service, type DrainResult, type Logger, type Server } from "@expertmesh/runtime";
 import { cacheStats } from "./cache-stats.js";
 import type { ShardConfig } from "./config.js";
 import { prefetch } from "./prefetch.js";
@@ -42,14 +42,17 @@ export async function serveShard(config: ShardConfig, options: ServeOptions = {}
   const messageBytes = Math.max(32 * MiB, config.maxTokensPerCall * shard.model.hiddenSize * 4 + MiB);
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
   try {
+    const security = serverSecurity(config, { clientAuth: "require" });
     server = await createServer({
       name,
+      tls: security.tls,
+      connections: security.connections,
       services: [
         service(ExpertShardServiceService, { runExperts: runExperts(shard), prefetch: prefetch(shard), cacheStats: cacheStats(shard) }),
       ],
       host: config.host,
       port: config.port,
-      limits: { maxReceiveMessageBytes: messageBytes, maxSendMessageBytes: messageBytes },
+      limits: { ...security.limits, maxReceiveMessageBytes: messageBytes, maxSendMessageBytes: messageBytes },
       drainTimeoutMs: config.drainTimeout,
       metricsPort: config.metricsPort,
       signals,

@@ -3,7 +3,7 @@
 // from the predictor model's metadata (predictor-info.ts).
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "@expertmesh/runtime";
+import { defineConfig, SERVER_CONFIG_KEYS } from "@expertmesh/runtime";
 
 /**
  * The bundled model's trained predictor (an MLP over the token embedding and position, with a per-token
@@ -22,6 +22,7 @@ export const predictorConfig = defineConfig({ envPrefix: "EXPERTMESH_PREDICTOR_"
   maxQueue: { type: "int", default: 64, min: 0, max: 100_000, description: "requests waiting while one runs; more get RESOURCE_EXHAUSTED" },
   metricsPort: { type: "int", min: 0, max: 65535, description: "port of the plaintext /metrics and /healthz endpoint (0: any free port; unset: none)" },
   drainTimeout: { type: "duration", default: 30_000, min: 0, description: "how long SIGTERM waits for running requests" },
+  ...SERVER_CONFIG_KEYS,
 });
 
 export type PredictorConfig = ReturnType<typeof predictorConfig.parse>;

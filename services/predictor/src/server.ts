@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { PredictorServiceService, ServingStatus } from "@expertmesh/proto";
-import { createServer, DEFAULT_SERVER_LIMITS, jsonLogger, service, type Logger, type Server } from "@expertmesh/runtime";
+import { createServer, DEFAULT_SERVER_LIMITS, jsonLogger, serverSecurity, service, type Logger, type Server } from "@expertmesh/runtime";
 import type { PredictorConfig } from "./config.js";
 import { InferenceWorker } from "./inference-worker.js";
 import { predictRoutesHandler } from "./predict-routes.js";
@@ -52,8 +52,10 @@ export async function startPredictor(config: PredictorConfig, options: { logger?
     },
   });
   try {
+    const security = serverSecurity(config, { clientAuth: "require" });
     server = await createServer({
       name: "predictor",
+      ...security,
       host: config.host,
       port: config.port,
       metricsPort: config.metricsPort,

@@ -1,6 +1,6 @@
 // The router's configuration: every key settable by flag (--kebab-case) or environment
 // (EXPERTMESH_ROUTER_UPPER_SNAKE), validated at start-up.
-import { defineConfig } from "@expertmesh/runtime";
+import { defineConfig, NATS_CONFIG_KEYS, SERVER_CONFIG_KEYS } from "@expertmesh/runtime";
 
 export const routerConfig = defineConfig({ envPrefix: "EXPERTMESH_ROUTER_" }, {
   model: { type: "string", description: "model directory (Hugging Face format); default: the bundled model" },
@@ -26,6 +26,8 @@ export const routerConfig = defineConfig({ envPrefix: "EXPERTMESH_ROUTER_" }, {
   httpTimeout: { type: "duration", default: 300_000, min: 1, description: "deadline of one HTTP API request (a stream: until its last chunk); past it 504" },
   httpMaxBody: { type: "bytes", default: 1024 * 1024, min: 1, description: "largest HTTP API request body; larger gets 413" },
   drainTimeout: { type: "duration", default: 60_000, min: 0, description: "how long SIGTERM waits for running generations" },
+  ...SERVER_CONFIG_KEYS,
+  ...NATS_CONFIG_KEYS,
 });
 
 export type RouterConfig = ReturnType<typeof routerConfig.parse>;

@@ -3,7 +3,7 @@
 import { basename, resolve } from "node:path";
 import { BUNDLED_MODEL_DIR, readConfig, TextTokenizer } from "@expertmesh/model";
 import { InferenceServiceService, ServingStatus } from "@expertmesh/proto";
-import { createServer, OVERALL, service, type Logger, type MeshMetrics, type Server } from "@expertmesh/runtime";
+import { createServer, natsConnectionOptions, OVERALL, serverSecurity, service, upstreamTls, type Logger, type MeshMetrics, type Server } from "@expertmesh/runtime";
 import { completeHandler } from "./complete.js";
 import type { RouterConfig } from "./config.js";
 import { EngineClient } from "./engine/engine-client.js";
@@ -26,23 +26,32 @@ export interface Router {
 export async function startRouter(config: RouterConfig, options: { logger?: Logger; signals?: NodeJS.Signals[] } = {}): Promise<Router> {
   let metricsRef: MeshMetrics | undefined;
   const modelDir = resolve(config.model ?? BUNDLED_MODEL_DIR);
+  // Clients of the public API may come without a certificate; shards and the predictor require the router's.
+  const security = serverSecurity(config, { clientAuth: "optional" });
+  const tls = upstreamTls(config);
+  natsConnectionOptions(config); // conflicting NATS keys fail here, at start-up, not later in the engine worker
   const model = readConfig(modelDir);
   const tokenizer = TextTokenizer.load(modelDir, model);
   const engine = await EngineClient.start(
     {
       modelDir, shards: [...config.shards], replicas: config.replicas, maxBatch: config.maxBatch,
       stepBatch: config.stepBatch, schedule: config.schedule as "arrival" | "regroup",
-      shardTimeoutMs: config.shardTimeout, threads: config.threads, provider: config.provider, nats: config.nats, predictor: config.predictor,
+      shardTimeoutMs: config.shardTimeout, threads: config.threads, provider: config.provider, nats: config.nats, predictor: config.predictor, tls,
+      natsAuth: {
+        natsUser: config.natsUser, natsPassword: config.natsPassword, natsToken: config.natsToken, natsCreds: config.natsCreds,
+        natsCa: config.natsCa, natsCert: config.natsCert, natsKey: config.natsKey,
+      },
     },
     config.maxBatch + config.maxQueue,
   );
   const state: RouterState = {
     config, model, tokenizer, engine, onTokens: (n) => metricsRef?.generatedTokens.inc(n), onPrompt: (n) => metricsRef?.promptTokens.inc(n),
     modelName: config.modelName ?? basename(modelDir),
-    predictorDescription: await describeRemotePredictor(config.predictor, model),
+    predictorDescription: await describeRemotePredictor(config.predictor, model, tls),
   };
   const server = await createServer({
     name: "router",
+    ...security,
     host: config.host,
     port: config.port,
     drainTimeoutMs: config.drainTimeout,

@@ -2,7 +2,7 @@
 // predictor, shards, router), preloaded when every expert is to be resident, warmed up with a closed-loop
 // run, then measured with another (packages/loadtest), with each shard's device-tier counters read
 // just before and after the measured run.
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { Metadata, type ChannelCredentials } from "@grpc/grpc-js";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { cacheReport, readCacheStats, runLoad, summarize, type Prompt, type ShardCacheReport, type Summary } from "@expertmesh/loadtest";
 import { Placement } from "@expertmesh/moe";
@@ -60,10 +60,10 @@ export async function runE2eConfig(spec: E2eRunSpec): Promise<E2eRunResult> {
     shardArgs: link,
     log: spec.log,
   });
-  const client = new ExpertMeshClient(mesh.router.address, { retry: false, timeoutMs: spec.requestTimeoutMs });
+  const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, retry: false, timeoutMs: spec.requestTimeoutMs });
   const shards = mesh.shards.map((s) => s.address);
   try {
-    if (spec.config === "resident") await preloadAll(shards, new Placement({ numLayers: spec.numLayers, numExperts: spec.numExperts, shards: spec.shards, replicas: 1 }));
+    if (spec.config === "resident") await preloadAll(shards, mesh.credentials(), new Placement({ numLayers: spec.numLayers, numExperts: spec.numExperts, shards: spec.shards, replicas: 1 }));
     const load = { kind: "closed", concurrency: spec.concurrency } as const;
     const sampling = { maxTokens: spec.maxTokens, temperature: 0, seed: spec.seed };
     const common = { load, sampling, warmupS: 0, durationS: 3600, requestTimeoutMs: spec.requestTimeoutMs, seed: spec.seed };
@@ -73,9 +73,9 @@ export async function runE2eConfig(spec: E2eRunSpec): Promise<E2eRunResult> {
       if (warm.requests.failed > 0) throw new Error(`warm-up of ${spec.config}: ${warm.requests.failed} requests failed: ${JSON.stringify(warm.errors[0])}`);
     }
     const setupS = (performance.now() - t0) / 1000;
-    const before = await readCacheStats(shards);
+    const before = await readCacheStats(shards, mesh.credentials());
     const run = await runLoad(client, { ...common, prompts: spec.measured, maxRequests: spec.measured.length });
-    const after = await readCacheStats(shards);
+    const after = await readCacheStats(shards, mesh.credentials());
     // The summary's throughput divides by the scheduled duration (an hour here): take the run's real span.
     const sent = run.records.filter((r) => r.sentMs !== undefined);
     const elapsedS = (Math.max(...sent.map((r) => r.endMs ?? 0)) - Math.min(...sent.map((r) => r.sentMs!))) / 1000;
@@ -88,10 +88,10 @@ export async function runE2eConfig(spec: E2eRunSpec): Promise<E2eRunResult> {
 }
 
 /** Loads every expert that each shard owns (Prefetch, high priority) and waits until all are resident. */
-async function preloadAll(addresses: readonly string[], placement: Placement): Promise<void> {
+async function preloadAll(addresses: readonly string[], creds: ChannelCredentials, placement: Placement): Promise<void> {
   await Promise.all(
     addresses.map(async (address, shard) => {
-      const client = new ExpertShardServiceClient(address, credentials.createInsecure(), channelOptions());
+      const client = new ExpertShardServiceClient(address, creds, channelOptions());
       const unary = <Req, Res>(method: (r: Req, m: Metadata, o: object, cb: (e: Error | null, r: Res) => void) => unknown, request: Req) =>
         new Promise<Res>((resolve, reject) => method.call(client, request, new Metadata(), { deadline: Date.now() + 30_000 }, (e, r) => (e ? reject(e) : resolve(r))));
       try {

@@ -1,6 +1,6 @@
 // expertmesh generate --target HOST:PORT --prompt TEXT ...: the same generation through a running mesh,
 // via the client SDK.
-import { ExpertMeshClient } from "@expertmesh/client";
+import { ExpertMeshClient, type TlsOptions } from "@expertmesh/client";
 
 export interface RemoteGenerateOptions {
   target: string;
@@ -12,10 +12,12 @@ export interface RemoteGenerateOptions {
   stop: string[];
   json: boolean;
   timeoutMs: number;
+  /** TLS / mTLS to the router (--tls-ca, --tls-cert, --tls-key); undefined: plaintext. */
+  tls?: TlsOptions | undefined;
 }
 
 export async function generateRemote(o: RemoteGenerateOptions): Promise<void> {
-  const client = new ExpertMeshClient(o.target, { timeoutMs: o.timeoutMs });
+  const client = new ExpertMeshClient(o.target, { timeoutMs: o.timeoutMs, ...(o.tls ? { tls: o.tls } : {}) });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once("SIGINT", onSigint);

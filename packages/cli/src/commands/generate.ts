@@ -2,6 +2,7 @@
 import { generate, TextTokenizer } from "@expertmesh/model";
 import { isNonNegativeInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
+import { TLS_FLAGS, tlsFromFlags } from "../tls-flags.js";
 import { generateRemote } from "./generate-remote.js";
 
 export async function generateCommand(argv: string[]): Promise<void> {
@@ -16,6 +17,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
     target: { type: "string" },
     stop: { type: "string", multiple: true },
     timeout: { type: "string" },
+    ...TLS_FLAGS,
   });
   if (v.prompt === undefined) throw new UsageError("--prompt is required");
   const maxTokens = numberFlag("max-tokens", v["max-tokens"], 64, (x) => Number.isInteger(x) && x >= 1, "an integer >= 1");
@@ -25,7 +27,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
 
   if (v.target !== undefined) {
     const timeoutMs = numberFlag("timeout", v.timeout, 120, (x) => x > 0, "a number of seconds > 0") * 1000;
-    return generateRemote({ target: v.target, prompt: v.prompt, maxTokens, temperature, topP, seed, stop: v.stop ?? [], json: !!v.json, timeoutMs });
+    return generateRemote({ target: v.target, prompt: v.prompt, maxTokens, temperature, topP, seed, stop: v.stop ?? [], json: !!v.json, timeoutMs, tls: tlsFromFlags(v) });
   }
   const rt = await loadModel(v);
   try {

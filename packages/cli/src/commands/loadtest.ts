@@ -1,11 +1,12 @@
 // expertmesh loadtest --target HOST:PORT [--api grpc|openai [--model NAME]] [--rate R [--burstiness K] [--max-in-flight N] | --concurrency C]
 //   [--duration S] [--requests N] [--warmup S] [--prompts FILE | --prompt-tokens N|A:B] [--max-tokens N]
 //   [--slo-ttft MS] [--slo-tpot MS] [--slo-e2e MS] [--slo-percentile P] [--shards HOST:PORT,...]
-//   [--json FILE|-] [--plot FILE.svg|FILE.html] [--no-plot] [--tls-ca F [--tls-cert F --tls-key F]]
+//   [--json FILE|-] [--plot FILE.svg|FILE.html] [--no-plot] [--tls-ca F [--tls-cert F --tls-key F] [--tls-server-name N]]
 // The load-test harness (packages/loadtest): prints a report table; --json writes the report as JSON.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { loadTest, MLPERF_MOE_OBJECTIVES, reportTable, type LoadModel, type Objectives } from "@expertmesh/loadtest";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { TLS_FLAGS, tlsFromFlags } from "../tls-flags.js";
 
 const isPositive = (v: number) => v > 0;
 const isNonNegative = (v: number) => v >= 0;
@@ -18,7 +19,7 @@ export async function loadtestCommand(argv: string[]): Promise<void> {
     "max-tokens": { type: "string" }, temperature: { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" },
     timeout: { type: "string" }, "slo-ttft": { type: "string" }, "slo-tpot": { type: "string" }, "slo-e2e": { type: "string" },
     "slo-percentile": { type: "string" }, shards: { type: "string" }, json: { type: "string" }, plot: { type: "string" },
-    "no-plot": { type: "boolean" }, window: { type: "string" }, "tls-ca": { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
+    "no-plot": { type: "boolean" }, window: { type: "string" }, ...TLS_FLAGS,
   });
   if (!v.target) throw new UsageError("--target HOST:PORT is required (the router of a running mesh, e.g. from `expertmesh up`)");
   const api = v.api ?? "grpc";
@@ -66,10 +67,7 @@ export async function loadtestCommand(argv: string[]): Promise<void> {
     custom.ttftMs === undefined && custom.tpotMs === undefined && custom.e2eMs === undefined ? { ...MLPERF_MOE_OBJECTIVES, percentile } : { ...custom, percentile };
   const shards = v.shards ? v.shards.split(",").map((s) => s.trim()).filter(Boolean) : [];
   for (const s of shards) if (!/^[^:\s]+:\d+$/.test(s)) throw new UsageError(`--shards must be HOST:PORT,..., got ${JSON.stringify(s)}`);
-  if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined)) throw new UsageError("--tls-cert and --tls-key go together (mTLS)");
-  const tls = v["tls-ca"] || v["tls-cert"]
-    ? { ca: v["tls-ca"] && readFileSync(v["tls-ca"]), cert: v["tls-cert"] && readFileSync(v["tls-cert"]), key: v["tls-key"] && readFileSync(v["tls-key"]) }
-    : undefined;
+  const tls = tlsFromFlags(v);
   const plotPath = v["no-plot"] ? undefined : (v.plot ?? "expertmesh-loadtest.svg");
   if (plotPath && !/\.(svg|html)$/.test(plotPath)) throw new UsageError(`--plot must name a .svg or .html file, got ${JSON.stringify(plotPath)}`);
 
@@ -80,7 +78,7 @@ export async function loadtestCommand(argv: string[]): Promise<void> {
     const { report } = await loadTest({
       target: v.target,
       api, model: v.model,
-      client: tls ? { tls: { ca: tls.ca || undefined, cert: tls.cert || undefined, key: tls.key || undefined } } : {},
+      client: tls ? { tls } : {},
       load, prompts, sampling, warmupS, durationS, maxRequests,
       requestTimeoutMs: numberFlag("timeout", v.timeout, 60_000, isPositive, "milliseconds > 0"),
       objectives, shards, plotPath,

@@ -1,9 +1,10 @@
 // expertmesh up [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow]
-//               [--port P] [--http-port P] [--metrics-port BASE] [--predictor FILE | --no-predictor] [--no-nats]
+//               [--port P] [--http-port P] [--metrics-port BASE] [--predictor FILE | --no-predictor] [--no-nats] [--tls]
 //               [--demo PROMPT] [--json]
 // Starts nats-server, the predictor, N shards and the router on loopback and serves until interrupted.
-import { credentials, Metadata } from "@grpc/grpc-js";
-import { ExpertMeshClient } from "@expertmesh/client";
+// --tls: a local CA for this run; mTLS between all services, TLS and one user per service on NATS.
+import { Metadata, type ChannelCredentials } from "@grpc/grpc-js";
+import { ExpertMeshClient, type ClientOptions } from "@expertmesh/client";
 import { ExpertShardServiceClient, type CacheStatsResponse } from "@expertmesh/proto";
 import { CACHE_POLICY_NAMES, isCachePolicyName } from "@expertmesh/moe";
 import { channelOptions } from "@expertmesh/runtime";
@@ -17,7 +18,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
     model: { type: "string" }, shards: { type: "string" }, replicas: { type: "string" }, "device-budget": { type: "string" },
     policy: { type: "string" }, port: { type: "string" }, "http-port": { type: "string" }, "metrics-port": { type: "string" },
-    predictor: { type: "string" }, "no-predictor": { type: "boolean" }, "no-nats": { type: "boolean" }, demo: { type: "string" }, json: { type: "boolean" },
+    predictor: { type: "string" }, "no-predictor": { type: "boolean" }, "no-nats": { type: "boolean" }, tls: { type: "boolean" }, demo: { type: "string" }, json: { type: "boolean" },
     verbose: { type: "boolean" },
   });
   const shards = numberFlag("shards", v.shards, 2, isPositiveInt, "a positive integer");
@@ -39,7 +40,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   const usePredictor = predictor.file ?? bundledDefault;
   const t0 = performance.now();
   const mesh = await startMesh({
-    model: v.model, shards, replicas, deviceBudget: v["device-budget"] ?? "100%", policy, port, httpPort, metricsPort, predictor: usePredictor, nats: !v["no-nats"],
+    model: v.model, shards, replicas, deviceBudget: v["device-budget"] ?? "100%", policy, port, httpPort, metricsPort, predictor: usePredictor, nats: !v["no-nats"], secure: v.tls === true,
     log: v.verbose ? (l) => console.error(l) : undefined,
   });
   const summary = {
@@ -49,6 +50,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     predictor: mesh.predictor?.address ?? null,
     metrics: metricsPort === undefined ? null : { router: mesh.router.metrics, shards: mesh.shards.map((s) => s.metrics), predictor: mesh.predictor?.metrics ?? null },
     nats: mesh.nats?.url ?? null,
+    tls: mesh.tls ? { ca: mesh.tls.caFile, cert: mesh.tls.operator.certFile, key: mesh.tls.operator.keyFile } : null,
     started_ms: Math.round(performance.now() - t0),
   };
   if (v.json) console.log(JSON.stringify({ ready: true, ...summary }));
@@ -59,7 +61,8 @@ export async function upCommand(argv: string[]): Promise<void> {
     mesh.shards.forEach((s, i) => console.log(`  shard ${i}: ${s.address} (pid ${s.process.pid})${s.metrics ? `, metrics ${s.metrics}` : ""}`));
     if (summary.predictor) console.log(`  predictor: ${summary.predictor}${mesh.predictor?.metrics ? `, metrics ${mesh.predictor.metrics}` : ""}`);
     else console.log("  predictor: none (no prefetch hints)");
-    if (summary.nats) console.log(`  nats: ${summary.nats}`);
+    if (summary.nats) console.log(`  nats: ${summary.nats}${mesh.tls ? " (TLS, one user per service)" : ""}`);
+    if (summary.tls) console.log(`  mTLS: CA ${summary.tls.ca}; a client certificate: ${summary.tls.cert} ${summary.tls.key}`);
   }
   let stopping = false;
   const stop = async () => {
@@ -71,7 +74,7 @@ export async function upCommand(argv: string[]): Promise<void> {
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  if (v.demo) await demo(summary.router, mesh.shards.map((s) => s.address), v.demo);
+  if (v.demo) await demo(summary.router, mesh.shards.map((s) => s.address), v.demo, mesh.clientOptions, mesh.credentials());
   if (!v.json) console.log("serving until interrupted (Ctrl-C)");
   // Any service that dies takes the mesh down with a message, rather than serving half a mesh silently.
   const died = await Promise.race([mesh.router, ...mesh.shards].map((s) => s.process.exited.then(() => s)));
@@ -82,8 +85,8 @@ export async function upCommand(argv: string[]): Promise<void> {
   }
 }
 
-async function demo(router: string, shards: string[], prompt: string): Promise<void> {
-  const client = new ExpertMeshClient(router);
+async function demo(router: string, shards: string[], prompt: string, options: ClientOptions, creds: ChannelCredentials): Promise<void> {
+  const client = new ExpertMeshClient(router, options);
   try {
     console.log(`\ndemo: ${JSON.stringify(prompt)}`);
     const t0 = performance.now();
@@ -98,14 +101,14 @@ async function demo(router: string, shards: string[], prompt: string): Promise<v
     }
     const ms = performance.now() - t0;
     console.log(`\n\n${tokens} tokens in ${ms.toFixed(0)} ms, finish: ${r.value.finishReason}\n`);
-    for (const [i, address] of shards.entries()) printStats(i, await cacheStats(address));
+    for (const [i, address] of shards.entries()) printStats(i, await cacheStats(address, creds));
   } finally {
     client.close();
   }
 }
 
-function cacheStats(address: string): Promise<CacheStatsResponse> {
-  const c = new ExpertShardServiceClient(address, credentials.createInsecure(), channelOptions());
+function cacheStats(address: string, creds: ChannelCredentials): Promise<CacheStatsResponse> {
+  const c = new ExpertShardServiceClient(address, creds, channelOptions());
   return new Promise<CacheStatsResponse>((resolve, reject) =>
     c.cacheStats({}, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
   ).finally(() => c.close());

@@ -1,15 +1,27 @@
 // The local mesh: nats-server, the predictor, N expert shards and the router as processes on loopback.
 // Starts them in dependency order, waits until each reports SERVING over grpc.health.v1, and stops them
 // in reverse order (router first, so that it drains while the shards still serve).
+// Secure (`secure: true`, or EXPERTMESH_SECURE_MESH=1 in the environment, which runs every e2e test
+// that way): a local CA makes one certificate per service; router, shards and predictor speak mTLS
+// (shards and the predictor accept only the router's certificate and the operator's, which the
+// launcher's own clients use); NATS runs with TLS and one user per service, each allowed only its subjects.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
 import type { CachePolicyName } from "@expertmesh/moe";
-import { waitForServing } from "@expertmesh/runtime";
+import { channelCredentials, createLocalPki, readClientTls, waitForServing, type PkiFiles, type TlsOptions } from "@expertmesh/runtime";
 import { ManagedProcess } from "./child-process.js";
 import { freePort } from "./free-port.js";
 import { startNatsServer } from "./nats-server.js";
 import { ServiceStartError } from "./service-start-error.js";
+import { routerNatsUser, shardNatsUser, type NatsUser } from "./nats-permissions.js";
+
+/** Shard ids that a secure mesh has NATS users and certificates for (see `extraShard`). */
+const MAX_EXTRA_SHARD_IDS = 8;
 
 const REPO = resolve(join(dirname(fileURLToPath(import.meta.url)), "../../../.."));
 const SERVICE_MAIN = {
@@ -41,6 +53,8 @@ export interface MeshOptions {
   routerArgs?: string[];
   shardArgs?: string[];
   startTimeoutMs?: number;
+  /** mTLS between all services and TLS + per-service users on NATS; default: EXPERTMESH_SECURE_MESH=1. */
+  secure?: boolean;
   /** Extra environment for every service process (e.g. EXPERTMESH_TRACE_FILE). */
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
@@ -60,7 +74,15 @@ export interface Mesh {
   http?: string;
   shards: ServiceProcess[];
   predictor?: ServiceProcess;
-  nats?: { url: string; process: ManagedProcess };
+  nats?: { url: string; process: ManagedProcess; port: number; restart(): Promise<ManagedProcess> };
+  /** Secure mesh: the CA bundle and the operator's certificate (what the launcher's own clients present). */
+  tls?: { caFile: string; operator: PkiFiles };
+  /** Options for the SDK (ExpertMeshClient): the CA to trust and the operator's certificate; {} when plaintext. */
+  clientOptions: { tls?: TlsOptions };
+  /** Credentials for raw grpc-js clients of any service of this mesh. */
+  credentials(): ChannelCredentials;
+  /** Flags and environment for one more shard process joining this mesh (its NATS user, its certificate). */
+  extraShard(shardId: number): { args: string[]; env: NodeJS.ProcessEnv };
   /** Stops everything: router (drain) first, then predictor and shards, then NATS. */
   stop(): Promise<void>;
 }
@@ -70,20 +92,48 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
   const shardCount = o.shards ?? 2;
   const replicas = o.replicas ?? 1;
   const deadline = Date.now() + (o.startTimeoutMs ?? 60_000);
+  const secure = o.secure ?? process.env.EXPERTMESH_SECURE_MESH === "1";
   const started: ManagedProcess[] = [];
   const startFailed = new AbortController();
+  const pkiDir = secure ? mkdtempSync(join(tmpdir(), "expertmesh-pki-")) : undefined;
   const stopAll = async () => {
     for (const p of [...started].reverse()) await p.stop();
+    if (pkiDir) rmSync(pkiDir, { recursive: true, force: true });
   };
   try {
-    const nats = o.nats === false ? undefined : await startNatsServer();
+    const pki = pkiDir === undefined ? undefined : createLocalPki(pkiDir);
+    const operator = pki?.issue({ name: "expertmesh-operator" });
+    const clientTls: TlsOptions | undefined = pki && operator ? readClientTls({ caFile: pki.caFile, ...operator }) : undefined;
+    const creds = () => channelCredentials(clientTls);
+    /** --tls-* flags of a service: its own certificate, the CA bundle, the peers it accepts. */
+    const tlsArgs = (identity: string, allowedPeers?: string[]): string[] => {
+      if (!pki) return [];
+      const id = pki.issue({ name: identity });
+      return ["--tls-cert", id.certFile, "--tls-key", id.keyFile, "--tls-ca", pki.caFile, ...(allowedPeers ? ["--tls-allowed-peers", allowedPeers.join(",")] : [])];
+    };
+    const password = () => randomBytes(18).toString("base64url");
+    const natsUsers = new Map<string, NatsUser>();
+    if (secure) {
+      natsUsers.set("router", routerNatsUser(password()));
+      // Users for more shard ids than this mesh starts, so that a test can add shards of a larger layout.
+      for (let i = 0; i < Math.max(shardCount, MAX_EXTRA_SHARD_IDS); i++) natsUsers.set(`shard-${i}`, shardNatsUser(i, password()));
+    }
+    const natsTls = pki?.issue({ name: "nats" });
+    const natsOptions = { users: [...natsUsers.values()], ...(natsTls ? { tls: natsTls } : {}) };
+    let nats = o.nats === false ? undefined : await startNatsServer(natsOptions);
     if (nats) started.push(nats.process);
-    const natsArgs = nats ? ["--nats", nats.url] : [];
+    const natsArgs = nats ? ["--nats", nats.url, ...(pki ? ["--nats-ca", pki.caFile] : [])] : [];
+    /** The NATS user of a process, by environment (a password is not a flag: flags show in `ps`). */
+    const natsEnv = (name: string, prefix: string): NodeJS.ProcessEnv => {
+      const u = natsUsers.get(name);
+      return u ? { [`${prefix}NATS_USER`]: u.user, [`${prefix}NATS_PASSWORD`]: u.password } : {};
+    };
+    const envPrefix = (name: string) => (name === "router" ? "EXPERTMESH_ROUTER_" : name === "predictor" ? "EXPERTMESH_PREDICTOR_" : "EXPERTMESH_SHARD_");
     const launch = async (name: string, main: string, args: string[], service: string, port?: number, metricsPort?: number): Promise<ServiceProcess> => {
       const p = port || (await freePort());
       const metrics = metricsPort === undefined ? [] : ["--metrics-port", String(metricsPort)];
       const proc = ManagedProcess.start(name, process.execPath, [main, ...args, "--port", String(p), ...metrics], {
-        env: o.env,
+        env: { ...o.env, ...natsEnv(name, envPrefix(name)) },
         onLine: o.log ? (l) => o.log!(`[${name}] ${l}`) : undefined,
       });
       started.push(proc);
@@ -93,29 +143,50 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
         startFailed.abort(error); // the other services' health waits stop too: nothing keeps the process alive
         throw error;
       });
-      await Promise.race([waitForServing(address, service, deadline, { signal: startFailed.signal }), exited]);
+      await Promise.race([waitForServing(address, service, deadline, { signal: startFailed.signal, credentials: creds() }), exited]);
       return { name, address, process: proc, ...(metricsPort === undefined ? {} : { metrics: `http://127.0.0.1:${metricsPort}/metrics` }) };
     };
     const base = o.metricsPort;
+    const internalPeers = ["router", "expertmesh-operator"];
     const predictor = o.predictor === false ? undefined : await launch(
-      "predictor", SERVICE_MAIN.predictor, typeof o.predictor === "string" ? ["--predictor", resolve(o.predictor)] : [], "expertmesh.v1.PredictorService",
+      "predictor", SERVICE_MAIN.predictor, [...(typeof o.predictor === "string" ? ["--predictor", resolve(o.predictor)] : []), ...tlsArgs("predictor", internalPeers)],
+      "expertmesh.v1.PredictorService",
       undefined, base === undefined ? undefined : base + 1 + shardCount,
     );
     const shards = await Promise.all(
       Array.from({ length: shardCount }, (_, i) =>
         launch(`shard-${i}`, SERVICE_MAIN.shard, [
           "--model", model, "--shard-id", String(i), "--shards", String(shardCount), "--replicas", String(replicas),
-          "--device-budget", o.deviceBudget ?? "100%", "--policy", o.policy ?? "lru", ...natsArgs, ...(o.shardArgs ?? []),
+          "--device-budget", o.deviceBudget ?? "100%", "--policy", o.policy ?? "lru", ...natsArgs,
+          ...tlsArgs(`expert-shard-${i}`, internalPeers), ...(o.shardArgs ?? []),
         ], "expertmesh.v1.ExpertShardService", undefined, base === undefined ? undefined : base + 1 + i),
       ),
     );
     const httpPort = o.httpPort === undefined ? undefined : o.httpPort || (await freePort());
     const router = await launch("router", SERVICE_MAIN.router, [
       "--model", model, "--shards", shards.map((s) => s.address).join(","), "--replicas", String(replicas),
-      ...(predictor ? ["--predictor", predictor.address] : []), ...natsArgs,
+      ...(predictor ? ["--predictor", predictor.address] : []), ...natsArgs, ...tlsArgs("router"),
       ...(httpPort === undefined ? [] : ["--http-port", String(httpPort)]), ...(o.routerArgs ?? []),
     ], "expertmesh.v1.InferenceService", o.port, base);
-    return { router, http: httpPort === undefined ? undefined : `http://127.0.0.1:${httpPort}`, shards, predictor, nats: nats && { url: nats.url, process: nats.process }, stop: stopAll };
+    const natsHandle = nats && {
+      url: nats.url,
+      port: nats.port,
+      process: nats.process,
+      /** Starts nats-server again on the same port with the same users (after a test stopped it). */
+      restart: async () => {
+        nats = await startNatsServer({ ...natsOptions, port: nats!.port });
+        started.splice(0, 0, nats.process);
+        natsHandle!.process = nats.process;
+        return nats.process;
+      },
+    };
+    return {
+      router, http: httpPort === undefined ? undefined : `http://127.0.0.1:${httpPort}`, shards, predictor, nats: natsHandle, stop: stopAll,
+      ...(pki && operator ? { tls: { caFile: pki.caFile, operator } } : {}),
+      clientOptions: clientTls ? { tls: clientTls } : {},
+      credentials: creds,
+      extraShard: (id) => ({ args: [...natsArgs, ...tlsArgs(`expert-shard-${id}`, internalPeers)], env: natsEnv(`shard-${id}`, "EXPERTMESH_SHARD_") }),
+    };
   } catch (e) {
     await stopAll();
     throw e;

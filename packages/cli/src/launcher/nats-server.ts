@@ -1,21 +1,35 @@
 // Debian's nats-server (apt-get install nats-server) on loopback, for hints and membership.
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ManagedProcess } from "./child-process.js";
 import { freePort } from "./free-port.js";
+import { natsServerConfig, type NatsUser } from "./nats-permissions.js";
+
+export interface NatsServerOptions {
+  /** Port; default a free one. */
+  readonly port?: number;
+  /** Users and their subject permissions; default: no authentication. */
+  readonly users?: readonly NatsUser[];
+  /** TLS of the listener. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
 
 export function findNatsServer(): string | undefined {
   const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/bin", "/usr/local/bin"];
   return dirs.map((d) => join(d, "nats-server")).find((p) => existsSync(p));
 }
 
-export async function startNatsServer(): Promise<{ process: ManagedProcess; url: string; port: number }> {
+export async function startNatsServer(o: NatsServerOptions = {}): Promise<{ process: ManagedProcess; url: string; port: number }> {
   const bin = findNatsServer();
   if (!bin) throw new Error("nats-server not found: install it (apt-get install nats-server) or run without NATS (--no-nats)");
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
+  // The configuration goes in a file of its own (mode 0600): it holds the passwords.
+  const conf = join(mkdtempSync(join(tmpdir(), "expertmesh-nats-")), "nats-server.conf");
+  writeFileSync(conf, natsServerConfig({ host: "127.0.0.1", port, users: o.users, tls: o.tls }), { mode: 0o600 });
   let ready: () => void;
   const listening = new Promise<void>((r) => (ready = r));
-  const proc = ManagedProcess.start("nats-server", bin, ["-a", "127.0.0.1", "-p", String(port)], {
+  const proc = ManagedProcess.start("nats-server", bin, ["-c", conf], {
     onLine: (line) => {
       if (line.includes("Server is ready")) ready();
     },

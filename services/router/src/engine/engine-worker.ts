@@ -3,7 +3,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { MoeRuntime } from "@expertmesh/model";
 import { ShardHeartbeat } from "@expertmesh/proto";
-import { createNatsLink, flushTelemetry, initTelemetry, jsonLogger, SHARDS_ALL, silentLogger, withSpan, withTraceparent, type NatsLink } from "@expertmesh/runtime";
+import { createNatsLink, natsConnectionOptions, flushTelemetry, initTelemetry, jsonLogger, SHARDS_ALL, silentLogger, withSpan, withTraceparent, type NatsLink } from "@expertmesh/runtime";
 import { Batcher, type BatchRequest } from "./batcher.js";
 import type { EngineSettings, FromEngine, ToEngine } from "./protocol.js";
 import { HintPublisher } from "./hint-publisher.js";
@@ -26,13 +26,13 @@ async function start(): Promise<void> {
     },
   });
   const c = rt.config;
-  const poolOptions = { numLayers: c.numLayers, numExperts: c.numExperts, hiddenSize: c.hiddenSize, callTimeoutMs: settings.shardTimeoutMs };
+  const poolOptions = { numLayers: c.numLayers, numExperts: c.numExperts, hiddenSize: c.hiddenSize, callTimeoutMs: settings.shardTimeoutMs, tls: settings.tls };
   pool = new ShardPool(settings.shards, { ...poolOptions, replicas: settings.replicas });
   // Shards that join or leave (heartbeats naming another layout) move dispatch to a new pool.
   const layout = new PlacementTracker({ addresses: settings.shards, replicas: settings.replicas }, c);
   let nats: NatsLink | undefined;
   if (settings.nats) {
-    nats = createNatsLink({ servers: [settings.nats], name: "router", logger: silentLogger });
+    nats = createNatsLink({ servers: [settings.nats], name: "router", logger: silentLogger, connection: natsConnectionOptions(settings.natsAuth ?? {}) });
     nats.subscribe(SHARDS_ALL, (msg) => {
       try {
         const hb = ShardHeartbeat.decode(msg.data);
@@ -50,7 +50,7 @@ async function start(): Promise<void> {
       }
     });
   }
-  const predictor = settings.predictor ? new RoutePredictor(settings.predictor, c.numLayers, c.numExperts) : undefined;
+  const predictor = settings.predictor ? new RoutePredictor(settings.predictor, c.numLayers, c.numExperts, settings.tls) : undefined;
   const hints = nats ? new HintPublisher(nats, c.numLayers, c.numExperts, c.topK) : undefined;
   const batcher = new Batcher(rt, settings.maxBatch, emit, {
     beginStep: (members: readonly BatchRequest[]) => {

@@ -1,5 +1,6 @@
 // Messages between the router's main thread (gRPC, admission, tokenizer) and its engine worker (the
 // continuous batcher, the dense part of the model, and expert dispatch to the shards).
+import type { ClientTlsFiles, NatsConfigValues } from "@expertmesh/runtime";
 
 export interface EngineSettings {
   modelDir: string;
@@ -14,8 +15,12 @@ export interface EngineSettings {
   provider: "cpu" | "cuda";
   /** NATS URL for shard heartbeats (and hints); undefined: static placement only. */
   nats?: string;
+  /** NATS authentication and TLS (plain values: the worker builds the client options). */
+  natsAuth?: NatsConfigValues;
   /** Predictor service address; undefined: no route prediction, no hints. */
   predictor?: string;
+  /** TLS of the channels to shards and the predictor (the router's certificate, the CA bundle); undefined: plaintext. */
+  tls?: ClientTlsFiles | undefined;
 }
 
 export interface SamplingParams {

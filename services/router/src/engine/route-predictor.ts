@@ -1,16 +1,16 @@
 // The router's view of the predictor service: for the tokens a step is about to run, the predicted
 // probability of each expert of each layer ([L, E] per token). Best effort: a slow or failed prediction
 // only costs prefetching, never correctness, so failures are counted and otherwise ignored.
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { Metadata } from "@grpc/grpc-js";
 import { PredictorServiceClient, type PredictRoutesResponse } from "@expertmesh/proto";
-import { channelOptions, tensorToFloat32 } from "@expertmesh/runtime";
+import { channelCredentialsFromFiles, channelOptions, tensorToFloat32, type ClientTlsFiles } from "@expertmesh/runtime";
 
 export class RoutePredictor {
   private readonly client: PredictorServiceClient;
   readonly counters = { calls: 0, failures: 0 };
 
-  constructor(address: string, private readonly L: number, private readonly E: number, private readonly timeoutMs = 50) {
-    this.client = new PredictorServiceClient(address, credentials.createInsecure(), channelOptions());
+  constructor(address: string, private readonly L: number, private readonly E: number, tls?: ClientTlsFiles, private readonly timeoutMs = 50) {
+    this.client = new PredictorServiceClient(address, channelCredentialsFromFiles(tls), channelOptions());
   }
 
   /** Per token, probabilities [L * E]; undefined when the predictor did not answer in time. */

@@ -4,11 +4,11 @@
 // moves to the next owner; when an expert has no live owner left, the step fails with UNAVAILABLE.
 // Among live owners the choice prefers one whose device tier holds the expert (from heartbeats), then
 // the least loaded, then the primary.
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import type { ExpertRunner, ExpertWork } from "@expertmesh/model";
 import { Placement } from "@expertmesh/moe";
 import { ExpertShardServiceClient, type RunExpertsRequest, type RunExpertsResponse } from "@expertmesh/proto";
-import { channelOptions, float32Tensor, tensorToFloat32, UnavailableError, DeadlineExceededError } from "@expertmesh/runtime";
+import { channelCredentialsFromFiles, channelOptions, float32Tensor, type ClientTlsFiles, tensorToFloat32, UnavailableError, DeadlineExceededError } from "@expertmesh/runtime";
 import { ShardMembership } from "./shard-membership.js";
 
 const DOWN_FOR_MS = 2_000;
@@ -21,6 +21,8 @@ export interface ShardPoolOptions {
   replicas: number;
   /** Deadline of one RunExperts call, bounded by the step's own deadline. */
   callTimeoutMs: number;
+  /** TLS of the channels to the shards; undefined: plaintext. */
+  tls?: ClientTlsFiles | undefined;
 }
 
 export class ShardPool implements ExpertRunner {
@@ -34,7 +36,8 @@ export class ShardPool implements ExpertRunner {
 
   constructor(readonly addresses: readonly string[], private readonly opts: ShardPoolOptions) {
     this.placement = new Placement({ numLayers: opts.numLayers, numExperts: opts.numExperts, shards: addresses.length, replicas: opts.replicas });
-    this.clients = addresses.map((a) => new ExpertShardServiceClient(a, credentials.createInsecure(), channelOptions()));
+    const creds = channelCredentialsFromFiles(opts.tls);
+    this.clients = addresses.map((a) => new ExpertShardServiceClient(a, creds, channelOptions()));
     this.downUntil = addresses.map(() => 0);
     this.membership = new ShardMembership(addresses.length);
   }
