@@ -30,7 +30,7 @@ async function inProcess(model: string): Promise<number[][]> {
 
 async function throughMesh(model: string, shards: number, deviceBudget: string): Promise<number[][]> {
   const mesh = await startMesh({ model, shards, replicas: 1, deviceBudget, predictor: false });
-  const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+  const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   try {
     return (await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })))).map((r) => r.tokenIds);
   } finally {

@@ -44,7 +44,7 @@ test("8 shards at 25 % (2 device slots each, = top-k) with expertflow serve conc
   // land. It used to wait for an unrelated unpin instead, and every request failed after the call deadline.
   const want = await Promise.all(PROMPTS.map((p) => referenceTokens(p, MAX_TOKENS)));
   const mesh = await startMesh({ shards: 8, replicas: 1, deviceBudget: "25%", policy: "expertflow" });
-  const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+  const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   try {
     for (let round = 0; round < 2; round++) {
       const got = await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));

@@ -18,7 +18,7 @@ let grpc: ExpertMeshClient;
 before(async () => {
   mesh = await startMesh({ shards: 2, predictor: false, nats: false, httpPort: 0, routerArgs: ["--max-batch", "1", "--max-queue", "0"] });
   openai = new OpenAI({ baseURL: `${mesh.http}/v1`, apiKey: "unused", maxRetries: 0 });
-  grpc = new ExpertMeshClient(mesh.router.address);
+  grpc = new ExpertMeshClient(mesh.router.address, mesh.clientOptions);
 });
 after(async () => {
   grpc.close();
