@@ -1,6 +1,6 @@
 // The mesh serves compressed checkpoints: greedy generation through real shards (low-bit experts in
-// MatMulNBits sessions in the shards' compute workers) equals the in-process runtime of the same
-// checkpoint, token for token.
+// MatMulNBits sessions in the shards' compute workers; merged experts behind the gate's slot map) equals
+// the in-process runtime of the same checkpoint, token for token.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { startMesh } from "@expertmesh/cli/launcher";
-import { calibrate, quantizeCheckpoint } from "@expertmesh/compress";
+import { calibrate, mergeCheckpoint, quantizeCheckpoint } from "@expertmesh/compress";
 import { BUNDLED_MODEL_DIR, generate, MoeRuntime, TextTokenizer } from "@expertmesh/model";
 import { PROMPTS } from "./reference.js";
 
@@ -51,4 +51,17 @@ test("a mixed-precision quantised checkpoint (2/4/8-bit experts) through 2 shard
     await rt.release();
   }
   assert.deepEqual(await throughMesh(out, 2, "25%"), await inProcess(out));
+});
+
+test("a merged checkpoint (8 of 16 experts per layer, gate slots mapped) through 2 shards at 50 % = in-process, token for token", async () => {
+  const out = join(dir, "merged");
+  const rt = await MoeRuntime.load(BUNDLED_MODEL_DIR);
+  try {
+    const tok = TextTokenizer.load(BUNDLED_MODEL_DIR, rt.config);
+    const { stats } = await calibrate(rt, PROMPTS.map((p) => tok.encodePrompt(p)), { samplesPerExpert: 0 });
+    mergeCheckpoint(rt.checkpoint, stats, out, { expertsPerLayer: 8, method: "merge" });
+  } finally {
+    await rt.release();
+  }
+  assert.deepEqual(await throughMesh(out, 2, "50%"), await inProcess(out));
 });

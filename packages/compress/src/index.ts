@@ -3,3 +3,6 @@ export { calibrate, gateWeights, routerLogits, type Calibration, type CalibrateO
 export { allocateBits, type Allocation } from "./bit-allocation.js";
 export { quantizeCheckpoint, checkQuantizable, DEFAULT_GROUP_SIZE, type QuantizeOptions, type QuantizeReport } from "./quantize-checkpoint.js";
 export { CompressError, writeCompressedCheckpoint, copiedTensors } from "./checkpoint-write.js";
+export { maxAssignment } from "./hungarian.js";
+export { groupExperts, alignNeurons, permuteNeurons, mergeGroup, type LayerGrouping } from "./merge-experts.js";
+export { mergeCheckpoint, checkMergeable, type MergeOptions, type MergeReport, type ReduceMethod } from "./merge-checkpoint.js";

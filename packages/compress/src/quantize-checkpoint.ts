@@ -77,6 +77,10 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
       for (let l = 0; l < L; l++) {
         error.push([]);
         for (let e = 0; e < E; e++) {
+          if (!src.isStored(l, e)) {
+            error[l].push(widths.map(() => 0)); // a merged-away or pruned slot: never computed
+            continue;
+          }
           const rows = cal.rows[l][e];
           const w = src.expert(l, e);
           const ref = rows > 0 ? await run(cal.inputs[l][e], rows, w) : null;
@@ -105,7 +109,17 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
       const s = cal.stats.layers[l];
       for (let e = 0; e < E; e++) cost.push(error[l][e].map((x) => s.frequency[e] ** alpha * s.meanWeight[e] ** beta * x));
     }
-    const flat = allocateBits(cost, widths, opts.avgBits).bits;
+    // Only stored experts take part (a merged checkpoint stores K of E per layer); the others take their
+    // stored expert's width, or the smallest for a pruned slot, and cost nothing.
+    const items: number[] = [];
+    for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) if (src.isStored(l, e)) items.push(l * E + e);
+    const chosen = allocateBits(items.map((i) => cost[i]), widths, opts.avgBits).bits;
+    const flat = new Array<number>(L * E).fill(widths[0]);
+    items.forEach((i, j) => (flat[i] = chosen[j]));
+    for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) if (!src.isStored(l, e)) {
+      const m = src.slotMap![l][e];
+      flat[l * E + e] = m < 0 ? widths[0] : flat[l * E + m];
+    }
     bits = Array.from({ length: L }, (_, l) => flat.slice(l * E, l * E + E));
   }
 
@@ -115,6 +129,7 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
   let expertBytes = 0;
   for (let l = 0; l < L; l++) {
     for (let e = 0; e < E; e++) {
+      if (!src.isStored(l, e)) continue;
       const q = quantize(src.expert(l, e), bits[l][e]);
       for (const w of EXPERT_WEIGHTS) addNbits(tensors, src.adapter.expert(src.decoderLayer(l), e, w), q[w]);
       expertBytes += expertNbitsBytes(D, F, bits[l][e], groupSize);
@@ -122,8 +137,10 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
   }
   const quantizationConfig = { quant_method: NBITS_METHOD, group_size: groupSize, expert_bits: bits };
   writeCompressedCheckpoint(src, outDir, tensors, { quantization_config: quantizationConfig });
-  const meanBits = bits.flat().reduce((a, b) => a + b, 0) / (L * E);
-  return { bits, meanBits, groupSize, expertBytes, f32ExpertBytes: L * E * 3 * D * F * 4, error, widths };
+  let stored = 0;
+  let bitSum = 0;
+  for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) if (src.isStored(l, e)) (stored++, (bitSum += bits[l][e]));
+  return { bits, meanBits: bitSum / stored, groupSize, expertBytes, f32ExpertBytes: stored * 3 * D * F * 4, error, widths };
 }
 
 function addNbits(out: Record<string, TensorToWrite>, weightName: string, q: NbitsWeight): void {

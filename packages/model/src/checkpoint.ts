@@ -8,6 +8,7 @@ import { readConfig, type MoeConfig } from "./config.js";
 import { CheckpointError, TensorError } from "./errors.js";
 import { SafetensorsFile, type TensorInfo } from "./safetensors.js";
 import { readExpertQuantization, type ExpertQuantization } from "./quant/expert-quantization.js";
+import { readExpertSlotMap } from "./expert-slots.js";
 import { expertNbitsBytes, readNbitsExpert, type NbitsExpert } from "./quant/nbits-expert.js";
 
 export interface ExpertWeights {
@@ -18,6 +19,7 @@ export interface ExpertWeights {
 
 export class Checkpoint {
   #quantization: ExpertQuantization | null | undefined;
+  #slotMap: number[][] | null | undefined;
 
   private constructor(
     readonly dir: string,
@@ -62,6 +64,24 @@ export class Checkpoint {
     return this.#quantization;
   }
 
+  /** [L][E] gate slot -> stored expert slot (-1 pruned) of a merged or pruned checkpoint (expert-slots.ts), or null. */
+  get slotMap(): number[][] | null {
+    if (this.#slotMap === undefined) this.#slotMap = readExpertSlotMap(this.dir, this.config.numLayers, this.config.numExperts);
+    return this.#slotMap;
+  }
+
+  /** Whether slot `expert` holds a stored expert (false for merged-away and pruned slots). */
+  isStored(layer: number, expert: number): boolean {
+    return (this.slotMap?.[layer][expert] ?? expert) === expert;
+  }
+
+  /** The slot whose stored expert computes slot `expert` (itself unless merged); throws for a pruned slot. */
+  storedSlot(layer: number, expert: number): number {
+    const m = this.slotMap?.[layer][expert] ?? expert;
+    if (m < 0) throw new CheckpointError(this.dir, `expert (${layer}, ${expert}) was pruned (expert_slot_map)`);
+    return m;
+  }
+
   /**
    * Bytes of one expert's weights as stored and held on a device tier: 3·D·F·4 for f32, the low-bit
    * codes, scales and zero points for a quantised expert. Without arguments: the largest expert.
@@ -78,7 +98,7 @@ export class Checkpoint {
   nbitsExpert(layer: number, expert: number): NbitsExpert {
     const q = this.quantization;
     if (q === null) throw new CheckpointError(this.dir, "the experts are f32, not quantised (no quantization_config in config.json)");
-    return readNbitsExpert(this, layer, expert, q);
+    return readNbitsExpert(this, layer, this.storedSlot(layer, expert), q);
   }
 
   /** The decoder layer of MoE layer `layer` (they differ when the model has dense layers). */
@@ -106,7 +126,8 @@ export class Checkpoint {
       throw new CheckpointError(this.dir, `expert (${layer}, ${expert}) is quantised (${this.quantization.bits[layer][expert]} bits), not f32: read it with nbitsExpert`);
     }
     const decoder = this.decoderLayer(layer);
-    const name = (w: ExpertWeight) => this.adapter.expert(decoder, expert, w);
+    const stored = this.storedSlot(layer, expert);
+    const name = (w: ExpertWeight) => this.adapter.expert(decoder, stored, w);
     return { w1: this.tensor(name("w1"), [F, D]), w3: this.tensor(name("w3"), [F, D]), w2: this.tensor(name("w2"), [D, F]) };
   }
 }

@@ -10,16 +10,18 @@ export const DEFAULT_NBITS_ACCURACY: NbitsAccuracy = 4;
 
 export class NbitsExpertRunner implements ExpertRunner {
   private constructor(
-    private readonly sessions: InferenceSession[][], // [L][E]
+    private readonly sessions: (InferenceSession | undefined)[][], // [L][E], undefined for slots without a stored expert
     private readonly D: number,
   ) {}
 
   static async create(ckpt: Checkpoint, session: SessionConfig, accuracy: NbitsAccuracy = DEFAULT_NBITS_ACCURACY): Promise<NbitsExpertRunner> {
     const { hiddenSize: D, intermediateSize: F, numLayers: L, numExperts: E } = ckpt.config;
-    const sessions: InferenceSession[][] = [];
+    const sessions: (InferenceSession | undefined)[][] = [];
     for (let l = 0; l < L; l++) {
       sessions.push([]);
-      for (let e = 0; e < E; e++) sessions[l].push(await createSession(buildNbitsExpertGraph(D, F, ckpt.nbitsExpert(l, e), accuracy), session));
+      for (let e = 0; e < E; e++) {
+        sessions[l].push(ckpt.isStored(l, e) ? await createSession(buildNbitsExpertGraph(D, F, ckpt.nbitsExpert(l, e), accuracy), session) : undefined);
+      }
     }
     return new NbitsExpertRunner(sessions, D);
   }
@@ -28,13 +30,15 @@ export class NbitsExpertRunner implements ExpertRunner {
     const out: Float32Array[] = [];
     for (const w of work) {
       signal?.throwIfAborted();
-      const r = await this.sessions[layer][w.expert].run({ x: floatTensor(w.x, [w.rows, this.D]) });
+      const s = this.sessions[layer][w.expert];
+      if (s === undefined) throw new RangeError(`expert (${layer}, ${w.expert}) is not stored in this checkpoint (merged or pruned slot)`);
+      const r = await s.run({ x: floatTensor(w.x, [w.rows, this.D]) });
       out.push(r.y.data as Float32Array);
     }
     return out;
   }
 
   async release(): Promise<void> {
-    for (const row of this.sessions) for (const s of row) await s.release();
+    for (const row of this.sessions) for (const s of row) await s?.release();
   }
 }

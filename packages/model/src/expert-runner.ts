@@ -20,7 +20,7 @@ export interface ExpertRunner {
   run(layer: number, work: ExpertWork[], signal?: AbortSignal): Promise<Float32Array[]>;
 }
 
-type ExpertTensors = { w1: Tensor; w3: Tensor; w2: Tensor };
+type ExpertTensors = { w1: Tensor; w3: Tensor; w2: Tensor } | undefined; // undefined: a slot without a stored expert
 
 /** Computes experts in this process from weights held in memory (all of them, loaded at start). */
 export class LocalExpertRunner implements ExpertRunner {
@@ -36,6 +36,10 @@ export class LocalExpertRunner implements ExpertRunner {
     for (let l = 0; l < L; l++) {
       weights.push([]);
       for (let e = 0; e < E; e++) {
+        if (!ckpt.isStored(l, e)) {
+          weights[l].push(undefined);
+          continue;
+        }
         const w = ckpt.expert(l, e);
         weights[l].push({ w1: floatTensor(w.w1, [F, D]), w3: floatTensor(w.w3, [F, D]), w2: floatTensor(w.w2, [D, F]) });
       }
@@ -48,6 +52,7 @@ export class LocalExpertRunner implements ExpertRunner {
     for (const w of work) {
       signal?.throwIfAborted();
       const t = this.weights[layer][w.expert];
+      if (t === undefined) throw new RangeError(`expert (${layer}, ${w.expert}) is not stored in this checkpoint (merged or pruned slot)`);
       const r = await this.session.run({ x: floatTensor(w.x, [w.rows, this.D]), w1: t.w1, w3: t.w3, w2: t.w2 });
       out.push(r.y.data as Float32Array);
     }

@@ -5,7 +5,7 @@
 // tokens, and add the weighted expert outputs to the residual. After the last layer the head graph gives
 // logits. Letters: B sequences, S new tokens (max over the batch), P past tokens (max), T = P + S,
 // D hidden, K kv heads, Dh head dim, E experts, k experts per token, V vocabulary, N valid tokens.
-import { gatherRows, planDispatch, route, scatterAddWeighted } from "@expertmesh/moe";
+import { gatherRows, mapSlots, maskPrunedSlots, planDispatch, route, scatterAddWeighted } from "@expertmesh/moe";
 import { Checkpoint } from "./checkpoint.js";
 import type { MoeConfig } from "./config.js";
 import { InvalidInputError, LimitError } from "./errors.js";
@@ -160,7 +160,10 @@ export class MoeRuntime {
         const hn = gatherRows(out.hn.data as Float32Array, rows, D); // [N, D]
         if (options.onMoeInput) options.onMoeInput({ layer: m, residual: gatherRows(h, rows, D), normed: hn });
         const logits = gatherRows(out.gate_logits.data as Float32Array, rows, E); // [N, E]
+        const slots = this.checkpoint.slotMap?.[m]; // merged / pruned checkpoints: E gate slots over fewer stored experts
+        if (slots) maskPrunedSlots(logits, slots);
         const routing = route(logits, E, topK, c.gate, this.gateBias[m]);
+        if (slots) mapSlots(routing.experts, slots);
         options.onRouting?.({ layer: m, experts: routing.experts, weights: routing.weights });
         const groups = planDispatch(routing.experts, routing.weights, topK);
         const results = await this.experts.run(

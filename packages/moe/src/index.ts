@@ -66,3 +66,4 @@ export { mlpLoss, routingExamples, trainMlp, type RoutingExamples, type TokenEmb
 export { fitTokenBias } from "./predictor-token-bias.js";
 export { seededRandom } from "./seeded-random.js";
 export { CACHE_POLICIES, CACHE_POLICY_NAMES, cachePolicy, isCachePolicyName, type CachePolicyName, type PolicyEntry, type PolicyShape } from "./cache-registry.js";
+export { PRUNED_SLOT, maskPrunedSlots, mapSlots } from "./slot-map.js";

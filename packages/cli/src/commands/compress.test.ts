@@ -34,3 +34,10 @@ test("compress quantize --avg-bits outside the widths' range names the range and
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--avg-bits must be between 2 and 8 .* got 9/);
 });
+
+test("compress merge --experts-per-layer above E is a usage error naming both numbers", async () => {
+  const r = await runCli("compress", "merge", "--experts-per-layer", "17", "--out", join(dir, "m"));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--experts-per-layer 17 is more than the model's 16 experts per layer/);
+  assert.equal(existsSync(join(dir, "m")), false);
+});

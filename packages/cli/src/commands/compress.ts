@@ -4,6 +4,7 @@ import { UsageError } from "../args.js";
 const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   stats: async (argv) => (await import("./compress-stats.js")).compressStatsCommand(argv),
   quantize: async (argv) => (await import("./compress-quantize.js")).compressQuantizeCommand(argv),
+  merge: async (argv) => (await import("./compress-merge.js")).compressMergeCommand(argv),
 };
 
 export async function compressCommand(argv: string[]): Promise<void> {
