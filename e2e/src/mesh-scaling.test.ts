@@ -29,7 +29,10 @@ async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Prom
 test("a mesh that grows from 2 to 3 shards keeps serving the in-process output, and no longer needs the old shards", async () => {
   const want = await Promise.all(PROMPTS.map((p) => referenceTokens(p, MAX_TOKENS)));
   const lines: string[] = [];
-  const mesh = await startMesh({ shards: 2, replicas: 1, predictor: false, shardArgs: HEARTBEAT, log: (l) => lines.push(l) });
+  const mesh = await startMesh({
+    shards: 2, replicas: 1, predictor: false, shardArgs: HEARTBEAT, log: (l) => lines.push(l),
+    routerArgs: ["--allowed-shard-addresses", "127.0.0.1:*"], // the new shards listen on ports not known in advance
+  });
   const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   const joined: ManagedProcess[] = [];
   const completeAll = () => Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));

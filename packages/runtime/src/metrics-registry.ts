@@ -83,10 +83,6 @@ export class MeshMetrics {
   readonly hintsReceived = this.#counter("expertmesh_hints_received_total", "Prefetch hints received on NATS, by outcome.", ["outcome"]);
   readonly hintExpertsAdmitted = this.#counter("expertmesh_hint_experts_admitted_total", "Experts named by accepted hints and passed to prefetch.", []);
 
-  // Router: shard heartbeats by outcome (accepted, or refused: untrusted subject, shard id mismatch,
-  // address not allowed, malformed).
-  readonly heartbeatsReceived = this.#counter("expertmesh_heartbeats_received_total", "Shard heartbeats received on NATS, by outcome.", ["outcome"]);
-
   // Router.
   readonly generatedTokens = this.#counter("expertmesh_generated_tokens_total", "Tokens generated (sampled and streamed).", []);
   readonly promptTokens = this.#counter("expertmesh_prompt_tokens_total", "Prompt tokens prefilled.", []);

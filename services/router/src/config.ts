@@ -8,6 +8,11 @@ export const routerConfig = defineConfig({ envPrefix: "EXPERTMESH_ROUTER_" }, {
   host: { type: "string", default: "127.0.0.1", description: "interface to listen on" },
   port: { type: "int", default: 50051, min: 0, max: 65535, description: "gRPC port (0: any free port)" },
   shards: { type: "list", required: true, description: "expert-shard addresses host:port, in shard-id order" },
+  allowedShardAddresses: {
+    type: "list",
+    default: [],
+    description: 'addresses a shard heartbeat may name besides --shards, as host:port or patterns with * within a DNS label or the port (e.g. "expert-shard-*.expert-shard.expertmesh.svc.cluster.local:50061"); heartbeats naming others are refused',
+  },
   replicas: { type: "int", default: 1, min: 1, description: "replicas per expert (as the shards were started with)" },
   predictor: { type: "string", description: "predictor service address host:port (optional)" },
   nats: { type: "string", description: "NATS URL for hints and shard heartbeats (optional: without it, static placement and on-demand loads)" },

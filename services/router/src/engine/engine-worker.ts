@@ -7,6 +7,7 @@ import { createNatsLink, natsConnectionOptions, flushTelemetry, initTelemetry, j
 import { Batcher, type BatchRequest } from "./batcher.js";
 import type { EngineSettings, FromEngine, ToEngine } from "./protocol.js";
 import { HintPublisher } from "./hint-publisher.js";
+import { HeartbeatTrust, type HeartbeatVerdict } from "./heartbeat-trust.js";
 import { PlacementTracker } from "./placement-tracker.js";
 import { RoutePredictor } from "./route-predictor.js";
 import { ShardPool } from "./shard-pool.js";
@@ -33,9 +34,21 @@ async function start(): Promise<void> {
   let nats: NatsLink | undefined;
   if (settings.nats) {
     nats = createNatsLink({ servers: [settings.nats], name: "router", logger: silentLogger, connection: natsConnectionOptions(settings.natsAuth ?? {}) });
+    // Only heartbeats from the shard they name, pointing at an address the router may dial (heartbeat-trust.ts).
+    const trust = new HeartbeatTrust(settings.shards, settings.allowedShardAddresses ?? []);
+    const warned = new Set<string>();
     nats.subscribe(SHARDS_ALL, (msg) => {
       try {
         const hb = ShardHeartbeat.decode(msg.data);
+        const verdict: HeartbeatVerdict = trust.judge(msg.subject, hb);
+        if (verdict !== "accepted") {
+          const key = `${verdict} ${msg.subject} ${hb.address}`;
+          if (!warned.has(key) && warned.size < 100) {
+            warned.add(key);
+            jsonLogger("router").warn("shard heartbeat refused", { reason: verdict, subject: msg.subject, shardId: hb.shardId, address: hb.address });
+          }
+          return;
+        }
         const next = layout.observe(hb);
         if (next) {
           const old = pool!;

@@ -15,6 +15,8 @@ export interface EngineSettings {
   provider: "cpu" | "cuda";
   /** NATS URL for shard heartbeats (and hints); undefined: static placement only. */
   nats?: string;
+  /** Addresses (or patterns, "*" within a label or port) that heartbeats may name besides `shards`. */
+  allowedShardAddresses?: string[];
   /** NATS authentication and TLS (plain values: the worker builds the client options). */
   natsAuth?: NatsConfigValues;
   /** Predictor service address; undefined: no route prediction, no hints. */
