@@ -1,9 +1,9 @@
 // expert-shard: serves the experts that the placement gives --shard-id over gRPC (ExpertShardService).
 //   node services/expert-shard/dist/main.js --shard-id 0 --shards 2 --device-budget 25% --port 50061
 
-import { PrefetchHint } from "@expertmesh/proto";
 import { ConfigError, createNatsLink, HINTS_ALL, initTelemetry, jsonLogger, natsConnectionOptions } from "@expertmesh/runtime";
 import { startHeartbeats } from "./heartbeat.js";
+import { HintGate } from "./hint-gate.js";
 import { parseShardConfig, shardConfig } from "./config.js";
 import { serveShard } from "./server.js";
 
@@ -15,19 +15,17 @@ initTelemetry({ serviceName: "expert-shard" });
 try {
   const config = parseShardConfig(process.argv.slice(2), process.env);
   const logger = jsonLogger(`expert-shard-${config.shardId}`);
-  const { address, shard, drain } = await serveShard(config, { logger });
+  const { address, shard, drain, server } = await serveShard(config, { logger });
   const { owned, deviceSlots, policy } = shard.snapshot();
   logger.info("expert shard ready", { address, shardId: shard.id, owned: owned.length, deviceSlots, policy, link: shard.link?.describe() ?? "none (not simulated)" });
   if (config.nats) {
     const link = createNatsLink({ servers: [config.nats], name: `expert-shard-${shard.id}`, logger, connection: natsConnectionOptions(config) });
     if (config.policy === "expertflow") {
-      // Hints are best effort: a malformed one is logged and dropped.
+      // Hints are untrusted and best effort: bounded in size and rate, counted, dropped when refused (hint-gate.ts).
+      const gate = new HintGate(config, shard.model, server.metrics);
       link.subscribe(HINTS_ALL, (msg) => {
-        try {
-          shard.hint(PrefetchHint.decode(msg.data));
-        } catch (error) {
-          logger.warn("malformed prefetch hint", { subject: msg.subject, error });
-        }
+        const hint = gate.admit(msg.data);
+        if (hint !== undefined) shard.hint(hint);
       });
     }
     const beats = startHeartbeats(link, shard, { address: config.advertise ?? address, shards: config.shards, replicas: config.replicas, intervalMs: config.heartbeatInterval });
