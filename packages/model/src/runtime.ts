@@ -1,20 +1,31 @@
 // The forward pass of a Mixtral-style MoE model, one step for a batch of sequences of different lengths.
 //
-// Per step: embed the new tokens (left-padded to S), then per layer run the dense graph (attention +
-// gate logits), apply the gate, group the tokens by expert, let the ExpertRunner compute each expert's
-// tokens, and add the weighted expert outputs to the residual. After the last layer the head graph gives
-// logits. Letters: B sequences, S new tokens (max over the batch), P past tokens (max), T = P + S,
-// D hidden, K kv heads, Dh head dim, E experts, k experts per token, V vocabulary, N valid tokens.
-import { gatherRows, mapSlots, maskPrunedSlots, planDispatch, route, scatterAddWeighted } from "@expertmesh/moe";
+// Per step: embed the new tokens (left-padded to S; step-batch.ts), run them through the layers on one of
+// two paths (forward-path.ts), and return the logits of each sequence's last token (or of all its tokens).
+// - "fused" (the default when the experts live in this process as f32 and onnxruntime's MoE operator
+//   computes the family's gate): the routed experts are inside the layer graphs, one MoE node per layer,
+//   one session run for all layers (forward-fused.ts).
+// - "seam": per layer the dense graph, the gate in JS, and the experts through an ExpertRunner: the
+//   in-process LocalExpertRunner (NbitsExpertRunner for quantised experts), or the router's runner that
+//   sends the work to expert shards (forward-seam.ts). Chosen whenever `experts` is given, for the
+//   checkpoints the fused path cannot run (fusedUnsupported), and for a step with onMoeInput (which needs
+//   the residual between the dense graph and the experts).
+//
+// Letters: B sequences, S new tokens, V vocabulary.
+import type { Checkpoint as CheckpointType } from "./checkpoint.js";
 import { Checkpoint } from "./checkpoint.js";
 import type { MoeConfig } from "./config.js";
 import { InvalidInputError, LimitError } from "./errors.js";
 import { LocalExpertRunner, type ExpertRunner } from "./expert-runner.js";
 import { NbitsExpertRunner } from "./expert-runner-nbits.js";
-import { buildAttentionGraph } from "./graphs/attention-graph.js";
-import { buildHeadGraph } from "./graphs/head-graph.js";
+import { FusedForward, fusedUnsupported } from "./forward-fused.js";
+import type { ForwardOptions, ForwardPath } from "./forward-path.js";
+import { SeamForward } from "./forward-seam.js";
 import { KvCache } from "./kv-cache.js";
-import { createSession, DEFAULT_SESSION_CONFIG, floatTensor, int64Tensor, type InferenceSession, type SessionConfig } from "./ort-session.js";
+import { DEFAULT_SESSION_CONFIG, type SessionConfig } from "./ort-session.js";
+import { prepareBatch } from "./step-batch.js";
+
+export type { LayerRouting, MoeInput } from "./forward-path.js";
 
 /** One sequence's state across steps: its KV cache and position. */
 export class Sequence {
@@ -32,60 +43,57 @@ export interface StepInput {
   tokens: readonly number[];
 }
 
-/** Routing of one layer for the N valid tokens of a step, in batch order (sequence, then position). */
-export interface LayerRouting {
-  layer: number;
-  experts: Int32Array; // [N, k]
-  weights: Float32Array; // [N, k]
-}
-
-/** The input of one layer's MoE block for the N valid tokens of a step, in batch order (as LayerRouting). */
-export interface MoeInput {
-  layer: number;
-  /** [N, D] the residual stream after the layer's attention (x + attention), before its MoE block. */
-  residual: Float32Array;
-  /** [N, D] the same after the post-attention RMSNorm: what the gate and the experts see. */
-  normed: Float32Array;
-}
-
-export interface StepOptions {
+export interface StepOptions extends ForwardOptions {
   /** Return logits for every new token (for scoring) instead of only each sequence's last one. */
   allLogits?: boolean;
-  onRouting?: (routing: LayerRouting) => void;
-  /** Called per layer before its gate, with the MoE block's input (e.g. to apply a later layer's gate early). */
-  onMoeInput?: (input: MoeInput) => void;
-  /** Aborts the step between layers and cancels expert work under way; the step then rejects. */
-  signal?: AbortSignal;
 }
+
+export type ForwardPathName = "fused" | "seam";
+export const FORWARD_PATHS: readonly ForwardPathName[] = ["fused", "seam"];
 
 export interface RuntimeOptions {
   session?: SessionConfig;
-  /** Computes the experts; defaults to all experts in this process. */
+  /** Computes the routed experts (e.g. on expert shards); implies the "seam" path. Default: all experts in this process. */
   experts?: ExpertRunner;
+  /** "fused" (the default where fusedUnsupported allows it, without `experts`) or "seam" (experts through an ExpertRunner, one session run per layer and expert). */
+  forward?: ForwardPathName;
 }
 
 export class MoeRuntime {
+  private seamPath: Promise<{ path: SeamForward; runner: ExpertRunner & { release(): Promise<void> } }> | undefined;
+
   private constructor(
-    readonly checkpoint: Checkpoint,
+    readonly checkpoint: CheckpointType,
     readonly config: MoeConfig,
     private readonly embed: Float32Array,
-    private readonly layers: InferenceSession[],
-    private readonly head: InferenceSession,
-    readonly experts: ExpertRunner,
-    private readonly gateBias: (Float32Array | undefined)[],
+    private readonly path: ForwardPath,
+    private readonly session: SessionConfig,
+    private readonly runner: ExpertRunner | undefined,
   ) {}
 
   static async load(dir: string, options: RuntimeOptions = {}): Promise<MoeRuntime> {
     const ckpt = Checkpoint.open(dir);
     const c = ckpt.config;
     const session = options.session ?? DEFAULT_SESSION_CONFIG;
+    const unsupported = fusedUnsupported(ckpt);
+    const forward = options.forward ?? (options.experts || unsupported ? "seam" : "fused");
+    if (forward === "fused" && options.experts) throw new InvalidInputError("forward", "the fused path computes the experts itself; an ExpertRunner needs forward: \"seam\"");
+    if (forward === "fused" && unsupported) throw new InvalidInputError("forward", `the fused path cannot run ${dir}: ${unsupported}`);
     const embed = ckpt.tensor(ckpt.adapter.embedTokens, [c.vocabSize, c.hiddenSize]);
-    const layers: InferenceSession[] = [];
-    for (let l = 0; l < c.numHiddenLayers; l++) layers.push(await createSession(buildAttentionGraph(ckpt, l), session));
-    const head = await createSession(buildHeadGraph(ckpt), session);
-    const gateBias = Array.from({ length: c.numLayers }, (_, m) => ckpt.gateBias(m));
-    const experts = options.experts ?? (ckpt.quantization ? await NbitsExpertRunner.create(ckpt, session) : await LocalExpertRunner.create(ckpt, session));
-    return new MoeRuntime(ckpt, c, embed, layers, head, experts, gateBias);
+    let path: ForwardPath;
+    let runner = options.experts;
+    if (forward === "fused") {
+      path = await FusedForward.create(ckpt, session);
+    } else {
+      runner ??= await localRunner(ckpt, session);
+      path = await SeamForward.create(ckpt, session, runner);
+    }
+    return new MoeRuntime(ckpt, c, embed, path, session, runner);
+  }
+
+  /** The path this runtime computes steps with. */
+  get forward(): ForwardPathName {
+    return this.path.name;
   }
 
   newSequence(): Sequence {
@@ -97,100 +105,13 @@ export class MoeRuntime {
    * Returns, per input, logits [V] of its last token, or [S_b, V] of all its tokens with `allLogits`.
    */
   async step(inputs: readonly StepInput[], options: StepOptions = {}): Promise<Float32Array[]> {
-    const c = this.config;
-    const { hiddenSize: D, numKvHeads: K, headDim: Dh, valueHeadDim: Dv, numExperts: E, topK, vocabSize: V } = c;
     this.validate(inputs);
-    const B = inputs.length;
-    const S = Math.max(...inputs.map((i) => i.tokens.length));
-    const P = Math.max(...inputs.map((i) => i.sequence.length));
-    const T = P + S;
-
-    // Embeddings, positions, mask; `valid` lists the rows (b * S + s) that hold real tokens.
-    const x = new Float32Array(B * S * D);
-    const pos = new BigInt64Array(B * S);
-    const mask = new Float32Array(B * S * T).fill(-Infinity);
-    const valid: number[] = [];
-    inputs.forEach(({ sequence, tokens }, b) => {
-      const n = tokens.length;
-      const past = sequence.length;
-      for (let s = 0; s < S; s++) {
-        const row = b * S + s;
-        const maskRow = row * T;
-        const j = s - (S - n); // index among this sequence's new tokens, < 0 for padding
-        if (j < 0) {
-          mask[maskRow + P + s] = 0; // padding attends to itself only, to keep softmax finite
-          continue;
-        }
-        valid.push(row);
-        x.set(this.embed.subarray(tokens[j] * D, tokens[j] * D + D), row * D);
-        pos[row] = BigInt(past + j);
-        for (let t = P - past; t < P; t++) mask[maskRow + t] = 0;
-        for (let t = S - n; t <= s; t++) mask[maskRow + P + t] = 0;
-      }
-    });
-    const rows = Int32Array.from(valid);
-    const N = rows.length;
-
-    // Decoder layer l; m counts the MoE layers (routing, experts and traces are indexed by m).
-    let hidden = x;
-    for (let l = 0, m = 0; l < c.numHiddenLayers; l++) {
-      options.signal?.throwIfAborted();
-      const pastK = new Float32Array(B * K * P * Dh);
-      const pastV = new Float32Array(B * K * P * Dv);
-      inputs.forEach(({ sequence }, b) => sequence.cache.copyInto(l, pastK, pastV, b, P));
-      const out = await this.layers[l].run({
-        x: floatTensor(hidden, [B, S, D]),
-        pos: int64Tensor(pos, [B, S]),
-        mask: floatTensor(mask, [B, 1, S, T]),
-        past_k: floatTensor(pastK, [B, K, P, Dh]),
-        past_v: floatTensor(pastV, [B, K, P, Dv]),
-      });
-      const kNew = out.k_new.data as Float32Array;
-      const vNew = out.v_new.data as Float32Array;
-      inputs.forEach(({ sequence, tokens }, b) => sequence.cache.append(l, kNew, vNew, b, S, tokens.length));
-
-      const h = out.h.data as Float32Array; // [B*S, D]
-      const next = Float32Array.from(h);
-      if (out.dense_out) {
-        // Dense layers' MLP and shared experts: computed in the dense graph, never by the ExpertRunner.
-        const dense = out.dense_out.data as Float32Array; // [B*S, D]
-        for (let i = 0; i < next.length; i++) next[i] += dense[i];
-      }
-      if (c.moeLayers[m] === l) {
-        const hn = gatherRows(out.hn.data as Float32Array, rows, D); // [N, D]
-        if (options.onMoeInput) options.onMoeInput({ layer: m, residual: gatherRows(h, rows, D), normed: hn });
-        const logits = gatherRows(out.gate_logits.data as Float32Array, rows, E); // [N, E]
-        const slots = this.checkpoint.slotMap?.[m]; // merged / pruned checkpoints: E gate slots over fewer stored experts
-        if (slots) maskPrunedSlots(logits, slots);
-        const routing = route(logits, E, topK, c.gate, this.gateBias[m]);
-        if (slots) mapSlots(routing.experts, slots);
-        options.onRouting?.({ layer: m, experts: routing.experts, weights: routing.weights });
-        const groups = planDispatch(routing.experts, routing.weights, topK);
-        const results = await this.experts.run(
-          m,
-          groups.map((g) => ({ expert: g.expert, x: gatherRows(hn, g.rows, D), rows: g.rows.length })),
-          options.signal,
-        );
-        const moe = new Float32Array(N * D);
-        groups.forEach((g, i) => scatterAddWeighted(moe, results[i], g, D));
-        for (let i = 0; i < N; i++) {
-          const o = rows[i] * D;
-          for (let d = 0; d < D; d++) next[o + d] += moe[i * D + d];
-        }
-        m++;
-      }
-      hidden = next;
-    }
+    const V = this.config.vocabSize;
+    const batchInputs = inputs.map((i) => ({ cache: i.sequence.cache, tokens: i.tokens }));
+    const batch = prepareBatch(batchInputs, this.embed, this.config, options.allLogits ?? false);
+    const path = options.onMoeInput && this.path.name === "fused" ? (await this.seam()).path : this.path;
+    const all = await path.run(batchInputs, batch, options);
     for (const { sequence, tokens } of inputs) sequence.cache.commit(tokens.length);
-
-    // Head: each sequence's last token, or all its tokens.
-    const headRows: number[] = [];
-    inputs.forEach(({ tokens }, b) => {
-      const first = options.allLogits ? S - tokens.length : S - 1;
-      for (let s = first; s < S; s++) headRows.push(b * S + s);
-    });
-    const headOut = await this.head.run({ x: floatTensor(gatherRows(hidden, Int32Array.from(headRows), D), [headRows.length, D]) });
-    const all = headOut.logits.data as Float32Array;
     const result: Float32Array[] = [];
     let offset = 0;
     for (const { tokens } of inputs) {
@@ -199,6 +120,15 @@ export class MoeRuntime {
       offset += n;
     }
     return result;
+  }
+
+  /** The seam path beside a fused one, built on first use (for onMoeInput). */
+  private seam(): Promise<{ path: SeamForward; runner: ExpertRunner & { release(): Promise<void> } }> {
+    this.seamPath ??= (async () => {
+      const runner = await localRunner(this.checkpoint, this.session);
+      return { path: await SeamForward.create(this.checkpoint, this.session, runner), runner };
+    })();
+    return this.seamPath;
   }
 
   private validate(inputs: readonly StepInput[]): void {
@@ -215,7 +145,17 @@ export class MoeRuntime {
   }
 
   async release(): Promise<void> {
-    for (const s of [...this.layers, this.head]) await s.release();
-    if (this.experts instanceof LocalExpertRunner || this.experts instanceof NbitsExpertRunner) await this.experts.release();
+    await this.path.release();
+    if (this.seamPath) {
+      const { path, runner } = await this.seamPath;
+      await path.release();
+      await runner.release();
+    }
+    if (this.runner instanceof LocalExpertRunner || this.runner instanceof NbitsExpertRunner) await this.runner.release();
   }
+}
+
+/** The routed experts of a checkpoint computed in this process: f32, or low-bit when quantised. */
+function localRunner(ckpt: CheckpointType, session: SessionConfig): Promise<LocalExpertRunner | NbitsExpertRunner> {
+  return ckpt.quantization ? NbitsExpertRunner.create(ckpt, session) : LocalExpertRunner.create(ckpt, session);
 }

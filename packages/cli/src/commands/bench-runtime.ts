@@ -1,26 +1,33 @@
-// expertmesh bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--prompt-tokens P]
-//   [--decode-steps N] [--repeats R] [--text FILE] [--provider cpu|cuda] [--json]
+// expertmesh bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--forward fused,seam]
+//   [--prompt-tokens P] [--decode-steps N] [--repeats R] [--text FILE] [--provider cpu|cuda] [--json]
 //
-// The in-process runtime's speed: for each batch size B and onnxruntime thread count, the prefill of B
+// The in-process runtime's speed: for each forward path (fused: experts inside the layer graphs; seam:
+// experts through the ExpertRunner, as the mesh computes them), batch size B and onnxruntime thread
+// count, the prefill of B
 // prompts of P tokens in one step (prefill tokens/s = B·P / its time), then N greedy decode steps of the
 // B sequences (decode tokens/s = B·N / their time). Prompts are windows of held-out text (the model's, else
 // the bundled model's: synth checkpoints share its tokenizer). Each configuration is warmed up once, then
 // measured R times in rounds (every configuration once per round, so that noise on this shared machine
 // falls on all of them alike); the figures are medians over rounds, and each row carries its ratio to the
-// row of the same batch at the first thread count, measured in the same run.
+// row of the same batch in the first configuration (first path, first thread count), measured in the
+// same run. Beside wall-clock rates, each row gives tokens per second of process CPU time (all threads):
+// on a shared machine, where other processes take cores away, that figure moves less.
 //
 // Letters: B batch (sequences per step), P prompt tokens per sequence, N decode steps, R rounds.
-import { BUNDLED_MODEL_DIR, Checkpoint, MoeRuntime, argmax, TextTokenizer, type ExecutionProvider, type Sequence } from "@expertmesh/model";
+import { BUNDLED_MODEL_DIR, Checkpoint, FORWARD_PATHS, MoeRuntime, argmax, TextTokenizer, type ExecutionProvider, type ForwardPathName, type Sequence } from "@expertmesh/model";
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { heldOutText } from "./bench-traces.js";
 
 interface Config {
+  forward: ForwardPathName;
   threads: number;
 }
 
 interface Sample {
   decodeTokensPerS: number;
   prefillTokensPerS: number;
+  decodeTokensPerCpuS: number;
+  prefillTokensPerCpuS: number;
 }
 
 /** Keep every configuration's runtime loaded across rounds while their weights fit in this many bytes. */
@@ -29,7 +36,7 @@ const RESIDENT_BYTES = 4 * 2 ** 30;
 export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
     model: { type: "string" }, provider: { type: "string" }, text: { type: "string" }, batches: { type: "string" },
-    "threads-list": { type: "string" }, "prompt-tokens": { type: "string" }, "decode-steps": { type: "string" },
+    "threads-list": { type: "string" }, forward: { type: "string" }, "prompt-tokens": { type: "string" }, "decode-steps": { type: "string" },
     repeats: { type: "string" }, json: { type: "boolean" },
   });
   const model = v.model ?? BUNDLED_MODEL_DIR;
@@ -37,6 +44,10 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   if (provider !== "cpu" && provider !== "cuda") throw new UsageError(`--provider must be cpu or cuda, got ${JSON.stringify(provider)}`);
   const batches = intList("batches", v.batches ?? "1,4,16", 1024);
   const threadsList = intList("threads-list", v["threads-list"] ?? "1,2", 256);
+  const forwards = (v.forward ?? "fused").split(",").map((x) => x.trim()) as ForwardPathName[];
+  if (forwards.some((f) => !FORWARD_PATHS.includes(f)) || new Set(forwards).size !== forwards.length) {
+    throw new UsageError(`--forward must be a comma-separated list of ${FORWARD_PATHS.join(", ")}, got ${JSON.stringify(v.forward)}`);
+  }
   const P = numberFlag("prompt-tokens", v["prompt-tokens"], 128, (x) => isPositiveInt(x) && x <= 4096, "an integer in [1, 4096]");
   const N = numberFlag("decode-steps", v["decode-steps"], 64, (x) => isPositiveInt(x) && x <= 4096, "an integer in [1, 4096]");
   const R = numberFlag("repeats", v.repeats, 5, (x) => isPositiveInt(x) && x <= 100, "an integer in [1, 100]");
@@ -46,15 +57,15 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   const log = (line: string) => v.json || console.error(line);
 
   const prompts = heldOutWindows(model, v.text, checkpoint, Math.max(...batches), P);
-  const configs: Config[] = threadsList.map((threads) => ({ threads }));
+  const configs: Config[] = forwards.flatMap((forward) => threadsList.map((threads) => ({ forward, threads })));
   const weightBytes = approximateWeightBytes(checkpoint);
   const keepLoaded = weightBytes * configs.length <= RESIDENT_BYTES;
   const loaded = new Map<Config, MoeRuntime>();
-  const load = async (cfg: Config) => loaded.get(cfg) ?? MoeRuntime.load(model, { session: { threads: cfg.threads, executionProvider: provider } });
+  const load = async (cfg: Config) => loaded.get(cfg) ?? MoeRuntime.load(model, { forward: cfg.forward, session: { threads: cfg.threads, executionProvider: provider } });
   const done = async (cfg: Config, rt: MoeRuntime) => (keepLoaded ? loaded.set(cfg, rt) : await rt.release());
 
   const samples = new Map<string, Sample[]>();
-  const key = (cfg: Config, B: number) => `${cfg.threads}/${B}`;
+  const key = (cfg: Config, B: number) => `${cfg.forward}/${cfg.threads}/${B}`;
   const t0 = performance.now();
   for (let round = -1; round < R; round++) {
     for (const cfg of configs) {
@@ -63,7 +74,7 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
         const s = await measure(rt, prompts.slice(0, B), N);
         if (round < 0) continue; // warm-up
         samples.set(key(cfg, B), [...(samples.get(key(cfg, B)) ?? []), s]);
-        log(`round ${round + 1}/${R} threads ${cfg.threads} batch ${B}: decode ${s.decodeTokensPerS.toFixed(1)} tok/s, prefill ${s.prefillTokensPerS.toFixed(1)} tok/s`);
+        log(`round ${round + 1}/${R} ${cfg.forward} threads ${cfg.threads} batch ${B}: decode ${s.decodeTokensPerS.toFixed(1)} tok/s, prefill ${s.prefillTokensPerS.toFixed(1)} tok/s`);
       }
       await done(cfg, rt);
     }
@@ -77,12 +88,15 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
       const decode = median(s.map((x) => x.decodeTokensPerS));
       const prefill = median(s.map((x) => x.prefillTokensPerS));
       return {
+        forward: cfg.forward,
         batch: B,
         threads: cfg.threads,
         decode_tokens_per_s: round1(decode),
         prefill_tokens_per_s: round1(prefill),
         decode_over_baseline: round3(decode / median(base.map((x) => x.decodeTokensPerS))),
         prefill_over_baseline: round3(prefill / median(base.map((x) => x.prefillTokensPerS))),
+        decode_tokens_per_cpu_s: round1(median(s.map((x) => x.decodeTokensPerCpuS))),
+        prefill_tokens_per_cpu_s: round1(median(s.map((x) => x.prefillTokensPerCpuS))),
         decode_samples: s.map((x) => round1(x.decodeTokensPerS)),
         prefill_samples: s.map((x) => round1(x.prefillTokensPerS)),
       };
@@ -90,18 +104,19 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   );
   const params = {
     benchmark: "runtime", model: checkpoint.dir, parameters: Math.round(weightBytes / 4), provider, prompt_tokens: P, decode_steps: N, rounds: R,
-    baseline: `threads ${configs[0].threads} at the same batch`, seconds: Math.round((performance.now() - t0) / 100) / 10,
+    baseline: `${configs[0].forward} path, threads ${configs[0].threads}, same batch`, seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   if (v.json) {
     console.log(JSON.stringify({ ...params, rows }));
     return;
   }
   console.log(`bench runtime: ${params.model} (${(params.parameters / 1e6).toFixed(1)} M parameters), P=${P} prompt tokens, N=${N} decode steps, medians of ${R} rounds; ratios vs ${params.baseline}`);
-  console.log("batch  threads  decode tok/s  (ratio)  prefill tok/s  (ratio)");
+  console.log("forward  batch  threads  decode tok/s  (ratio)  prefill tok/s  (ratio)  decode tok/cpu-s  prefill tok/cpu-s");
   for (const r of rows) {
     console.log(
-      `${String(r.batch).padStart(5)}  ${String(r.threads).padStart(7)}  ${r.decode_tokens_per_s.toFixed(1).padStart(12)}  ${r.decode_over_baseline.toFixed(2).padStart(7)}` +
-        `  ${r.prefill_tokens_per_s.toFixed(1).padStart(13)}  ${r.prefill_over_baseline.toFixed(2).padStart(7)}`,
+      `${r.forward.padEnd(7)}  ${String(r.batch).padStart(5)}  ${String(r.threads).padStart(7)}  ${r.decode_tokens_per_s.toFixed(1).padStart(12)}  ${r.decode_over_baseline.toFixed(2).padStart(7)}` +
+        `  ${r.prefill_tokens_per_s.toFixed(1).padStart(13)}  ${r.prefill_over_baseline.toFixed(2).padStart(7)}` +
+        `  ${r.decode_tokens_per_cpu_s.toFixed(1).padStart(16)}  ${r.prefill_tokens_per_cpu_s.toFixed(1).padStart(17)}`,
     );
   }
 }
@@ -109,13 +124,27 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
 /** One prefill of the B prompts in one step, then N greedy decode steps of all B sequences. */
 async function measure(rt: MoeRuntime, prompts: number[][], N: number): Promise<Sample> {
   const seqs: Sequence[] = prompts.map(() => rt.newSequence());
+  const c0 = cpuSeconds();
   const t0 = performance.now();
   let logits = await rt.step(prompts.map((tokens, b) => ({ sequence: seqs[b], tokens })));
   const t1 = performance.now();
+  const c1 = cpuSeconds();
   for (let i = 0; i < N; i++) logits = await rt.step(seqs.map((sequence, b) => ({ sequence, tokens: [argmax(logits[b])] })));
   const t2 = performance.now();
+  const c2 = cpuSeconds();
   const B = prompts.length;
-  return { prefillTokensPerS: (B * prompts[0].length) / ((t1 - t0) / 1000), decodeTokensPerS: (B * N) / ((t2 - t1) / 1000) };
+  const prefill = B * prompts[0].length;
+  return {
+    prefillTokensPerS: prefill / ((t1 - t0) / 1000),
+    decodeTokensPerS: (B * N) / ((t2 - t1) / 1000),
+    prefillTokensPerCpuS: prefill / (c1 - c0),
+    decodeTokensPerCpuS: (B * N) / (c2 - c1),
+  };
+}
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /** `count` windows of exactly P tokens (BOS first when the model has one), spread over held-out text. */
