@@ -18,6 +18,7 @@ import type { CallTracker } from "./call-tracker.js";
 import { toStatus, type ServerErrorStatus } from "./error-status.js";
 import { DeadlineExceededError, ExpertMeshError, UnavailableError } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { UndecodableRequest } from "./request-decoding.js";
 import type { RpcObserver } from "./telemetry-rpc.js";
 import { serviceName, type ServerStreamingHandler, type ServiceRegistration, type UnaryHandler } from "./service.js";
 
@@ -121,6 +122,7 @@ function admit(
   path: string,
   tracker: CallTracker,
 ): CallScope | ServerErrorStatus {
+  if (call.request instanceof UndecodableRequest) return toStatus(call.request.toError(path));
   if (tracker.draining) {
     return toStatus(new UnavailableError(`server is draining; ${path} refused`, { reason: "DRAINING" }));
   }

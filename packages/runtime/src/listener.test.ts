@@ -187,3 +187,18 @@ test("pings at the allowed interval keep the connection", async () => {
     server.forceShutdown();
   }
 });
+
+test("a connection older than the max age gets GOAWAY; the configured max concurrent streams reach the client", async () => {
+  const server = await createServer({ ...quiet, limits: { maxConnectionAgeMs: 200, maxConnectionAgeGraceMs: 200, maxConcurrentStreams: 7 } });
+  const session = http2Connect(`http://127.0.0.1:${server.port}`);
+  session.on("error", () => undefined);
+  try {
+    const goaway = new Promise<number>((resolve) => session.once("goaway", (code) => resolve(code)));
+    await new Promise((r) => session.once("remoteSettings", r));
+    assert.equal(session.remoteSettings.maxConcurrentStreams, 7);
+    assert.equal(await goaway, h2.NGHTTP2_NO_ERROR);
+  } finally {
+    session.destroy();
+    server.forceShutdown();
+  }
+});

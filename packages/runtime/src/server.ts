@@ -13,6 +13,7 @@ import { listen, type ConnectionLimits, type Listener } from "./listener.js";
 import type { ServerTlsOptions } from "./listener-tls.js";
 import { CancelledError } from "./errors.js";
 import { bindService } from "./handlers.js";
+import { decodingDefinition } from "./request-decoding.js";
 import { healthService, HealthRegistry, OVERALL } from "./health.js";
 import { serverOptions, type ServerLimits } from "./limits.js";
 import { jsonLogger, type Logger } from "./logger.js";
@@ -105,10 +106,10 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     const name = registration.name ?? serviceName(registration.definition);
     if (names.has(name)) throw new TypeError(`service ${name} registered twice`);
     names.add(name);
-    grpcServer.addService(registration.definition, bindService(registration, calls, logger, observer));
+    grpcServer.addService(decodingDefinition(registration.definition), bindService(registration, calls, logger, observer));
   }
   const healthRegistration = healthService(health);
-  grpcServer.addService(healthRegistration.definition, bindService(healthRegistration, healthCalls, logger));
+  grpcServer.addService(decodingDefinition(healthRegistration.definition), bindService(healthRegistration, healthCalls, logger));
   const initial = options.serving === false ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
   for (const name of [OVERALL, ...names]) health.set(name, initial);
 

@@ -133,7 +133,10 @@ export interface Usage {
 
 /** / Input of InferenceService.Generate. */
 export interface GenerateRequest {
-  /** / Model to use; empty means the server's default model. Unknown: NOT_FOUND. */
+  /**
+   * / Model to use; empty means the server's default model. Unknown: INVALID_ARGUMENT (field model, reason
+   * / UNKNOWN_MODEL), naming the model served: a bad request field, like every other (DESIGN.md).
+   */
   model: string;
   /** / Prompt text, tokenized by the server. */
   prompt: string;
@@ -158,7 +161,10 @@ export interface GenerateResponse {
 
 /** / Input of InferenceService.Complete. */
 export interface CompleteRequest {
-  /** / Model to use; empty means the server's default model. Unknown: NOT_FOUND. */
+  /**
+   * / Model to use; empty means the server's default model. Unknown: INVALID_ARGUMENT (field model, reason
+   * / UNKNOWN_MODEL), naming the model served: a bad request field, like every other (DESIGN.md).
+   */
   model: string;
   /** / Prompt text, tokenized by the server. */
   prompt: string;
