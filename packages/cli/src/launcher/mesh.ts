@@ -15,7 +15,6 @@ import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
 import type { CachePolicyName } from "@expertmesh/moe";
 import { channelCredentials, createLocalPki, readClientTls, waitForServing, type PkiFiles, type TlsOptions } from "@expertmesh/runtime";
 import { ManagedProcess } from "./child-process.js";
-import { freePort } from "./free-port.js";
 import { startNatsServer } from "./nats-server.js";
 import { ServiceStartError } from "./service-start-error.js";
 import { routerNatsUser, shardNatsUser, type NatsUser } from "./nats-permissions.js";
@@ -65,6 +64,8 @@ export interface ServiceProcess {
   address: string;
   /** "http://127.0.0.1:P/metrics" when metrics ports were asked for. */
   metrics?: string;
+  /** The router's OpenAI-compatible HTTP API, "http://127.0.0.1:P", when asked for. */
+  http?: string;
   process: ManagedProcess;
 }
 
@@ -129,22 +130,32 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
       return u ? { [`${prefix}NATS_USER`]: u.user, [`${prefix}NATS_PASSWORD`]: u.password } : {};
     };
     const envPrefix = (name: string) => (name === "router" ? "EXPERTMESH_ROUTER_" : name === "predictor" ? "EXPERTMESH_PREDICTOR_" : "EXPERTMESH_SHARD_");
-    const launch = async (name: string, main: string, args: string[], service: string, port?: number, metricsPort?: number): Promise<ServiceProcess> => {
-      const p = port || (await freePort());
+    /**
+     * Starts one service and waits until it reports SERVING. Without a fixed port the service binds port 0
+     * and its "ready" log line names the address it got: a port picked here and bound there later could be
+     * taken in between by any other process on the machine (parallel test runs did exactly that).
+     */
+    const launch = async (name: string, main: string, args: string[], service: string, port?: number, metricsPort?: number, withHttp = false): Promise<ServiceProcess> => {
       const metrics = metricsPort === undefined ? [] : ["--metrics-port", String(metricsPort)];
-      const proc = ManagedProcess.start(name, process.execPath, [main, ...args, "--port", String(p), ...metrics], {
+      let announce: (line: ReadyLine) => void = () => {};
+      const announced = new Promise<ReadyLine>((resolve) => (announce = resolve));
+      const proc = ManagedProcess.start(name, process.execPath, [main, ...args, "--port", String(port ?? 0), ...metrics], {
         env: { ...o.env, ...natsEnv(name, envPrefix(name)) },
-        onLine: o.log ? (l) => o.log!(`[${name}] ${l}`) : undefined,
+        onLine: (l) => {
+          const ready = readyLine(l);
+          if (ready && (!withHttp || ready.http)) announce(ready);
+          o.log?.(`[${name}] ${l}`);
+        },
       });
       started.push(proc);
-      const address = `127.0.0.1:${p}`;
       const exited = proc.exited.then((code) => {
         const error = new ServiceStartError(name, code, proc.output());
         startFailed.abort(error); // the other services' health waits stop too: nothing keeps the process alive
         throw error;
       });
-      await Promise.race([waitForServing(address, service, deadline, { signal: startFailed.signal, credentials: creds() }), exited]);
-      return { name, address, process: proc, ...(metricsPort === undefined ? {} : { metrics: `http://127.0.0.1:${metricsPort}/metrics` }) };
+      const ready = await Promise.race([announced, exited]);
+      await Promise.race([waitForServing(ready.address, service, deadline, { signal: startFailed.signal, credentials: creds() }), exited]);
+      return { name, address: ready.address, process: proc, ...(ready.http ? { http: ready.http } : {}), ...(metricsPort === undefined ? {} : { metrics: `http://127.0.0.1:${metricsPort}/metrics` }) };
     };
     const base = o.metricsPort;
     const internalPeers = ["router", "expertmesh-operator"];
@@ -162,12 +173,11 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
         ], "expertmesh.v1.ExpertShardService", undefined, base === undefined ? undefined : base + 1 + i),
       ),
     );
-    const httpPort = o.httpPort === undefined ? undefined : o.httpPort || (await freePort());
     const router = await launch("router", SERVICE_MAIN.router, [
       "--model", model, "--shards", shards.map((s) => s.address).join(","), "--replicas", String(replicas),
       ...(predictor ? ["--predictor", predictor.address] : []), ...natsArgs, ...tlsArgs("router"),
-      ...(httpPort === undefined ? [] : ["--http-port", String(httpPort)]), ...(o.routerArgs ?? []),
-    ], "expertmesh.v1.InferenceService", o.port, base);
+      ...(o.httpPort === undefined ? [] : ["--http-port", String(o.httpPort)]), ...(o.routerArgs ?? []),
+    ], "expertmesh.v1.InferenceService", o.port, base, o.httpPort !== undefined);
     const natsHandle = nats && {
       url: nats.url,
       port: nats.port,
@@ -181,7 +191,7 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
       },
     };
     return {
-      router, http: httpPort === undefined ? undefined : `http://127.0.0.1:${httpPort}`, shards, predictor, nats: natsHandle, stop: stopAll,
+      router, http: o.httpPort === undefined ? undefined : router.http, shards, predictor, nats: natsHandle, stop: stopAll,
       ...(pki && operator ? { tls: { caFile: pki.caFile, operator } } : {}),
       clientOptions: clientTls ? { tls: clientTls } : {},
       credentials: creds,
@@ -190,5 +200,22 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
   } catch (e) {
     await stopAll();
     throw e;
+  }
+}
+
+/** What a service's start-up log line tells: the address it listens on (and the router's HTTP API URL). */
+interface ReadyLine {
+  address: string;
+  http?: string;
+}
+
+function readyLine(line: string): ReadyLine | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    const j = JSON.parse(line) as { level?: string; address?: unknown; http?: unknown };
+    if (j.level !== "info" || typeof j.address !== "string") return undefined;
+    return { address: j.address, ...(typeof j.http === "string" ? { http: j.http } : {}) };
+  } catch {
+    return undefined;
   }
 }

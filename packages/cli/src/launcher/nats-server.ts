@@ -3,11 +3,10 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ManagedProcess } from "./child-process.js";
-import { freePort } from "./free-port.js";
 import { natsServerConfig, type NatsUser } from "./nats-permissions.js";
 
 export interface NatsServerOptions {
-  /** Port; default a free one. */
+  /** Port; default: one nats-server picks itself (port -1), so that no other process can take it first. */
   readonly port?: number;
   /** Users and their subject permissions; default: no authentication. */
   readonly users?: readonly NatsUser[];
@@ -23,14 +22,16 @@ export function findNatsServer(): string | undefined {
 export async function startNatsServer(o: NatsServerOptions = {}): Promise<{ process: ManagedProcess; url: string; port: number }> {
   const bin = findNatsServer();
   if (!bin) throw new Error("nats-server not found: install it (apt-get install nats-server) or run without NATS (--no-nats)");
-  const port = o.port ?? (await freePort());
   // The configuration goes in a file of its own (mode 0600): it holds the passwords.
   const conf = join(mkdtempSync(join(tmpdir(), "expertmesh-nats-")), "nats-server.conf");
-  writeFileSync(conf, natsServerConfig({ host: "127.0.0.1", port, users: o.users, tls: o.tls }), { mode: 0o600 });
+  writeFileSync(conf, natsServerConfig({ host: "127.0.0.1", port: o.port ?? -1, users: o.users, tls: o.tls }), { mode: 0o600 });
   let ready: () => void;
   const listening = new Promise<void>((r) => (ready = r));
+  let port = o.port ?? -1;
   const proc = ManagedProcess.start("nats-server", bin, ["-c", conf], {
     onLine: (line) => {
+      const bound = /Listening for client connections on .*:(\d+)\s*$/.exec(line);
+      if (bound) port = Number(bound[1]);
       if (line.includes("Server is ready")) ready();
     },
   });
