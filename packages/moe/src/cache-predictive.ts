@@ -52,24 +52,24 @@ export function shareSlots(total: number, demand: readonly number[]): number[] {
 }
 
 export class ExpertflowPolicy implements CachePolicy {
-  readonly name: string;
-  private readonly L: number;
-  private readonly E: number;
-  private readonly C: number;
-  private readonly theta: number;
-  private readonly estimate: UseEstimator;
-  private readonly byLru: boolean;
-  private demand: Float32Array; // [L, E] of the current step
-  private step = -1;
-  private layerNow = 0; // the layer whose window or access is current (L once the step has run)
-  private accessing = false; // layer layerNow's gate has decided: its unneeded experts wait for the next step
-  private pinnedBefore = 0; // experts layer l-1 used (pinned during window l)
-  private readonly usedStep: Int32Array; // [L*E]: last step in which the expert was used
-  private readonly demoted: Uint8Array; // [L*E]
-  private readonly speculative: Uint8Array; // [L*E]: loaded ahead, not used since
-  private readonly lastUse: Float64Array; // [L*E]: recency tick
-  private readonly resident = new Set<number>();
-  private tick = 0;
+  name: string;
+  protected readonly L: number;
+  protected readonly E: number;
+  protected readonly C: number;
+  protected readonly theta: number;
+  protected readonly estimate: UseEstimator;
+  protected readonly byLru: boolean;
+  protected demand: Float32Array; // [L, E] of the current step
+  protected step = -1;
+  protected layerNow = 0; // the layer whose window or access is current (L once the step has run)
+  protected accessing = false; // layer layerNow's gate has decided: its unneeded experts wait for the next step
+  protected pinnedBefore = 0; // experts layer l-1 used (pinned during window l)
+  protected readonly usedStep: Int32Array; // [L*E]: last step in which the expert was used
+  protected readonly demoted: Uint8Array; // [L*E]
+  protected readonly speculative: Uint8Array; // [L*E]: loaded ahead, not used since
+  protected readonly lastUse: Float64Array; // [L*E]: recency tick
+  protected readonly resident = new Set<number>();
+  protected tick = 0;
 
   constructor(opts: ExpertflowOptions) {
     const { numLayers: L, numExperts: E, capacity: C } = opts;
@@ -83,7 +83,7 @@ export class ExpertflowPolicy implements CachePolicy {
     if (!(this.theta > 0 && this.theta <= 1)) throw new RangeError(`ExpertflowPolicy: threshold must be in (0, 1], got ${this.theta}`);
     this.estimate = new UseEstimator(L, E);
     this.byLru = opts.eviction === "lru";
-    this.name = this.byLru ? "lru+prefetch" : "expertflow";
+    this.name = this.byLru ? "lru+prefetch-v1" : "expertflow-v1";
     this.demand = new Float32Array(L * E);
     this.usedStep = new Int32Array(L * E).fill(-1);
     this.demoted = new Uint8Array(L * E);
@@ -163,10 +163,20 @@ export class ExpertflowPolicy implements CachePolicy {
 
   layerRan(layer: number, used: Int32Array): void {
     for (const k of used) this.usedStep[k] = this.step;
-    this.estimate.observe(layer, this.step, this.demand, (k) => this.usedStep[k] === this.step);
+    this.estimate.observe(layer, this.step, this.demandOfLayer(layer), (k) => this.usedStep[k] === this.step);
     this.layerNow = layer + 1;
     this.accessing = false;
     this.pinnedBefore = used.length;
+  }
+
+  /** [L, E] holding at least layer `layer`'s predicted demand in the current step (what the estimator learns from). */
+  protected demandOfLayer(_layer: number): Float32Array {
+    return this.demand;
+  }
+
+  /** Predicted demand of an expert in the current step. */
+  protected demandOf(key: number): number {
+    return this.demand[key];
   }
 
   /** Expected layer-steps until the expert is next used (see the file comment). */
@@ -175,7 +185,7 @@ export class ExpertflowPolicy implements CachePolicy {
     const l = Math.floor(key / E);
     const ahead = l > this.layerNow || (l === this.layerNow && !this.accessing);
     const d = ahead ? l - this.layerNow : l + L - this.layerNow;
-    const p = this.demand[key];
+    const p = this.demandOf(key);
     const u = ahead ? this.estimate.beforeRun(key, this.step, p) : this.estimate.afterRun(key, this.step, p);
     return d + (L * (1 - u)) / Math.max(u, 1e-6);
   }

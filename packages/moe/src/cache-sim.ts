@@ -18,6 +18,7 @@
 // Letters: S decode steps, L MoE layers, E experts per layer, C slots, P link budget (loads per window).
 import type { AccessStream } from "./cache-access.js";
 import type { EvictionPolicy } from "./cache-policy.js";
+import type { LinkView } from "./cache-sim-time.js";
 
 /** Optional hooks through which a policy sees predictions and the progress of a step, and prefetches. */
 export interface PrefetchHooks {
@@ -25,8 +26,13 @@ export interface PrefetchHooks {
   beginStep?(step: number, demand: Float32Array | undefined): void;
   /** Window l of the current step begins (called before `prefetch` and before layer l's access). */
   beginLayer?(layer: number): void;
-  /** Keys to load ahead in window l, most urgent first; the simulator takes at most P that are absent. */
-  prefetch?(layer: number, isResident: (key: number) => boolean): Iterable<number>;
+  /**
+   * Keys to load ahead in window l, most urgent first; the simulator takes at most P that are absent.
+   * The time-honest simulator (cache-sim-time.ts) and the shard also pass what the link is doing.
+   */
+  prefetch?(layer: number, isResident: (key: number) => boolean, link?: LinkView): Iterable<number>;
+  /** Window l: a sharper prediction of layer l's batch demand ([E], e.g. the pre-gate one layer ahead). */
+  correct?(layer: number, demand: Float32Array): void;
   /** Whether loading `incoming` ahead is worth evicting `victim`; when false the window ends. */
   admit?(incoming: number, victim: number): boolean;
   /** Layer l's RunExperts arrives needing these experts (keys, ascending): the gate's decision is known. */

@@ -67,3 +67,5 @@ export { fitTokenBias } from "./predictor-token-bias.js";
 export { seededRandom } from "./seeded-random.js";
 export { CACHE_POLICIES, CACHE_POLICY_NAMES, cachePolicy, isCachePolicyName, type CachePolicyName, type PolicyEntry, type PolicyShape } from "./cache-registry.js";
 export { PRUNED_SLOT, maskPrunedSlots, mapSlots } from "./slot-map.js";
+export { simulateTimed, timeLowerBound, type LinkView, type PolicyFactory, type TimedResult, type TimedSimOptions } from "./cache-sim-time.js";
+export { ExpertflowTimePolicy } from "./cache-expertflow.js";
