@@ -32,10 +32,11 @@ commands:
   score    --file TEXT [--model DIR] [--json]
   generate --target HOST:PORT --prompt TEXT [...]   (through a running mesh)
   trace record --file TEXT --out FILE [--model DIR] [--max-tokens N]
+  trace import --format jsonl FILE --out FILE (--config config.json | --num-experts E)   (one JSON line per token: packages/moe/src/trace-jsonl.ts)
   predictor prior --traces FILE... --out FILE.onnx [--json]
   predictor train --traces FILE... --out FILE.onnx [--heldout-traces FILE...] [--epochs N] [--hidden H] [--json]
   predictor eval --model FILE.onnx --traces FILE... [--batch-sizes 1,4,8,16] [--prior FILE.onnx] [--model-dir DIR] [--no-pre-gate] [--json]
-  bench cache [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link P] [--json]
+  bench cache [--model DIR | --config config.json] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link-gbps G] [--expert-bytes X|config] [--layer-ms T] [--shards N] [--no-pre-gate] [--json]
   bench predictor [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--batch-sizes 1,4,8,16] [--no-pre-gate] [--no-latency] [--json]
   bench scheduler [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--batches 4,8,16] [--seq-len N] [--predictor FILE.onnx]... [--table-traces FILE]... [--json]
   bench e2e [--shards N] [--budget PCT] [--links off,on] [--link-gbps G] [--link-expert-bytes N] [--concurrency C] [--requests N] [--max-tokens M] [--json]

@@ -4,6 +4,7 @@
 //
 // Letters: L MoE layers, E experts per layer, C device slots.
 import { LruPolicy } from "./cache-policy.js";
+import { ExpertflowTimePolicy } from "./cache-expertflow.js";
 import { ExpertflowPolicy } from "./cache-predictive.js";
 import type { CachePolicy } from "./cache-sim.js";
 
@@ -33,7 +34,13 @@ export const CACHE_POLICIES = {
   // One slot computes while the other receives a prefetch: with a single slot every prefetch would
   // evict the expert that the running layer needs next, so prediction could only add loads.
   expertflow: {
-    what: "ExpertFlow: prefetch on predicted demand, evict by expected next use",
+    what: "ExpertFlow: prefetch where expected stall time saved exceeds link time and the evicted expert's expected use, evict by expected next use",
+    minSlots: 2,
+    predictive: true,
+    create: (s) => new ExpertflowTimePolicy(s),
+  },
+  "expertflow-v1": {
+    what: "the earlier ExpertFlow policy (a baseline): slots shared in proportion to predicted demand, prefetch whatever the link allows",
     minSlots: 2,
     predictive: true,
     create: (s) => new ExpertflowPolicy(s),

@@ -69,3 +69,4 @@ export { CACHE_POLICIES, CACHE_POLICY_NAMES, cachePolicy, isCachePolicyName, typ
 export { PRUNED_SLOT, maskPrunedSlots, mapSlots } from "./slot-map.js";
 export { simulateTimed, timeLowerBound, type LinkView, type PolicyFactory, type TimedResult, type TimedSimOptions } from "./cache-sim-time.js";
 export { ExpertflowTimePolicy } from "./cache-expertflow.js";
+export { parseJsonlTrace, TraceImportError } from "./trace-jsonl.js";

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { accessStream, decodeSchedule, type AccessStream } from "./cache-access.js";
+import { BeladyPolicy } from "./cache-belady.js";
+import { ExpertflowTimePolicy } from "./cache-expertflow.js";
+import { LruPolicy } from "./cache-policy.js";
+import type { CachePolicy } from "./cache-sim.js";
+import { simulateTimed, timeLowerBound } from "./cache-sim-time.js";
+import { makeTrace, randomChoice, seeded } from "./cache-testing.js";
+import { oraclePredictions } from "./predictor-previous.js";
+import { batchDemand } from "./cache-access.js";
+
+// x = X / G: 2e6 bytes over 1 GB/s is 2 ms a load.
+const LINK = { expertBytes: 2e6, linkGbps: 1 };
+
+test("LRU on a hand-made stream: every load waits for the link, compute follows (times by hand)", () => {
+  // 1 layer, E=2, k=1, C=1, experts 0, 1, 0: load 0 [0,2] compute [2,3]; load 1 [3,5] compute [5,6];
+  // load 0 [6,8] compute [8,9]. 9 ms, 6 of them stalled, 3 loads.
+  const trace = makeTrace({ tokens: 3, numLayers: 1, numExperts: 2, topK: 1 }, (n) => [n % 2]);
+  const r = simulateTimed(accessStream(trace, decodeSchedule(trace, 1)), () => new LruPolicy(), { capacity: 1, layerMs: 1, ...LINK });
+  assert.deepEqual([r.timeMs, r.stallMs, r.loads, r.demandLoads, r.stalls, r.bytes], [9, 6, 3, 3, 3, 6e6]);
+  assert.equal(r.msPerToken, 3);
+  assert.equal(r.stallShare, 6 / 9);
+});
+
+/**
+ * A policy whose every choice (which expert to evict, which one expert to prefetch per window, or none)
+ * comes from a script; it records how many options each choice had, so that an odometer over scripts
+ * visits every policy of that family.
+ */
+class Scripted implements CachePolicy {
+  readonly name = "scripted";
+  readonly arity: number[] = [];
+  private at = 0;
+  private readonly resident = new Set<number>();
+  constructor(private readonly script: readonly number[], private readonly K: number) {}
+  private choose(n: number): number {
+    this.arity.push(n);
+    return this.script[this.at++] ?? 0;
+  }
+  touch(): void {}
+  insert(k: number): void {
+    this.resident.add(k);
+  }
+  remove(k: number): void {
+    this.resident.delete(k);
+  }
+  victim(evictable: (k: number) => boolean): number | undefined {
+    const options = [...this.resident].filter(evictable).sort((a, b) => a - b);
+    return options.length === 0 ? undefined : options[this.choose(options.length)];
+  }
+  *prefetch(_layer: number, isResident: (k: number) => boolean): Iterable<number> {
+    const absent = Array.from({ length: this.K }, (_, k) => k).filter((k) => !isResident(k));
+    const c = this.choose(absent.length + 1);
+    if (c > 0) yield absent[c - 1];
+  }
+}
+
+/** The fewest loads and the least time over every scripted policy (exhaustive). */
+function bruteForce(stream: AccessStream, opts: { capacity: number; layerMs: number }) {
+  const K = stream.numLayers * stream.numExperts;
+  let script: number[] = [];
+  let best = { timeMs: Infinity, loads: Infinity, runs: 0 };
+  for (;;) {
+    let policy: Scripted | undefined;
+    const r = simulateTimed(stream, () => (policy = new Scripted(script, K)), { ...opts, ...LINK });
+    best = { timeMs: Math.min(best.timeMs, r.timeMs), loads: Math.min(best.loads, r.loads), runs: best.runs + 1 };
+    const arity = policy!.arity;
+    const full = arity.map((_, i) => script[i] ?? 0);
+    let i = full.length - 1;
+    while (i >= 0 && full[i] >= arity[i] - 1) i--;
+    if (i < 0) return best;
+    script = [...full.slice(0, i), full[i] + 1];
+  }
+}
+
+test("the lower bound (Belady's loads with perfect overlap) holds against an exhaustive search over policies", () => {
+  const rand = seeded(7);
+  for (let c = 0; c < 4; c++) {
+    const trace = makeTrace({ tokens: 2, numLayers: 2, numExperts: 3, topK: 1 }, () => randomChoice(rand, 3, 1));
+    const stream = accessStream(trace, decodeSchedule(trace, 1));
+    for (const layerMs of [c % 2 === 0 ? 0.5 : 3]) {
+      const opts = { capacity: 2, layerMs };
+      const belady = simulateTimed(stream, () => new BeladyPolicy(stream), { ...opts, ...LINK });
+      const bound = timeLowerBound(stream, [belady.loads], { ...LINK, layerMs });
+      const best = bruteForce(stream, opts);
+      assert.ok(best.runs > 10, `only ${best.runs} policies searched`);
+      assert.ok(bound <= best.timeMs + 1e-9, `case ${c}, τ=${layerMs}: bound ${bound} ms above the best policy's ${best.timeMs} ms`);
+      assert.ok(best.loads >= belady.loads, `case ${c}: a policy made ${best.loads} loads, fewer than Belady's ${belady.loads}`);
+      assert.ok(belady.timeMs >= bound - 1e-9);
+    }
+  }
+});
+
+test("with compute longer than a transfer and an exact prediction, expertflow hides loads that LRU waits for", () => {
+  // L=4, E=4, k=1: each token uses expert (n + l) mod 4 at layer l; 8 slots hold half the experts.
+  const trace = makeTrace({ tokens: 40, numLayers: 4, numExperts: 4, topK: 1 }, (n, l) => [(n + l) % 4]);
+  const schedule = decodeSchedule(trace, 1);
+  const stream = accessStream(trace, schedule);
+  const opts = { capacity: 8, layerMs: 3, ...LINK, demand: batchDemand(oraclePredictions(trace), schedule, trace) };
+  const lru = simulateTimed(stream, () => new LruPolicy(), opts);
+  const ef = simulateTimed(stream, () => new ExpertflowTimePolicy({ numLayers: 4, numExperts: 4, capacity: 8 }), opts);
+  assert.ok(ef.prefetchLoads > 0);
+  assert.ok(ef.stallMs < lru.stallMs, `expertflow stalled ${ef.stallMs} ms, LRU ${lru.stallMs} ms`);
+  assert.equal(ef.loads, ef.demandLoads + ef.prefetchLoads);
+});
+
+test("bad options are refused, naming the option and the value", () => {
+  const trace = makeTrace({ tokens: 2, numLayers: 1, numExperts: 2, topK: 1 }, () => [0]);
+  const stream = accessStream(trace, decodeSchedule(trace, 1));
+  assert.throws(() => simulateTimed(stream, () => new LruPolicy(), { capacity: 0, layerMs: 1, ...LINK }), /capacity must be a positive integer, got 0/);
+  assert.throws(() => simulateTimed(stream, () => new LruPolicy(), { capacity: 1, layerMs: 1, expertBytes: 1, linkGbps: 0 }), /linkGbps must be > 0, got 0/);
+  assert.throws(() => simulateTimed(stream, () => new LruPolicy(), { capacity: 1, layerMs: 1, ...LINK, demand: new Float32Array(3) }), /demand has 3 values, expected S\*L\*E = 2\*1\*2/);
+});
