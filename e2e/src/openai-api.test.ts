@@ -6,17 +6,28 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI, { APIError } from "openai";
 import { ExpertMeshClient } from "@expertmesh/client";
-import { startMesh, type Mesh } from "@expertmesh/cli/launcher";
+import { freePort, startMesh, type Mesh } from "@expertmesh/cli/launcher";
 import { loadTest, MLPERF_MOE_OBJECTIVES } from "@expertmesh/loadtest";
 
 const PROMPT = "The Congress of the United States";
 let mesh: Mesh;
 let openai: OpenAI;
 let grpc: ExpertMeshClient;
+let metricsUrl: string;
+
+/** A series' value on the router's /metrics. */
+async function metric(series: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  return Number(text.split("\n").find((l) => l.startsWith(`${series} `))?.split(" ")[1]);
+}
 
 // One running sequence and no queue: a second request is refused at once while one runs.
 before(async () => {
-  mesh = await startMesh({ shards: 2, predictor: false, nats: false, httpPort: 0, routerArgs: ["--max-batch", "1", "--max-queue", "0"] });
+  const metricsPort = await freePort();
+  metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  mesh = await startMesh({
+    shards: 2, predictor: false, nats: false, httpPort: 0, routerArgs: ["--max-batch", "1", "--max-queue", "0", "--metrics-port", String(metricsPort)],
+  });
   openai = new OpenAI({ baseURL: `${mesh.http}/v1`, apiKey: "unused", maxRetries: 0 });
   grpc = new ExpertMeshClient(mesh.router.address, mesh.clientOptions);
 });
@@ -134,10 +145,14 @@ test("a client that disconnects mid-stream frees the only slot at once; while it
   assert.equal(busy.status, 429);
   assert.ok(Number(busy.headers.get("retry-after")) >= 1);
   assert.equal(((await busy.json()) as { error: { type: string } }).error.type, "rate_limit_error");
+  assert.equal(await metric('expertmesh:num_requests_running{model_name="sotu-moe"}'), 1);
+  assert.equal(await metric('expertmesh:num_requests_waiting{model_name="sotu-moe"}'), 0);
   abort.abort();
   // 400 tokens take seconds; the cancelled generation must free its slot within one.
   const ms = await admittedWithin(1_000);
   assert.ok(ms < 1_000, `admitted after ${ms} ms`);
+  assert.equal(await metric('expertmesh:num_requests_running{model_name="sotu-moe"}'), 0);
+  assert.equal(await metric('expertmesh:request_success_total{model_name="sotu-moe",finished_reason="abort"}'), 1, "the disconnected stream counts as aborted");
 });
 
 test("the load test drives the OpenAI API: prompts measured by the server, tokens and usage counted, no failures", async () => {

@@ -96,7 +96,6 @@ export {
   MeshMetrics,
   RPC_DURATION_BUCKETS,
   type CacheTierSnapshot,
-  type HintSnapshot,
   type MeshMetricsOptions,
 } from "./metrics-registry.js";
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";

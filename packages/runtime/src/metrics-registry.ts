@@ -3,7 +3,7 @@
 // `expertmesh_<thing>_<unit>` (counters end in `_total`); RPC labels follow go-grpc-prometheus
 // (grpc_service, grpc_method, grpc_code).
 //
-// Two ways to feed a service metric: update it where the event happens (`metrics.generatedTokens.inc(n)`),
+// Two ways to feed a service metric: update it where the event happens (`metrics.hintsPublished.inc()`),
 // or register a source read at each scrape (`metrics.observeCache(() => store.tierStats())`), for
 // state that already keeps its own cumulative counters. A metric fed by a source is overwritten at each
 // scrape: use one way per metric. Metrics live in the thread that updates them: a worker thread's
@@ -32,12 +32,6 @@ export interface CacheTierSnapshot {
   readonly wastedPrefetches?: number;
   readonly usedBytes?: number;
   readonly budgetBytes?: number;
-}
-
-/** Cumulative hint counts (NatsLink's `stats` has this shape). */
-export interface HintSnapshot {
-  readonly published: number;
-  readonly dropped: number;
 }
 
 export interface MeshMetricsOptions {
@@ -83,17 +77,8 @@ export class MeshMetrics {
   readonly hintsReceived = this.#counter("expertmesh_hints_received_total", "Prefetch hints received on NATS, by outcome.", ["outcome"]);
   readonly hintExpertsAdmitted = this.#counter("expertmesh_hint_experts_admitted_total", "Experts named by accepted hints and passed to prefetch.", []);
 
-  // Router.
-  readonly generatedTokens = this.#counter("expertmesh_generated_tokens_total", "Tokens generated (sampled and streamed).", []);
-  readonly promptTokens = this.#counter("expertmesh_prompt_tokens_total", "Prompt tokens prefilled.", []);
-  readonly queueDepth = new Gauge<"queue">({
-    name: "expertmesh_queue_depth",
-    help: "Items waiting in a queue (router: sequences waiting for a batch slot; shard: queued prefetches).",
-    labelNames: ["queue"],
-    registers: [this.registry],
-  });
-  readonly hintsPublished = this.#counter("expertmesh_hints_published_total", "Prefetch hints published on NATS.", []);
-  readonly hintsDropped = this.#counter("expertmesh_hints_dropped_total", "Prefetch hints dropped (NATS disconnected or publish failed).", []);
+  // Router: the per-request metrics (TTFT, inter-token latency, tokens, running/waiting) are the
+  // router's own, with vLLM's names (services/router/src/request-metrics.ts).
 
   // Expert shard: per cache tier.
   readonly cacheHits = this.#counter("expertmesh_cache_hits_total", "Expert lookups that found the expert resident, by tier.", ["tier"]);
@@ -121,8 +106,6 @@ export class MeshMetrics {
   });
 
   readonly #cacheSources: (() => Iterable<CacheTierSnapshot>)[] = [];
-  readonly #hintSources: (() => HintSnapshot)[] = [];
-  readonly #queueSources = new Map<string, () => number>();
 
   constructor(options: MeshMetricsOptions = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
@@ -147,16 +130,6 @@ export class MeshMetrics {
     this.#cacheSources.push(source);
   }
 
-  /** Reads hint counts at each scrape, e.g. `metrics.observeHints(() => natsLink.stats)`. */
-  observeHints(source: () => HintSnapshot): void {
-    this.#hintSources.push(source);
-  }
-
-  /** Reads a queue's depth at each scrape, e.g. `metrics.observeQueueDepth("scheduler", () => batcher.waiting)`. */
-  observeQueueDepth(queue: string, source: () => number): void {
-    this.#queueSources.set(queue, source);
-  }
-
   #refresh(): void {
     if (this.#cacheSources.length > 0) {
       const counters = [this.cacheHits, this.cacheMisses, this.cacheLoads, this.cachePrefetchLoads, this.cacheWastedPrefetches];
@@ -178,16 +151,6 @@ export class MeshMetrics {
         }
       }
     }
-    if (this.#hintSources.length > 0) {
-      this.hintsPublished.reset();
-      this.hintsDropped.reset();
-      for (const source of this.#hintSources) {
-        const { published, dropped } = source();
-        this.hintsPublished.inc(published);
-        this.hintsDropped.inc(dropped);
-      }
-    }
-    for (const [queue, source] of this.#queueSources) this.queueDepth.set({ queue }, source());
   }
 
   #counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {

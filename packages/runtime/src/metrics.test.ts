@@ -90,16 +90,10 @@ test("/healthz follows the server's overall health, /livez always answers, and t
   await assert.rejects(fetch(`${base}/livez`));
 });
 
-test("service metrics: counters and gauges updated in place, and cache, hint and queue sources read at each scrape", async () => {
+test("service metrics: cache sources read at each scrape", async () => {
   const metrics = new MeshMetrics();
   const http = await startMetricsServer({ port: 0, metrics });
   try {
-    metrics.generatedTokens.inc(5);
-    metrics.promptTokens.inc(12);
-    let depth = 3;
-    metrics.observeQueueDepth("scheduler", () => depth);
-    const hints = { published: 10, dropped: 2, disconnects: 0, reconnects: 0 }; // NatsLinkStats' shape
-    metrics.observeHints(() => hints);
     const tiers = [
       { tier: CacheTier.CACHE_TIER_DEVICE, hits: 7, misses: 3, loads: 4, prefetchLoads: 2, wastedPrefetches: 1, evictions: 2, bytesLoaded: 4096, usedBytes: 2048, budgetBytes: 8192, resident: [] },
       { tier: CacheTier.CACHE_TIER_HOST, hits: 3, misses: 0, loads: 3, evictions: 0, bytesLoaded: 3072 },
@@ -108,11 +102,6 @@ test("service metrics: counters and gauges updated in place, and cache, hint and
     const scrape = async () => (await fetch(`${http.url}/metrics`)).text();
 
     let text = await scrape();
-    assert.equal(sample(text, "expertmesh_generated_tokens_total"), 5);
-    assert.equal(sample(text, "expertmesh_prompt_tokens_total"), 12);
-    assert.equal(sample(text, 'expertmesh_queue_depth{queue="scheduler"}'), 3);
-    assert.equal(sample(text, "expertmesh_hints_published_total"), 10);
-    assert.equal(sample(text, "expertmesh_hints_dropped_total"), 2);
     assert.equal(sample(text, 'expertmesh_cache_hits_total{tier="device"}'), 7);
     assert.equal(sample(text, 'expertmesh_cache_misses_total{tier="device"}'), 3);
     assert.equal(sample(text, 'expertmesh_cache_loads_total{tier="host"}'), 3);
@@ -124,12 +113,8 @@ test("service metrics: counters and gauges updated in place, and cache, hint and
     assert.equal(sample(text, 'expertmesh_cache_budget_bytes{tier="device"}'), 8192);
     assert.match(text, /# TYPE expertmesh_cache_hits_total counter/);
 
-    depth = 0;
-    hints.published = 11;
     tiers[0].hits = 9;
     text = await scrape();
-    assert.equal(sample(text, 'expertmesh_queue_depth{queue="scheduler"}'), 0);
-    assert.equal(sample(text, "expertmesh_hints_published_total"), 11);
     assert.equal(sample(text, 'expertmesh_cache_hits_total{tier="device"}'), 9, "a source's cumulative value replaces the last one");
   } finally {
     await http.close();
@@ -139,7 +124,7 @@ test("service metrics: counters and gauges updated in place, and cache, hint and
 test("metrics names follow expertmesh_<thing>_<unit>, counters ending in _total", async () => {
   const text = await new MeshMetrics().text();
   const names = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => ({ name, type }));
-  assert.ok(names.length >= 15);
+  assert.ok(names.length >= 12, `${names.length} metrics`);
   for (const { name, type } of names) {
     assert.match(name, /^expertmesh_[a-z_]+$/);
     if (type === "counter") assert.match(name, /_total$/);

@@ -26,9 +26,10 @@ export async function* runGeneration(
   ctx: GenerationContext,
 ): AsyncGenerator<GenerationChunk> {
   const started = performance.now();
+  const clock = state.metrics.request();
   const v = validateGeneration(req, state.modelName, state.config, state.model, state.tokenizer);
   const text = new TextStream(state.tokenizer, v.stops);
-  state.onPrompt(v.prompt.length);
+  clock.prompt(v.prompt.length);
   const stopAll = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stopAll.signal]);
   let completion = 0;
@@ -37,7 +38,7 @@ export async function* runGeneration(
   for await (const e of state.engine.submit(v.prompt, v.sampling, ctx.deadline, signal)) {
     if (e.type === "token") {
       completion++;
-      state.onTokens(1);
+      clock.token();
       const delta = text.push(e.token);
       if (text.stopped) {
         finish = FinishReason.FINISH_REASON_STOP_STRING;
@@ -54,7 +55,11 @@ export async function* runGeneration(
         : FinishReason.FINISH_REASON_CANCELLED;
     }
   }
-  ctx.signal.throwIfAborted();
+  if (ctx.signal.aborted) {
+    clock.abort(); // the client left, or the deadline passed
+    ctx.signal.throwIfAborted();
+  }
+  clock.finish(finish === FinishReason.FINISH_REASON_LENGTH ? "length" : finish === FinishReason.FINISH_REASON_CANCELLED ? "abort" : "stop", timings);
   yield {
     tokenIds: [],
     text: text.flush(),

@@ -2,6 +2,7 @@
 import type { MoeConfig, TextTokenizer } from "@expertmesh/model";
 import type { RouterConfig } from "./config.js";
 import type { EngineClient } from "./engine/engine-client.js";
+import type { RequestMetrics } from "./request-metrics.js";
 
 export interface RouterState {
   readonly config: RouterConfig;
@@ -10,7 +11,6 @@ export interface RouterState {
   readonly tokenizer: TextTokenizer;
   readonly engine: EngineClient;
   readonly predictorDescription: string;
-  /** Metrics hooks: tokens generated and prompt tokens admitted. */
-  readonly onTokens: (n: number) => void;
-  readonly onPrompt: (n: number) => void;
+  /** vLLM-style per-request metrics (request-metrics.ts). */
+  readonly metrics: RequestMetrics;
 }

@@ -3,7 +3,7 @@
 import { basename, resolve } from "node:path";
 import { BUNDLED_MODEL_DIR, readConfig, TextTokenizer } from "@expertmesh/model";
 import { InferenceServiceService, ServingStatus } from "@expertmesh/proto";
-import { createServer, natsConnectionOptions, OVERALL, serverSecurity, service, upstreamTls, type Logger, type MeshMetrics, type Server } from "@expertmesh/runtime";
+import { createServer, MeshMetrics, natsConnectionOptions, OVERALL, serverSecurity, service, upstreamTls, type Logger, type Server } from "@expertmesh/runtime";
 import { completeHandler } from "./complete.js";
 import type { RouterConfig } from "./config.js";
 import { EngineClient } from "./engine/engine-client.js";
@@ -11,6 +11,7 @@ import { generateHandler } from "./generate.js";
 import { modelInfoHandler } from "./model-info.js";
 import { startOpenAiServer, type OpenAiServer } from "./openai/http-server.js";
 import { describeRemotePredictor } from "./predictor-description.js";
+import { RequestMetrics } from "./request-metrics.js";
 import type { RouterState } from "./router-state.js";
 import { tokenizeHandler } from "./tokenize.js";
 
@@ -24,7 +25,6 @@ export interface Router {
 }
 
 export async function startRouter(config: RouterConfig, options: { logger?: Logger; signals?: NodeJS.Signals[] } = {}): Promise<Router> {
-  let metricsRef: MeshMetrics | undefined;
   const modelDir = resolve(config.model ?? BUNDLED_MODEL_DIR);
   // Clients of the public API may come without a certificate; shards and the predictor require the router's.
   const security = serverSecurity(config, { clientAuth: "optional" });
@@ -44,9 +44,12 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
     },
     config.maxBatch + config.maxQueue,
   );
+  const modelName = config.modelName ?? basename(modelDir);
+  // This router's registry (not the process-wide default): two routers in one process do not collide.
+  const metrics = new MeshMetrics({ processMetrics: true });
   const state: RouterState = {
-    config, model, tokenizer, engine, onTokens: (n) => metricsRef?.generatedTokens.inc(n), onPrompt: (n) => metricsRef?.promptTokens.inc(n),
-    modelName: config.modelName ?? basename(modelDir),
+    config, model, tokenizer, engine, metrics: new RequestMetrics(metrics.registry, modelName, engine),
+    modelName,
     predictorDescription: await describeRemotePredictor(config.predictor, model, tls),
   };
   const server = await createServer({
@@ -56,6 +59,7 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
     port: config.port,
     drainTimeoutMs: config.drainTimeout,
     metricsPort: config.metricsPort,
+    metrics,
     signals: options.signals ?? [],
     logger: options.logger,
     services: [
@@ -67,8 +71,6 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
       }),
     ],
   });
-  metricsRef = server.metrics;
-  server.metrics.observeQueueDepth("scheduler", () => engine.inFlight);
   let http: OpenAiServer | undefined;
   if (config.httpPort !== undefined) {
     try {

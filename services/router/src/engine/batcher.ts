@@ -117,7 +117,10 @@ export class Batcher {
     const decoding = this.running;
     if (fresh.length) {
       const now = performance.now();
-      for (const r of fresh) r.timings.queueMs = now - r.arrived;
+      for (const r of fresh) {
+        r.timings.queueMs = now - r.arrived;
+        this.emit({ type: "scheduled", id: r.id });
+      }
       await this.step(fresh, true);
     }
     // One decode step, or with a step batch several, each sequence in exactly one (decode-schedule.ts).

@@ -15,6 +15,8 @@ interface Pending {
 export class EngineClient {
   private nextId = 1;
   private pending = new Map<number, Pending>();
+  /** Requests in the running batch (the rest of `pending` waits for a slot). */
+  private scheduled = new Set<number>();
   private dead: Error | null = null;
 
   private constructor(private readonly worker: Worker, private readonly capacity: number) {
@@ -52,6 +54,16 @@ export class EngineClient {
     return this.pending.size;
   }
 
+  /** Requests in the running batch now. */
+  get running(): number {
+    return this.scheduled.size;
+  }
+
+  /** Requests admitted and waiting for a batch slot. */
+  get waiting(): number {
+    return this.pending.size - this.scheduled.size;
+  }
+
   /**
    * Submits a request; yields its tokens, then one `done` event. Throws ResourceExhaustedError at once
    * when the engine holds `capacity` requests. Aborting `signal` cancels the request in the engine.
@@ -81,6 +93,7 @@ export class EngineClient {
       }
     } finally {
       signal.removeEventListener("abort", onAbort);
+      this.scheduled.delete(id);
       if (this.pending.delete(id)) this.post({ type: "cancel", id }); // the consumer stopped early
     }
   }
@@ -98,10 +111,13 @@ export class EngineClient {
   }
 
   private onMessage(m: FromEngine): void {
-    if (m.type === "token") this.pending.get(m.id)?.push({ type: "token", token: m.token });
+    if (m.type === "scheduled") {
+      if (this.pending.has(m.id)) this.scheduled.add(m.id);
+    } else if (m.type === "token") this.pending.get(m.id)?.push({ type: "token", token: m.token });
     else if (m.type === "done") {
       this.pending.get(m.id)?.push({ type: "done", finish: m.finish, timings: m.timings });
       this.pending.delete(m.id);
+      this.scheduled.delete(m.id);
     } else if (m.type === "error") {
       const err =
         m.code === "UNAVAILABLE" ? new UnavailableError(m.message, { retryAfterMs: 1000 })
@@ -109,6 +125,7 @@ export class EngineClient {
         : new InternalError(m.message);
       this.pending.get(m.id)?.push(err);
       this.pending.delete(m.id);
+      this.scheduled.delete(m.id);
     } else if (m.type === "fatal") this.die(new InternalError(`engine: ${m.message}`));
   }
 
@@ -117,5 +134,6 @@ export class EngineClient {
     this.dead = e;
     for (const p of this.pending.values()) p.push(e);
     this.pending.clear();
+    this.scheduled.clear();
   }
 }

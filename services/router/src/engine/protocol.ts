@@ -47,6 +47,8 @@ export interface EngineTimings {
 
 export type FromEngine =
   | { type: "ready" }
+  /** The request left the waiting queue for the running batch (its prefill starts). */
+  | { type: "scheduled"; id: number }
   | { type: "token"; id: number; token: number }
   | { type: "done"; id: number; finish: "eos" | "length" | "cancelled"; timings: EngineTimings }
   | { type: "error"; id: number; code: EngineErrorCode; message: string }
