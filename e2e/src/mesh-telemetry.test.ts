@@ -24,7 +24,7 @@ test("one trace id covers the request's spans on the router, the predictor and e
     assert.match(info.predictor, /\((baseline|trained)\): \(token, position\) -> 4 x 16 \(top-2\)/);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     assert.match(metrics, /expertmesh_rpc_requests_total\{[^}]*grpc_method="Complete"[^}]*grpc_code="OK"[^}]*\} 1/);
-    assert.match(metrics, /expertmesh_generated_tokens_total 6/);
+    assert.match(metrics, /expertmesh:generation_tokens_total\{model_name="sotu-moe"\} 6/);
   } finally {
     client.close();
     await mesh.stop(); // processes flush their spans on exit
