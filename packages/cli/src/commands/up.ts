@@ -51,6 +51,7 @@ export async function upCommand(argv: string[]): Promise<void> {
     metrics: metricsPort === undefined ? null : { router: mesh.router.metrics, shards: mesh.shards.map((s) => s.metrics), predictor: mesh.predictor?.metrics ?? null },
     nats: mesh.nats?.url ?? null,
     tls: mesh.tls ? { ca: mesh.tls.caFile, cert: mesh.tls.operator.certFile, key: mesh.tls.operator.keyFile } : null,
+    pids: { router: mesh.router.process.pid, shards: mesh.shards.map((s) => s.process.pid), predictor: mesh.predictor?.process.pid ?? null, nats: mesh.nats?.process.pid ?? null },
     started_ms: Math.round(performance.now() - t0),
   };
   if (v.json) console.log(JSON.stringify({ ready: true, ...summary }));

@@ -1,6 +1,15 @@
 // A child process of the local mesh: spawned with its output captured (last lines kept for error
-// messages), stopped with SIGTERM and, after a grace period, SIGKILL.
+// messages), stopped with SIGTERM and, after a grace period, SIGKILL. It never outlives the launcher:
+// on Linux it starts under `setpriv --pdeathsig SIGTERM` (util-linux), which execs the command with
+// prctl(PR_SET_PDEATHSIG), so the kernel sends it SIGTERM (a drain) when the launcher dies by any
+// signal, SIGKILL included. Where setpriv is missing (not Linux), children are only stopped by stop().
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
+
+/** Whether children get SIGTERM when the launcher dies (setpriv --pdeathsig is available). */
+export const CHILDREN_FOLLOW_PARENT = SETPRIV !== undefined;
 
 export class ManagedProcess {
   private tail: string[] = [];
@@ -21,7 +30,8 @@ export class ManagedProcess {
   }
 
   static start(name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): ManagedProcess {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
+    const [cmd, argv] = SETPRIV === undefined ? [command, args] : [SETPRIV, ["--pdeathsig", "SIGTERM", "--", command, ...args]];
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
     return new ManagedProcess(name, child, opts.onLine);
   }
 

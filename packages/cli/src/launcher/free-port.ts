@@ -1,5 +1,32 @@
 import { createServer } from "node:net";
 
+/** A port that a launcher will bind, and what for (named in the error when it is taken). */
+export interface PortUse {
+  readonly port: number;
+  readonly what: string;
+}
+
+/** Whether `port` can be bound on `host` now. */
+export function portFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Throws an Error naming the first port of `uses` (0 = any, skipped) that is taken, before anything starts. */
+export async function assertPortsFree(uses: readonly PortUse[], host = "127.0.0.1"): Promise<void> {
+  const seen = new Map<number, string>();
+  for (const { port, what } of uses) {
+    if (port === 0) continue;
+    const other = seen.get(port);
+    if (other !== undefined) throw new Error(`port ${port} is asked for twice: ${other} and ${what}`);
+    seen.set(port, what);
+    if (!(await portFree(port, host))) throw new Error(`port ${port} (${what}) is already in use on ${host}; nothing was started`);
+  }
+}
+
 /** A TCP port free on 127.0.0.1 at the time of the call. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -15,6 +15,7 @@ import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
 import type { CachePolicyName } from "@expertmesh/moe";
 import { channelCredentials, createLocalPki, readClientTls, waitForServing, type PkiFiles, type TlsOptions } from "@expertmesh/runtime";
 import { ManagedProcess } from "./child-process.js";
+import { assertPortsFree } from "./free-port.js";
 import { startNatsServer } from "./nats-server.js";
 import { ServiceStartError } from "./service-start-error.js";
 import { routerNatsUser, shardNatsUser, type NatsUser } from "./nats-permissions.js";
@@ -93,6 +94,18 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
   const shardCount = o.shards ?? 2;
   const replicas = o.replicas ?? 1;
   const deadline = Date.now() + (o.startTimeoutMs ?? 60_000);
+  // Every fixed port is checked before anything starts (a port taken by, say, an orphaned router would
+  // otherwise answer our health checks and the failure would come late and misleading).
+  const base = o.metricsPort;
+  await assertPortsFree([
+    { port: o.port ?? 0, what: "router gRPC, --port" },
+    { port: o.httpPort ?? 0, what: "router HTTP, --http-port" },
+    ...(base === undefined ? [] : [
+      { port: base, what: "router metrics, --metrics-port" },
+      ...Array.from({ length: shardCount }, (_, i) => ({ port: base + 1 + i, what: `shard ${i} metrics, --metrics-port + ${1 + i}` })),
+      { port: base + 1 + shardCount, what: `predictor metrics, --metrics-port + ${1 + shardCount}` },
+    ]),
+  ]);
   const secure = o.secure ?? process.env.EXPERTMESH_SECURE_MESH === "1";
   const started: ManagedProcess[] = [];
   const startFailed = new AbortController();
@@ -157,7 +170,6 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
       await Promise.race([waitForServing(ready.address, service, deadline, { signal: startFailed.signal, credentials: creds() }), exited]);
       return { name, address: ready.address, process: proc, ...(ready.http ? { http: ready.http } : {}), ...(metricsPort === undefined ? {} : { metrics: `http://127.0.0.1:${metricsPort}/metrics` }) };
     };
-    const base = o.metricsPort;
     const internalPeers = ["router", "expertmesh-operator"];
     const predictor = o.predictor === false ? undefined : await launch(
       "predictor", SERVICE_MAIN.predictor, [...(typeof o.predictor === "string" ? ["--predictor", resolve(o.predictor)] : []), ...tlsArgs("predictor", internalPeers)],
