@@ -2,9 +2,9 @@
 // each asks for a load now) against a mesh with --policy expertflow at a 25 % budget. Each shard's hint
 // gate (services/expert-shard/src/hint-gate.ts) drops what exceeds its rate and passes at most
 // --hint-expert-rate experts a second to prefetch, so the flood costs a bounded share of link and CPU:
-// the tokens stay the in-process ones, the shards count what they dropped, the experts let through
-// stay within the budget, and latency stays within a generous stated bound of the unflooded run
-// (median of 4 requests at most 4x the baseline's plus 1 s; the issue measured 10x before the gate).
+// the tokens stay the in-process ones, the shards count what they dropped, and the experts let through
+// stay within the budget. Latency under the flood is printed, not asserted (no timing ratio in
+// `make test`); the reliability suite (`make test-reliability`) holds it to a stated bound.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ExpertMeshClient } from "@expertmesh/client";
@@ -40,7 +40,7 @@ async function counter(url: string, name: string, labels = ""): Promise<number> 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-test("a hint flood is bounded by each shard's hint gate: same tokens, drops counted, latency within the stated bound", async (t) => {
+test("a hint flood is bounded by each shard's hint gate: same tokens, drops counted, admitted experts within the rate", async (t) => {
   const want = await Promise.all(PROMPTS.map((p) => referenceTokens(p, MAX_TOKENS)));
   const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   const timed = async () => {
@@ -85,7 +85,6 @@ test("a hint flood is bounded by each shard's hint gate: same tokens, drops coun
       assert.ok(admitted <= HINT_EXPERT_RATE * (floodS + 1) + 1, `shard ${i} passed ${admitted} hinted experts in ${floodS.toFixed(1)} s`);
     }
     t.diagnostic(`median latency: ${baseline.toFixed(0)} ms without, ${flooded.toFixed(0)} ms under the flood of ${sent} hints in ${floodS.toFixed(1)} s`);
-    assert.ok(flooded <= 4 * baseline + 1_000, `median latency ${flooded.toFixed(0)} ms under the flood vs ${baseline.toFixed(0)} ms without (${sent} hints sent)`);
   } finally {
     client.close();
   }
