@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { PredictorServiceService, ServingStatus } from "@expertmesh/proto";
 import { createServer, DEFAULT_SERVER_LIMITS, jsonLogger, serverSecurity, service, type Logger, type Server } from "@expertmesh/runtime";
-import type { PredictorConfig } from "./config.js";
+import { DEFAULT_MAX_TOKENS, type PredictorConfig } from "./config.js";
 import { InferenceWorker } from "./inference-worker.js";
 import { predictRoutesHandler } from "./predict-routes.js";
 import { describePredictor, PredictorModelError, readPredictorInfo, type PredictorInfo } from "@expertmesh/model";
@@ -14,6 +14,8 @@ export interface Predictor {
   readonly info: PredictorInfo;
   /** One line naming the predictor (for InferenceService.ModelInfo.predictor). */
   readonly description: string;
+  /** Most tokens per PredictRoutes request (config maxTokens, or what fits the message limit). */
+  readonly maxTokens: number;
   /** Drains the server, then stops the inference worker. */
   stop(): Promise<void>;
 }
@@ -32,10 +34,13 @@ export async function startPredictor(config: PredictorConfig, options: { logger?
     throw new PredictorModelError(`config predictor: ${path}: ${why}`, { cause: e });
   }
   const info = readPredictorInfo(model, path);
-  const responseBytes = config.maxTokens * (info.numLayers * info.numExperts * 4 + TENSOR_OVERHEAD_BYTES);
-  if (responseBytes > DEFAULT_SERVER_LIMITS.maxSendMessageBytes) {
+  // A model of E = 256 experts over 58 layers answers 59 KB per token: the default limit is what fits.
+  const perToken = info.numLayers * info.numExperts * 4 + TENSOR_OVERHEAD_BYTES;
+  const maxTokens = config.maxTokens || Math.min(DEFAULT_MAX_TOKENS, Math.floor(DEFAULT_SERVER_LIMITS.maxSendMessageBytes / perToken));
+  const responseBytes = maxTokens * perToken;
+  if (maxTokens < 1 || responseBytes > DEFAULT_SERVER_LIMITS.maxSendMessageBytes) {
     throw new PredictorModelError(
-      `config maxTokens: ${config.maxTokens} tokens of ${info.numLayers} x ${info.numExperts} probabilities need a ${responseBytes}-byte response, ` +
+      `config maxTokens: ${maxTokens} tokens of ${info.numLayers} x ${info.numExperts} probabilities need a ${responseBytes}-byte response, ` +
         `above the ${DEFAULT_SERVER_LIMITS.maxSendMessageBytes}-byte message limit`,
     );
   }
@@ -64,10 +69,10 @@ export async function startPredictor(config: PredictorConfig, options: { logger?
       logger,
       services: [
         service(PredictorServiceService, {
-          predictRoutes: predictRoutesHandler({ worker, info, maxTokens: config.maxTokens }),
+          predictRoutes: predictRoutesHandler({ worker, info, maxTokens }),
           describePredictor: () => ({
             description: describePredictor(info), kind: info.kind, baseline: info.baseline,
-            numLayers: info.numLayers, numExperts: info.numExperts, topK: info.topK, maxTokens: config.maxTokens,
+            numLayers: info.numLayers, numExperts: info.numExperts, topK: info.topK, maxTokens,
           }),
         }),
       ],
@@ -83,5 +88,5 @@ export async function startPredictor(config: PredictorConfig, options: { logger?
       await running.drain();
       await worker.close();
     })());
-  return { server: running, info, description: describePredictor(info), stop };
+  return { server: running, info, description: describePredictor(info), maxTokens, stop };
 }

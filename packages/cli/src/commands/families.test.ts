@@ -1,7 +1,7 @@
 // The CLI on every family's golden fixture: `score` reproduces the fixture's perplexity, and
 // `trace record` -> `predictor prior` -> `bench cache` runs on the family's own routing traces.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -46,3 +46,29 @@ for (const family of FAMILY_FIXTURES) {
     }
   });
 }
+
+test("synth --family deepseek_v3 with E=256, k=8: trace record, predictor prior and bench cache run on its traces", async () => {
+  const model = join(work, "ds256");
+  let r = await runCli("synth", "--family", "deepseek_v3", "--hidden", "64", "--intermediate", "16", "--layers", "2", "--experts", "256", "--top-k", "8", "--heads", "4", "--out", model, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const made = JSON.parse(r.stdout) as { family: string; experts: number; top_k: number; layers: number };
+  assert.deepEqual([made.family, made.experts, made.top_k, made.layers], ["deepseek_v3", 256, 8, 2]);
+  const text = join(work, "ds256.txt");
+  writeFileSync(text, "The state of the Union is strong.\n\nThe Congress is in session, and the people are at work.");
+  const trace = join(work, "ds256.trace");
+  const prior = join(work, "ds256-prior.onnx");
+  r = await runCli("trace", "record", "--model", model, "--file", text, "--out", trace);
+  assert.equal(r.code, 0, r.stderr);
+  r = await runCli("predictor", "prior", "--traces", trace, "--out", prior);
+  assert.equal(r.code, 0, r.stderr);
+  r = await runCli("bench", "cache", "--model", model, "--traces", trace, "--predictor", prior, "--prior", prior, "--budgets", "12.5", "--batches", "1,4", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { num_layers: number; num_experts: number; top_k: number; rows: { policy: string; loads: number; accesses: number; batch: number }[] };
+  assert.deepEqual([out.num_layers, out.num_experts, out.top_k], [2, 256, 8]);
+  for (const batch of [1, 4]) {
+    const group = out.rows.filter((x) => x.batch === batch);
+    const belady = group.find((x) => x.policy === "belady");
+    assert.ok(belady && belady.accesses > 0, `batch ${batch}`);
+    for (const x of group) assert.ok(x.loads >= belady.loads, `batch ${batch}: ${x.policy} loads ${x.loads} < Belady's ${belady.loads}`);
+  }
+});

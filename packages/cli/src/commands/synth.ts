@@ -15,7 +15,8 @@ It loads wherever a real checkpoint does (generate, score, bench, up --model DIR
 
   --config-like DIR  take every size from DIR/config.json (e.g. a real model's); the flags below override it
   --hidden H         hidden size D                 --intermediate F  expert hidden size
-  --layers L         MoE layers                    --experts E       experts per layer
+  --layers L         MoE layers (DeepSeek-V3: after its first_k_dense_replace dense ones)
+  --experts E        experts per layer
   --top-k K          experts per token
   --heads H          attention heads (default: D / 128, or D / 64 below D = 1024)
   --kv-heads K       key/value heads (default: H / 4 when 4 divides H, else H)

@@ -1,9 +1,11 @@
 // The registry of families that `expertmesh synth` can write: one line per family.
 import { InvalidInputError } from "../errors.js";
 import type { SynthFamily } from "./synth-family.js";
+import { deepseekV3Synth } from "./synth-deepseek-v3.js";
 import { mixtralSynth } from "./synth-mixtral.js";
+import { olmoeSynth, qwen2MoeSynth, qwen3MoeSynth } from "./synth-qwen-olmoe.js";
 
-export const SYNTH_FAMILIES: readonly SynthFamily[] = [mixtralSynth];
+export const SYNTH_FAMILIES: readonly SynthFamily[] = [mixtralSynth, qwen3MoeSynth, qwen2MoeSynth, olmoeSynth, deepseekV3Synth];
 
 /** The family named by --family, else the one of a --config-like config's architecture, else Mixtral. */
 export function synthFamily(name?: string, architecture?: string): SynthFamily {
