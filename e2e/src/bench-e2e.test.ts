@@ -25,6 +25,8 @@ interface Row {
   tokens_per_s: number;
   tokens_per_s_over_resident: number;
   output_tokens: number;
+  over_lru: number;
+  over_limit: number;
   device: { hits: number; stalls: number; hit_ratio: number; loads: number; prefetch_loads: number; simulated_bytes_moved: number | null; used_bytes: number; budget_bytes: number };
 }
 
@@ -33,7 +35,8 @@ test("bench e2e --json: resident, lru and expertflow rows under a simulated link
   const r = await run("--links", "on", "--link-gbps", "50", "--link-expert-bytes", String(S), "--requests", "2", "--concurrency", "2",
     "--warmup-requests", "1", "--max-tokens", "4", "--prompt-tokens", "8", "--json");
   assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { simulated_link: { gbps: number; expert_bytes: number; ms_per_load: number }; in_process: { tokens_per_s: number }; rows: Row[]; failed_requests: number };
+  const out = JSON.parse(r.stdout) as { simulated_link: { gbps: number; expert_bytes: number; ms_per_load: number }; in_process: { tokens_per_s: number }; rows: Row[]; failed_requests: number;
+    link_bound_limit: { belady_loads_per_shard: number[]; link_s: number; tokens_per_s: number } };
   assert.deepEqual(out.simulated_link, { gbps: 50, expert_bytes: S, ms_per_load: 2 });
   assert.equal(out.failed_requests, 0);
   assert.ok(out.in_process.tokens_per_s > 0);
@@ -49,6 +52,13 @@ test("bench e2e --json: resident, lru and expertflow rows under a simulated link
     assert.ok(row.device.prefetch_loads <= row.device.loads);
   }
   const [resident, lru] = out.rows;
+  // The link-bound limit of the run: Belady's loads on each of the 2 shards, replayed from the same requests.
+  assert.equal(out.link_bound_limit.belady_loads_per_shard.length, 2);
+  assert.ok(out.link_bound_limit.tokens_per_s > 0 && out.link_bound_limit.link_s >= 0);
+  for (const row of out.rows) {
+    assert.equal(row.over_lru, row.tokens_per_s / lru!.tokens_per_s);
+    assert.equal(row.over_limit, row.tokens_per_s / out.link_bound_limit.tokens_per_s);
+  }
   assert.equal(resident!.tokens_per_s_over_resident, 1);
   assert.deepEqual([resident!.device.stalls, resident!.device.loads, resident!.device.hit_ratio], [0, 0, 1], "every expert was preloaded");
   assert.equal(lru!.device.prefetch_loads, 0, "lru loads on demand only");

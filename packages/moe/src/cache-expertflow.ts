@@ -139,9 +139,13 @@ export class ExpertflowTimePolicy extends ExpertflowPolicy {
     return u * this.saved(key) - (1 - u) * x * (this.utilisation() + uVictim);
   }
 
+  observeLink(link: LinkView): void {
+    this.link = link;
+  }
+
   override *prefetch(layer: number, isResident: (key: number) => boolean, link?: LinkView): Iterable<number> {
     const { L, E } = this;
-    this.link = link;
+    if (link !== undefined) this.link = link;
     const candidates: { key: number; net: number }[] = [];
     for (let j = layer; j < L; j++) {
       for (let e = 0; e < E; e++) {
@@ -155,8 +159,8 @@ export class ExpertflowTimePolicy extends ExpertflowPolicy {
     for (const c of candidates) if (!isResident(c.key)) yield c.key;
   }
 
-  override admit(incoming: number, victim: number): boolean {
-    if (this.byLru) return this.net(incoming, 0) > 0;
+  override admit(incoming: number, victim: number | undefined): boolean {
+    if (victim === undefined || this.byLru) return this.net(incoming, 0) > 0;
     if (!this.demoted[victim] && this.distance(incoming) >= this.distance(victim)) return false;
     const uVictim = this.demoted[victim] ? 0 : this.useProbability(victim);
     return this.net(incoming, uVictim) > 0;

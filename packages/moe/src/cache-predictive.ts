@@ -144,8 +144,8 @@ export class ExpertflowPolicy implements CachePolicy {
     for (const k of wanted) if (!isResident(k)) yield k;
   }
 
-  admit(incoming: number, victim: number): boolean {
-    if (this.byLru || this.demoted[victim]) return true;
+  admit(incoming: number, victim: number | undefined): boolean {
+    if (victim === undefined || this.byLru || this.demoted[victim]) return true;
     return this.distance(incoming) < this.distance(victim);
   }
 

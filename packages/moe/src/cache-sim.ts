@@ -31,10 +31,12 @@ export interface PrefetchHooks {
    * The time-honest simulator (cache-sim-time.ts) and the shard also pass what the link is doing.
    */
   prefetch?(layer: number, isResident: (key: number) => boolean, link?: LinkView): Iterable<number>;
+  /** What the shard's link is doing now (the time-honest simulator and a shard with a simulated link tell). */
+  observeLink?(link: LinkView): void;
   /** Window l: a sharper prediction of layer l's batch demand ([E], e.g. the pre-gate one layer ahead). */
   correct?(layer: number, demand: Float32Array): void;
-  /** Whether loading `incoming` ahead is worth evicting `victim`; when false the window ends. */
-  admit?(incoming: number, victim: number): boolean;
+  /** Whether loading `incoming` ahead is worth evicting `victim` (undefined: into a free slot); when false the window ends. */
+  admit?(incoming: number, victim: number | undefined): boolean;
   /** Layer l's RunExperts arrives needing these experts (keys, ascending): the gate's decision is known. */
   beginAccess?(layer: number, need: Int32Array): void;
   /** Layer l of the current step has run with these experts (keys, ascending). */

@@ -8,7 +8,7 @@
 //
 // Letters: L MoE layers, E experts per layer, p predicted demand [L, E].
 import type { PrefetchHint } from "@expertmesh/proto";
-import type { CachePolicy } from "@expertmesh/moe";
+import type { CachePolicy, LinkView } from "@expertmesh/moe";
 
 export interface HintedLoad {
   readonly key: number;
@@ -64,9 +64,13 @@ export class ExpertflowFeed {
     return loads;
   }
 
-  /** Whether loading `key` ahead is worth it now, given the resident experts and the free slots. */
-  worthLoading(key: number, residentKeys: readonly number[], freeSlots: number): boolean {
-    if (freeSlots > 0) return true;
+  /**
+   * Whether loading `key` ahead is worth it now, given the resident experts, the free slots and (with a
+   * simulated link) what the link is doing: the policy's own admission, as in the simulator.
+   */
+  worthLoading(key: number, residentKeys: readonly number[], freeSlots: number, link?: LinkView): boolean {
+    if (link !== undefined) this.#policy.observeLink?.(link);
+    if (freeSlots > 0) return this.#policy.admit?.(key, undefined) ?? true;
     const set = new Set(residentKeys);
     const victim = this.#policy.victim((k) => set.has(k));
     return victim !== undefined && (this.#policy.admit?.(key, victim) ?? true);

@@ -3,7 +3,7 @@
 // (run-experts.ts, prefetch.ts, cache-stats.ts) are thin layers over this.
 
 import { Checkpoint, isModelError, type MoeConfig } from "@expertmesh/model";
-import { cachePolicy, expertKey, Placement } from "@expertmesh/moe";
+import { cachePolicy, expertKey, Placement, type LinkView } from "@expertmesh/moe";
 import type { PrefetchHint } from "@expertmesh/proto";
 import { ConfigError, InvalidArgumentError, NotFoundError, silentLogger, UnavailableError, type Logger } from "@expertmesh/runtime";
 import { budgetBytes, parseBudget } from "./budget.js";
@@ -67,6 +67,9 @@ export class ExpertShard {
   readonly #feed: ExpertflowFeed | undefined;
   #inFlight = 0;
   #closing: Promise<void> | undefined;
+  /** Mean milliseconds of a RunExperts call (an exponential average), the policy's compute time per layer-step. */
+  #callMs = NaN;
+  readonly #startedMs = performance.now();
 
   private constructor(init: {
     config: ShardConfig;
@@ -278,9 +281,10 @@ export class ExpertShard {
     const feed = this.#feed;
     if (feed === undefined) return 0;
     let queued = 0;
+    const link = this.#linkView();
     for (const { key, high } of feed.hint(h, (k) => this.#owned.has(k), (k) => this.store.isResident(k))) {
       const resident = this.store.deviceResident();
-      if (!high && !feed.worthLoading(key, resident, this.store.deviceSlots - resident.length)) continue;
+      if (!high && !feed.worthLoading(key, resident, this.store.deviceSlots - resident.length, link)) continue;
       if (this.#prefetch.offer(key, high) === "queued") queued++;
     }
     return queued;
@@ -291,8 +295,27 @@ export class ExpertShard {
     const feed = this.#feed;
     if (feed === undefined) return () => {};
     const need = Int32Array.from(new Set(keys)).sort();
+    const t0 = performance.now();
     feed.beginCall(layer, need);
-    return () => feed.endCall(layer, need);
+    return () => {
+      const ms = performance.now() - t0;
+      this.#callMs = Number.isFinite(this.#callMs) ? 0.9 * this.#callMs + 0.1 * ms : ms;
+      feed.endCall(layer, need);
+    };
+  }
+
+  /** With a simulated link: what it is doing, for the policy's prefetch decisions (as the simulator tells them). */
+  #linkView(): LinkView | undefined {
+    const link = this.link;
+    if (link === undefined) return undefined;
+    const { linkBusyMs } = link.counters();
+    return {
+      nowMs: performance.now() - this.#startedMs,
+      backlogMs: link.pending() * link.transferMs,
+      transferMs: link.transferMs,
+      layerMs: Number.isFinite(this.#callMs) ? this.#callMs : 0,
+      busyMs: linkBusyMs,
+    };
   }
 
   snapshot(): ShardSnapshot {

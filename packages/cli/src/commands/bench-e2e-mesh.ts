@@ -10,7 +10,14 @@ import { CacheTier, ExpertShardServiceClient, PrefetchPriority, type CacheStatsR
 import { channelOptions } from "@expertmesh/runtime";
 import { startMesh } from "../launcher/index.js";
 
-export type E2eConfigName = "resident" | "lru" | "expertflow";
+export type E2eConfigName = "resident" | "lru" | "expertflow" | "expertflow-arrival" | "expertflow-regroup";
+
+/** Router flags of a configuration: the two scheduled ones decode `stepBatch` sequences per step, in arrival order or regrouped by predicted routes. */
+function routerArgs(config: E2eConfigName, stepBatch: number): string[] {
+  if (config === "expertflow-arrival") return ["--schedule", "arrival", "--step-batch", String(stepBatch)];
+  if (config === "expertflow-regroup") return ["--schedule", "regroup", "--step-batch", String(stepBatch)];
+  return [];
+}
 
 export interface SimulatedLinkSpec {
   /** Gigabytes (10^9 bytes) per second. */
@@ -34,6 +41,8 @@ export interface E2eRunSpec {
   readonly maxTokens: number;
   readonly seed: number;
   readonly requestTimeoutMs: number;
+  /** Sequences per decode step of the expertflow-arrival and expertflow-regroup configurations. */
+  readonly stepBatch?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -56,8 +65,9 @@ export async function runE2eConfig(spec: E2eRunSpec): Promise<E2eRunResult> {
     shards: spec.shards,
     replicas: 1,
     deviceBudget: spec.config === "resident" ? "100%" : spec.budget,
-    policy: spec.config === "expertflow" ? "expertflow" : "lru",
+    policy: spec.config.startsWith("expertflow") ? "expertflow" : "lru",
     shardArgs: link,
+    routerArgs: routerArgs(spec.config, spec.stepBatch ?? 4),
     log: spec.log,
   });
   const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, retry: false, timeoutMs: spec.requestTimeoutMs });

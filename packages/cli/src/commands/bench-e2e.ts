@@ -23,6 +23,7 @@ import type { Prompt, ShardCacheReport, Summary } from "@expertmesh/loadtest";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
 import { heldOutText } from "./bench-traces.js";
+import { linkBoundLimit, meshAccessStream, type LinkBoundLimit } from "./bench-e2e-limit.js";
 import { runE2eConfig, type E2eConfigName, type SimulatedLinkSpec } from "./bench-e2e-mesh.js";
 
 /** One Mixtral-8x7B expert in bf16: w1, w3 [14336, 4096] and w2 [4096, 14336], 2 bytes each. */
@@ -41,6 +42,8 @@ interface Row {
   outputTokens: number;
   cache: ShardCacheReport[];
   setupS: number;
+  stepBatch: number;
+  numLayers: number;
 }
 
 export async function benchE2eCommand(argv: string[]): Promise<void> {
@@ -50,7 +53,10 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
     "link-gbps": { type: "string" }, "link-expert-bytes": { type: "string" }, concurrency: { type: "string" },
     requests: { type: "string" }, "warmup-requests": { type: "string" }, "prompt-tokens": { type: "string" },
     "max-tokens": { type: "string" }, seed: { type: "string" }, timeout: { type: "string" }, json: { type: "boolean" }, verbose: { type: "boolean" },
+    regroup: { type: "boolean" }, "step-batch": { type: "string" },
   });
+  const stepBatch = numberFlag("step-batch", v["step-batch"], 4, (x) => isPositiveInt(x) && x <= 1024, "an integer in [1, 1024]");
+  const configs: readonly E2eConfigName[] = v.regroup ? [...CONFIGS, "expertflow-arrival", "expertflow-regroup"] : CONFIGS;
   const model = v.model ?? BUNDLED_MODEL_DIR;
   const shards = numberFlag("shards", v.shards, 2, (x) => isPositiveInt(x) && x <= 16, "an integer in [1, 16]");
   const budget = (v.budget ?? "25%").trim();
@@ -86,26 +92,34 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const inProcess = await inProcessTokensPerS(v, warmup, measured, C, M);
   const rows: Row[] = [];
   for (const l of links) {
-    for (const config of CONFIGS) {
+    for (const config of configs) {
       log(`bench e2e: ${config} (link ${l === "on" ? "simulated" : "off"}) ...`);
       const r = await runE2eConfig({
         model, config, shards, budget, link: l === "on" ? link : undefined, numLayers: L, numExperts: E, concurrency: C,
-        warmup, measured, maxTokens: M, seed, requestTimeoutMs, log: v.verbose ? log : undefined,
+        warmup, measured, maxTokens: M, seed, requestTimeoutMs, stepBatch, log: v.verbose ? log : undefined,
       });
-      rows.push({ link: l as "off" | "on", config, budget: config === "resident" ? "100%" : budget, ...r });
+      rows.push({ link: l as "off" | "on", config, budget: config === "resident" ? "100%" : budget, ...r, stepBatch, numLayers: L });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
   const failed = rows.reduce((a, r) => a + r.summary.requests.failed + r.summary.requests.notSent, 0);
+  const residentOn = rows.find((r) => r.link === "on" && r.config === "resident");
+  const limit = residentOn && linkBoundLimit(inProcess.stream, {
+    shards, budgetPercent: Number(share[1]), transferMs: link.expertBytes / (link.gbps * 1e6), outputTokens: residentOn.outputTokens, residentSeconds: residentOn.elapsedS,
+  });
   const params = {
     model: checkpoint.dir, prompts: source, shards, budget, concurrency: C, requests: N, warmup_requests: W, prompt_tokens: P, max_tokens: M, seed,
     real_expert_bytes: checkpoint.expertBytes(), experts: L * E,
     simulated_link: links.includes("on") ? { gbps: link.gbps, expert_bytes: link.expertBytes, ms_per_load: link.expertBytes / (link.gbps * 1e6) } : null,
   };
   if (v.json) {
-    console.log(JSON.stringify({ benchmark: "e2e", ...params, in_process: inProcess, rows: rows.map((r) => rowJson(r, rows, inProcess.tokens_per_s, link)), failed_requests: failed, seconds }));
+    const { stream: _, ...inProcessJson } = inProcess;
+    console.log(JSON.stringify({
+      benchmark: "e2e", ...params, in_process: inProcessJson, link_bound_limit: limit ?? null,
+      rows: rows.map((r) => rowJson(r, rows, inProcess.tokens_per_s, link, limit)), failed_requests: failed, seconds,
+    }));
   } else {
-    printTable(params, rows, inProcess, link, seconds);
+    printTable(params, rows, inProcess, link, seconds, limit);
   }
   if (failed > 0) throw new Error(`${failed} requests failed or were not sent: the figures are not comparable (the errors are in each row of --json)`);
 }
@@ -142,14 +156,21 @@ async function inProcessTokensPerS(v: { model?: string; threads?: string; provid
     for (const b of batches(warmup).slice(0, 1)) await generate(rt, b, { maxTokens: M });
     // The median of three passes: one pass is short, and this machine is shared.
     const passes: { tokens: number; seconds: number; tokens_per_s: number }[] = [];
+    const requests: { prompt: number[]; output: number[] }[] = [];
     for (let pass = 0; pass < 3; pass++) {
       const t0 = performance.now();
       let tokens = 0;
-      for (const b of batches(measured)) tokens += (await generate(rt, b, { maxTokens: M })).tokens.reduce((a, t) => a + t.length, 0);
+      for (const b of batches(measured)) {
+        const out = (await generate(rt, b, { maxTokens: M })).tokens;
+        tokens += out.reduce((a, t) => a + t.length, 0);
+        if (pass === 0) out.forEach((o, i) => requests.push({ prompt: b[i], output: o }));
+      }
       const seconds = (performance.now() - t0) / 1000;
       passes.push({ tokens, seconds, tokens_per_s: tokens / seconds });
     }
-    return passes.sort((a, b) => a.tokens_per_s - b.tokens_per_s)[1]!;
+    // The measured requests' routing in the mesh's order, for the link-bound limit (bench-e2e-limit.ts).
+    const stream = await meshAccessStream(rt, requests, C);
+    return { ...passes.sort((a, b) => a.tokens_per_s - b.tokens_per_s)[1]!, stream };
   } finally {
     await rt.release();
   }
@@ -180,7 +201,7 @@ const tokensPerS = (r: Row) => r.tokensPerS;
 const baseline = (rows: readonly Row[], r: Row, config: E2eConfigName) => rows.find((x) => x.link === r.link && x.config === config);
 const ratio = (a: number, b: number | undefined) => (b !== undefined && b > 0 ? a / b : NaN);
 
-function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link: SimulatedLinkSpec) {
+function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link: SimulatedLinkSpec, limit: LinkBoundLimit | undefined) {
   const c = cacheTotals(r.cache);
   const lat = r.summary.latencyMs;
   const resident = baseline(rows, r, "resident");
@@ -193,6 +214,10 @@ function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link
     tokens_per_s_over_resident: resident && ratio(tokensPerS(r), tokensPerS(resident)),
     tokens_per_s_over_lru: lru && ratio(tokensPerS(r), tokensPerS(lru)),
     tokens_per_s_over_in_process: ratio(tokensPerS(r), inProcessTokensPerS),
+    ...(r.link === "on" ? { over_lru: lru ? ratio(tokensPerS(r), tokensPerS(lru)) : null, over_limit: limit ? ratio(tokensPerS(r), limit.tokens_per_s) : null } : {}),
+    ...(r.config === "expertflow-arrival" || r.config === "expertflow-regroup"
+      ? { step_batch: r.stepBatch, distinct_experts_per_step: ratio(c.hits + c.stalls, (r.outputTokens / r.stepBatch) * r.numLayers) }
+      : {}),
     ttft_ms: { p50: lat.ttft.p50, p99: lat.ttft.p99 }, tpot_ms: { p50: lat.tpot.p50, p99: lat.tpot.p99 }, e2e_ms: { p50: lat.e2e.p50, p99: lat.e2e.p99 },
     device: {
       hits: c.hits, stalls: c.stalls, hit_ratio: c.hitRatio, loads: c.loads, prefetch_loads: c.prefetchLoads, wasted_prefetches: c.wastedPrefetches,
@@ -209,6 +234,7 @@ function printTable(
   inProcess: { tokens: number; seconds: number; tokens_per_s: number },
   link: SimulatedLinkSpec,
   seconds: number,
+  limit: LinkBoundLimit | undefined,
 ): void {
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
   const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
@@ -227,7 +253,7 @@ function printTable(
   console.log(`in-process runtime (all experts in memory, no mesh): ${f(inProcess.tokens_per_s, 1)} tokens/s (${inProcess.tokens} tokens in ${f(inProcess.seconds)} s, ${p.concurrency} prompts per batch; median of 3 passes)`);
   console.log("");
   const head =
-    "link config      tok/s  ×resid   ×lru  ×in-proc  TTFT p50    p99  TPOT p50    p99   hit %  stalls  loads  prefetch  wasted       moved  device used/budget";
+    "link config              tok/s  ×resid   ×lru  ×in-proc  TTFT p50    p99  TPOT p50    p99   hit %  stalls  loads  prefetch  wasted       moved  device used/budget";
   console.log(head);
   for (const r of rows) {
     const c = cacheTotals(r.cache);
@@ -236,7 +262,7 @@ function printTable(
     const moved = r.link === "on" ? gb(c.loads * link.expertBytes) : mb(c.bytesLoaded);
     const used = `${c.resident}/${slots} experts, ${r.link === "on" ? gb(c.resident * link.expertBytes) : mb(c.usedBytes)}`;
     console.log(
-      r.link.padEnd(5) + r.config.padEnd(11) + f(tokensPerS(r), 1).padStart(8) +
+      r.link.padEnd(5) + r.config.padEnd(19) + f(tokensPerS(r), 1).padStart(8) +
         f(ratio(tokensPerS(r), tokensPerS(baseline(rows, r, "resident") ?? r))).padStart(8) +
         f(ratio(tokensPerS(r), baseline(rows, r, "lru") && tokensPerS(baseline(rows, r, "lru")!))).padStart(7) +
         f(ratio(tokensPerS(r), inProcess.tokens_per_s)).padStart(10) +
@@ -249,5 +275,16 @@ function printTable(
   console.log("×resid, ×lru: tokens/s against all-resident and against lru with the same link, in this run; ×in-proc: against the in-process runtime");
   console.log("TTFT and TPOT in ms; hit %, stalls (RunExperts that waited for a load), loads (of which prefetched, and evicted unused) over the measured run, all shards");
   if (simulated) console.log("* simulated bytes (link on rows): loads × the simulated expert size, and resident experts × it");
+  for (const r of rows.filter((x) => x.config === "expertflow-arrival" || x.config === "expertflow-regroup")) {
+    const c = cacheTotals(r.cache);
+    console.log(`${r.link} ${r.config}: step batch ${r.stepBatch}, about ${f(ratio(c.hits + c.stalls, (r.outputTokens / r.stepBatch) * r.numLayers))} distinct experts per layer-step (device accesses / (output tokens / step batch × L))`);
+  }
+  if (limit) {
+    console.log(
+      `link-bound limit (link on): ${f(limit.tokens_per_s, 1)} tokens/s = output tokens / max(all-resident ${f(limit.resident_s)} s, Belady's ` +
+        `${limit.belady_loads_per_shard.join("/")} loads per shard × ${f(link.expertBytes / (link.gbps * 1e6))} ms = ${f(limit.link_s)} s); ` +
+        rows.filter((r) => r.link === "on").map((r) => `${r.config} ${f(ratio(tokensPerS(r), limit.tokens_per_s))}x`).join(", ") + " of it",
+    );
+  }
   console.log(`${f(seconds, 0)} s in all`);
 }
