@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { startMesh } from "@expertmesh/cli/launcher";
-import { calibrate, mergeCheckpoint, quantizeCheckpoint } from "@expertmesh/compress";
+import { calibrate, calibrateDynamicPruning, mergeCheckpoint, quantizeCheckpoint, writeDynamicPruningCheckpoint } from "@expertmesh/compress";
 import { BUNDLED_MODEL_DIR, generate, MoeRuntime, TextTokenizer } from "@expertmesh/model";
 import { PROMPTS } from "./reference.js";
 
@@ -60,6 +60,19 @@ test("a merged checkpoint (8 of 16 experts per layer, gate slots mapped) through
     const tok = TextTokenizer.load(BUNDLED_MODEL_DIR, rt.config);
     const { stats } = await calibrate(rt, PROMPTS.map((p) => tok.encodePrompt(p)), { samplesPerExpert: 0 });
     mergeCheckpoint(rt.checkpoint, stats, out, { expertsPerLayer: 8, method: "merge" });
+  } finally {
+    await rt.release();
+  }
+  assert.deepEqual(await throughMesh(out, 2, "50%"), await inProcess(out));
+});
+
+test("online dynamic pruning (thresholds in config.json, applied by the router's runtime) through 2 shards = in-process, token for token", async () => {
+  const out = join(dir, "odp");
+  const rt = await MoeRuntime.load(BUNDLED_MODEL_DIR);
+  try {
+    const tok = TextTokenizer.load(BUNDLED_MODEL_DIR, rt.config);
+    const cal = await calibrate(rt, PROMPTS.map((p) => tok.encodePrompt(p)), { samplesPerExpert: 0 });
+    writeDynamicPruningCheckpoint(BUNDLED_MODEL_DIR, out, calibrateDynamicPruning(cal, 0.3));
   } finally {
     await rt.release();
   }

@@ -44,6 +44,7 @@ commands:
   bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--prompt-tokens P] [--decode-steps N] [--repeats R] [--json]
   compress stats [--model DIR] [--traces FILE... | --text FILE] [--max-tokens N] [--json]
   compress merge --experts-per-layer K --out DIR [--method merge|prune] [--model DIR] [--traces FILE... | --text FILE] [--json]
+  compress odp --target S --out DIR [--protect-share P] [--model DIR] [--traces FILE... | --text FILE] [--json]
   compress quantize --out DIR (--avg-bits B [--bits 2,4,8] | --uniform B) [--group-size G] [--model DIR] [--traces FILE... | --text FILE] [--json]
   up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--tls] [--demo PROMPT]
            [--http-port P] [--metrics-port BASE] [--predictor FILE.onnx | --no-predictor] [--json]

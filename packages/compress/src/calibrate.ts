@@ -16,6 +16,8 @@ export interface Calibration {
   rows: number[][];
   /** [L][E] the gate weights of the sampled rows (the same order as `inputs`). */
   rowWeights: Float32Array[][];
+  /** [L] w2 / w1 of every calibration token (k >= 2): what ODP's thresholds are calibrated on. */
+  secondOverFirst: Float32Array[];
 }
 
 export interface CalibrateOptions {
@@ -53,6 +55,7 @@ export async function calibrate(rt: MoeRuntime, sequences: readonly (readonly nu
   const inputs = Array.from({ length: L }, () => Array.from({ length: E }, () => new Float32Array(M * D)));
   const rowWeights = Array.from({ length: L }, () => Array.from({ length: E }, () => new Float32Array(M)));
   const seen = Array.from({ length: L }, () => new Array<number>(E).fill(0));
+  const ratios: number[][] = Array.from({ length: L }, () => []);
   let normed: Float32Array | null = null;
   for (const s of sequences) {
     for (let i = 0; i < s.length; i += maxPositions) {
@@ -66,6 +69,7 @@ export async function calibrate(rt: MoeRuntime, sequences: readonly (readonly nu
           acc.addRouting(r.layer, r.experts, r.weights);
           const x = normed!;
           const N = r.experts.length / k;
+          if (k >= 2) for (let t = 0; t < N; t++) ratios[r.layer].push(r.weights[t * k + 1] / r.weights[t * k]);
           for (let t = 0; t < N; t++) {
             for (let j = 0; j < k; j++) {
               const e = r.experts[t * k + j];
@@ -86,5 +90,6 @@ export async function calibrate(rt: MoeRuntime, sequences: readonly (readonly nu
     inputs: inputs.map((layer, l) => layer.map((x, e) => x.slice(0, rows[l][e] * D))),
     rows,
     rowWeights: rowWeights.map((layer, l) => layer.map((w, e) => w.slice(0, rows[l][e]))),
+    secondOverFirst: ratios.map((r) => Float32Array.from(r)),
   };
 }

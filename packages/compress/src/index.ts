@@ -6,3 +6,4 @@ export { CompressError, writeCompressedCheckpoint, copiedTensors } from "./check
 export { maxAssignment } from "./hungarian.js";
 export { groupExperts, alignNeurons, permuteNeurons, mergeGroup, type LayerGrouping } from "./merge-experts.js";
 export { mergeCheckpoint, checkMergeable, type MergeOptions, type MergeReport, type ReduceMethod } from "./merge-checkpoint.js";
+export { calibrateDynamicPruning, writeDynamicPruningCheckpoint, DEFAULT_PROTECT_SHARE } from "./odp-checkpoint.js";

@@ -1,6 +1,7 @@
 // The seam between MoeRuntime and the two ways of computing a step: "fused" (forward-fused.ts: the
 // experts inside the layer graphs, for experts held in this process) and "seam" (forward-seam.ts: the
 // experts behind an ExpertRunner, which may be expert shards in other processes).
+import type { DynamicPruning } from "@expertmesh/moe";
 import type { StepBatch, BatchInput } from "./step-batch.js";
 
 /** Routing of one MoE layer (`layer` counts MoE layers) for the N valid tokens of a step, in batch order (sequence, then position). */
@@ -21,6 +22,8 @@ export interface MoeInput {
 
 export interface ForwardOptions {
   onRouting?: (routing: LayerRouting) => void;
+  /** Online dynamic pruning (seam path only) and the counters it adds to. */
+  pruning?: { settings: DynamicPruning; counters: { routed: number; skipped: number } };
   onMoeInput?: (input: MoeInput) => void;
   signal?: AbortSignal;
 }

@@ -13,7 +13,9 @@
 //
 // Letters: B sequences, S new tokens, V vocabulary.
 import type { Checkpoint as CheckpointType } from "./checkpoint.js";
+import type { DynamicPruning } from "@expertmesh/moe";
 import { Checkpoint } from "./checkpoint.js";
+import { readDynamicPruning } from "./dynamic-pruning-config.js";
 import type { MoeConfig } from "./config.js";
 import { InvalidInputError, LimitError } from "./errors.js";
 import { LocalExpertRunner, type ExpertRunner } from "./expert-runner.js";
@@ -57,10 +59,16 @@ export interface RuntimeOptions {
   experts?: ExpertRunner;
   /** "fused" (the default where fusedUnsupported allows it, without `experts`) or "seam" (experts through an ExpertRunner, one session run per layer and expert). */
   forward?: ForwardPathName;
+  /** Online dynamic pruning (seam path): undefined = the checkpoint's (config.json dynamic_pruning), null = off. */
+  dynamicPruning?: DynamicPruning | null;
 }
 
 export class MoeRuntime {
   private seamPath: Promise<{ path: SeamForward; runner: ExpertRunner & { release(): Promise<void> } }> | undefined;
+  /** Online dynamic pruning in force (MC-MoE ODP), or null. */
+  dynamicPruning: DynamicPruning | null = null;
+  /** Since load: routed (token, expert) pairs the gate chose, and those ODP skipped. */
+  readonly pruningCounters = { routed: 0, skipped: 0 };
 
   private constructor(
     readonly checkpoint: CheckpointType,
@@ -75,7 +83,8 @@ export class MoeRuntime {
     const ckpt = Checkpoint.open(dir);
     const c = ckpt.config;
     const session = options.session ?? DEFAULT_SESSION_CONFIG;
-    const unsupported = fusedUnsupported(ckpt);
+    const dynamicPruning = options.dynamicPruning === undefined ? readDynamicPruning(dir, c.numLayers) : options.dynamicPruning;
+    const unsupported = fusedUnsupported(ckpt) ?? (dynamicPruning ? "it prunes experts dynamically (ODP skips experts per token in JS)" : null);
     const forward = options.forward ?? (options.experts || unsupported ? "seam" : "fused");
     if (forward === "fused" && options.experts) throw new InvalidInputError("forward", "the fused path computes the experts itself; an ExpertRunner needs forward: \"seam\"");
     if (forward === "fused" && unsupported) throw new InvalidInputError("forward", `the fused path cannot run ${dir}: ${unsupported}`);
@@ -88,7 +97,9 @@ export class MoeRuntime {
       runner ??= await localRunner(ckpt, session);
       path = await SeamForward.create(ckpt, session, runner);
     }
-    return new MoeRuntime(ckpt, c, embed, path, session, runner);
+    const rt = new MoeRuntime(ckpt, c, embed, path, session, runner);
+    rt.dynamicPruning = dynamicPruning;
+    return rt;
   }
 
   /** The path this runtime computes steps with. */
@@ -110,7 +121,8 @@ export class MoeRuntime {
     const batchInputs = inputs.map((i) => ({ cache: i.sequence.cache, tokens: i.tokens }));
     const batch = prepareBatch(batchInputs, this.embed, this.config, options.allLogits ?? false);
     const path = options.onMoeInput && this.path.name === "fused" ? (await this.seam()).path : this.path;
-    const all = await path.run(batchInputs, batch, options);
+    const pruning = this.dynamicPruning ? { settings: this.dynamicPruning, counters: this.pruningCounters } : undefined;
+    const all = await path.run(batchInputs, batch, { ...options, pruning });
     for (const { sequence, tokens } of inputs) sequence.cache.commit(tokens.length);
     const result: Float32Array[] = [];
     let offset = 0;

@@ -11,11 +11,12 @@ export interface ExpertGroup {
   weights: Float32Array;
 }
 
-/** Groups `experts`/`weights` ([N, k], from `gate`) by expert id, experts in ascending order. */
+/** Groups `experts`/`weights` ([N, k], from `gate`) by expert id, experts in ascending order; ids < 0 (skipped by dynamic pruning) go nowhere. */
 export function planDispatch(experts: Int32Array, weights: Float32Array, k: number): ExpertGroup[] {
   const byExpert = new Map<number, { rows: number[]; weights: number[] }>();
   for (let i = 0; i < experts.length; i++) {
     const e = experts[i];
+    if (e < 0) continue;
     let g = byExpert.get(e);
     if (!g) byExpert.set(e, (g = { rows: [], weights: [] }));
     g.rows.push(Math.floor(i / k));

@@ -70,3 +70,4 @@ export { PRUNED_SLOT, maskPrunedSlots, mapSlots } from "./slot-map.js";
 export { simulateTimed, timeLowerBound, type LinkView, type PolicyFactory, type TimedResult, type TimedSimOptions } from "./cache-sim-time.js";
 export { ExpertflowTimePolicy } from "./cache-expertflow.js";
 export { parseJsonlTrace, TraceImportError } from "./trace-jsonl.js";
+export { SKIPPED_EXPERT, protectedTokens, pruneRouting, calibrateBeta, type DynamicPruning } from "./dynamic-pruning.js";

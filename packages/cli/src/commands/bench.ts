@@ -10,6 +10,7 @@ export const BENCHMARKS: Record<string, (argv: string[]) => Promise<void>> = {
   scheduler: benchSchedulerCommand,
   predictor: async (argv) => (await import("./bench-predictor.js")).benchPredictorCommand(argv),
   e2e: async (argv) => (await import("./bench-e2e.js")).benchE2eCommand(argv),
+  compress: async (argv) => (await import("./bench-compress.js")).benchCompressCommand(argv),
   runtime: async (argv) => (await import("./bench-runtime.js")).benchRuntimeCommand(argv),
 };
 

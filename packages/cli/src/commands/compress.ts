@@ -5,6 +5,7 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   stats: async (argv) => (await import("./compress-stats.js")).compressStatsCommand(argv),
   quantize: async (argv) => (await import("./compress-quantize.js")).compressQuantizeCommand(argv),
   merge: async (argv) => (await import("./compress-merge.js")).compressMergeCommand(argv),
+  odp: async (argv) => (await import("./compress-odp.js")).compressOdpCommand(argv),
 };
 
 export async function compressCommand(argv: string[]): Promise<void> {

@@ -1,0 +1,188 @@
+// expertmesh bench compress [--model DIR] [--text FILE] [--heldout-tokens N] [--calibration-tokens N]
+//   [--decode-tokens N] [--repeats R] [--synth DIR] [--json]
+//
+// What compression buys and costs, every row measured in this run against the f32 model of the same run:
+//   - MC-MoE mixed precision vs uniform widths at the same average bits (equal expert bytes);
+//   - MC-SMoE merging vs plain frequency pruning at half the experts per layer;
+//   - online dynamic pruning on vs off (on the f32 and the mixed 4-bit checkpoints; activated_experts_saved
+//     is the share of the gate's (token, expert) pairs that ODP skipped while scoring the held-out text);
+//   - quantised vs f32 decode tokens/s in process, on the model and (--synth DIR, e.g. a hidden-1024
+//     `expertmesh synth` checkpoint) on a larger f32 checkpoint quantised to uniform 4 bits here.
+// Held-out perplexity is on the text the model was not trained on (bench-traces' heldOutText), calibration
+// on its training split (compress-text.ts). Decode tokens/s: greedy decode of --decode-tokens tokens from a
+// held-out prompt, every configuration once per round in a rotating order (warm-up round first), medians
+// over --repeats rounds; absolute figures are noisy on a shared machine, the ratios to f32 less so.
+//
+// Rows: method, avg_bits, expert_bytes, bytes_saved, heldout_ppl, ppl_over_fp32, decode_tokens_per_s (+ decode_over_fp32,
+// activated_experts_saved).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { calibrate, calibrateDynamicPruning, mergeCheckpoint, quantizeCheckpoint, writeDynamicPruningCheckpoint, type Calibration } from "@expertmesh/compress";
+import { BUNDLED_MODEL_DIR, Checkpoint, generate, MoeRuntime, score, TextTokenizer } from "@expertmesh/model";
+import { isPositiveInt, numberFlag, parseFlags } from "../args.js";
+import { heldOutText } from "./bench-traces.js";
+import { calibrationTokens } from "./compress-text.js";
+
+interface Variant {
+  method: string;
+  dir: string;
+  /** Which checkpoint the ratios compare against (f32 of the same model). */
+  base: string;
+  avgBits: number;
+  expertBytes: number;
+  f32ExpertBytes: number;
+  ppl: boolean;
+}
+
+export async function benchCompressCommand(argv: string[]): Promise<void> {
+  const v = parseFlags(argv, {
+    model: { type: "string" }, text: { type: "string" }, "heldout-tokens": { type: "string" }, "calibration-tokens": { type: "string" },
+    "decode-tokens": { type: "string" }, repeats: { type: "string" }, synth: { type: "string" }, "odp-target": { type: "string" }, json: { type: "boolean" },
+  });
+  const odpTarget = numberFlag("odp-target", v["odp-target"], 0.2, (x) => x > 0 && x < 1, "a share in (0, 1)");
+  const model = v.model ?? BUNDLED_MODEL_DIR;
+  const heldoutTokens = numberFlag("heldout-tokens", v["heldout-tokens"], 8192, isPositiveInt, "a positive integer");
+  const decodeTokens = numberFlag("decode-tokens", v["decode-tokens"], 64, (x) => isPositiveInt(x) && x <= 1024, "an integer in [1, 1024]");
+  const R = numberFlag("repeats", v.repeats, 5, (x) => isPositiveInt(x) && x <= 50, "an integer in [1, 50]");
+  const log = (line: string) => v.json || console.error(line);
+  const work = mkdtempSync(join(tmpdir(), "em-bench-compress-"));
+  const t0 = performance.now();
+  try {
+    const src = Checkpoint.open(model);
+    const { numLayers: L, numExperts: E, hiddenSize: D, intermediateSize: F } = src.config;
+    const f32Bytes = L * E * 3 * D * F * 4;
+    const variants: Variant[] = [{ method: "f32", dir: model, base: model, avgBits: 32, expertBytes: f32Bytes, f32ExpertBytes: f32Bytes, ppl: true }];
+
+    // Calibration on the training split, then every compressed checkpoint of the model.
+    const rt = await MoeRuntime.load(model);
+    let cal: Calibration;
+    try {
+      const tokens = calibrationTokens(rt, { "max-tokens": v["calibration-tokens"] });
+      log(`calibrating on ${tokens.sequences.reduce((a, s) => a + s.length, 0)} tokens of ${tokens.source}`);
+      cal = await calibrate(rt, tokens.sequences);
+    } finally {
+      await rt.release();
+    }
+    const quantized = async (method: string, opts: { avgBits: number; uniform?: number; widths?: number[] }) => {
+      const dir = join(work, method);
+      const r = await quantizeCheckpoint(src, cal, dir, opts);
+      variants.push({ method, dir, base: model, avgBits: r.meanBits, expertBytes: r.expertBytes, f32ExpertBytes: f32Bytes, ppl: true });
+      log(`${method}: ${r.meanBits.toFixed(2)} bits, ${r.expertBytes} expert bytes`);
+    };
+    await quantized("uniform-8bit", { avgBits: 8, uniform: 8 });
+    await quantized("uniform-4bit", { avgBits: 4, uniform: 4 });
+    await quantized("mixed-4bit", { avgBits: 4 });
+    await quantized("mixed-3bit", { avgBits: 3 });
+    await quantized("mixed-2.5bit", { avgBits: 2.5 });
+    await quantized("uniform-2bit", { avgBits: 2, uniform: 2 });
+    const K = Math.max(src.config.topK, Math.floor(E / 2));
+    for (const method of ["merge", "prune"] as const) {
+      const dir = join(work, `${method}-${K}`);
+      const r = mergeCheckpoint(src, cal.stats, dir, { expertsPerLayer: K, method });
+      variants.push({ method: `${method}-${K}of${E}`, dir, base: model, avgBits: 32, expertBytes: r.expertBytes, f32ExpertBytes: f32Bytes, ppl: true });
+    }
+    // Online dynamic pruning on top of the f32 and the mixed 4-bit checkpoints, calibrated to a target share.
+    const odp = calibrateDynamicPruning(cal, odpTarget);
+    for (const base of ["f32", "mixed-4bit"]) {
+      const b = variants.find((x) => x.method === base)!;
+      const dir = join(work, `${base}-odp`);
+      writeDynamicPruningCheckpoint(b.dir, dir, odp);
+      variants.push({ ...b, method: `${base}+odp${odpTarget}`, dir });
+    }
+    if (v.synth !== undefined) {
+      const s = Checkpoint.open(v.synth);
+      const c = s.config;
+      const bytes = c.numLayers * c.numExperts * 3 * c.hiddenSize * c.intermediateSize * 4;
+      variants.push({ method: "synth-f32", dir: v.synth, base: v.synth, avgBits: 32, expertBytes: bytes, f32ExpertBytes: bytes, ppl: false });
+      log(`quantising ${v.synth} to uniform 4 bits`);
+      const dir = join(work, "synth-uniform-4bit");
+      const r = await quantizeCheckpoint(s, emptyCalibration(c.numLayers, c.numExperts, c.topK), dir, { avgBits: 4, uniform: 4 });
+      variants.push({ method: "synth-uniform-4bit", dir, base: v.synth, avgBits: 4, expertBytes: r.expertBytes, f32ExpertBytes: bytes, ppl: false });
+    }
+
+    // Held-out perplexity of each checkpoint of the model.
+    const { text, name } = heldOutText(model, v.text);
+    const tok = TextTokenizer.load(model, src.config);
+    const heldout = tok.encodePrompt(text.slice(0, heldoutTokens * 16)).slice(0, heldoutTokens);
+    const ppl = new Map<string, number>();
+    const saved = new Map<string, number>();
+    for (const x of variants.filter((x) => x.ppl)) {
+      const r = await withRuntime(x.dir, async (rt) => ({ ...(await score(rt, heldout)), ...rt.pruningCounters }));
+      ppl.set(x.method, r.perplexity);
+      saved.set(x.method, r.routed > 0 ? r.skipped / r.routed : 0);
+      log(`${x.method}: held-out perplexity ${r.perplexity.toFixed(3)}`);
+    }
+
+    // Decode tokens/s, interleaved rounds over the f32 / quantised pairs (merged and pruned decode at f32 speed
+    // per expert; they are measured too, as they touch fewer experts).
+    const prompt = heldout.slice(0, 32);
+    const speed = new Map<string, number[]>();
+    const runtimes = new Map<string, MoeRuntime>(); // loaded once: a large f32 checkpoint takes long to read
+    try {
+      for (const x of variants) runtimes.set(x.method, await MoeRuntime.load(x.dir));
+      for (let round = -1; round < R; round++) {
+        // Each round starts at a different configuration, so that no configuration always runs first.
+        for (let i = 0; i < variants.length; i++) {
+          const x = variants[(i + Math.max(0, round)) % variants.length];
+          const r = await generate(runtimes.get(x.method)!, [prompt], { maxTokens: decodeTokens });
+          if (round < 0) continue;
+        speed.set(x.method, [...(speed.get(x.method) ?? []), (r.decodeSteps / r.decodeMs) * 1000]);
+          log(`round ${round + 1}/${R} ${x.method}: decode ${((r.decodeSteps / r.decodeMs) * 1000).toFixed(1)} tok/s`);
+        }
+      }
+    } finally {
+      for (const rt of runtimes.values()) await rt.release();
+    }
+
+    const rows = variants.map((x) => {
+      const basePpl = ppl.get("f32")!;
+      const tps = median(speed.get(x.method)!);
+      const baseTps = median(speed.get(variants.find((b) => b.dir === x.base)!.method)!);
+      return {
+        method: x.method, model: x.base, avg_bits: x.avgBits, expert_bytes: x.expertBytes, bytes_saved: 1 - x.expertBytes / x.f32ExpertBytes,
+        heldout_ppl: x.ppl ? ppl.get(x.method)! : null, ppl_over_fp32: x.ppl ? ppl.get(x.method)! / basePpl : null,
+        decode_tokens_per_s: tps, decode_over_fp32: tps / baseTps, activated_experts_saved: saved.get(x.method) ?? null,
+      };
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    if (v.json) {
+      console.log(JSON.stringify({ model, heldout: name, heldout_tokens: heldout.length, decode_tokens: decodeTokens, repeats: R, group_size: 32, seconds, rows }));
+      return;
+    }
+    console.log(`held-out: ${heldout.length} tokens of ${name}; decode: ${decodeTokens} tokens, median of ${R} interleaved rounds (noisy shared machine: read the ratios)`);
+    console.log("method                 avg_bits  expert_bytes  saved   heldout_ppl  ppl/f32  decode tok/s  decode/f32  experts skipped");
+    for (const r of rows) {
+      const f = (x: number | null, d: number) => (x === null ? "-" : x.toFixed(d));
+      console.log(
+        `${r.method.padEnd(22)} ${f(r.avg_bits, 2).padStart(8)}  ${String(r.expert_bytes).padStart(12)}  ${(r.bytes_saved * 100).toFixed(1).padStart(5)}%  ` +
+          `${f(r.heldout_ppl, 3).padStart(11)}  ${f(r.ppl_over_fp32, 4).padStart(7)}  ${f(r.decode_tokens_per_s, 1).padStart(12)}  ${f(r.decode_over_fp32, 3).padStart(10)}  ${r.activated_experts_saved === null ? "-" : `${(r.activated_experts_saved * 100).toFixed(1)}%`}`,
+      );
+    }
+    console.log(`${seconds.toFixed(0)} s`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function withRuntime<T>(dir: string, f: (rt: MoeRuntime) => Promise<T>): Promise<T> {
+  const rt = await MoeRuntime.load(dir);
+  try {
+    return await f(rt);
+  } finally {
+    await rt.release();
+  }
+}
+
+function emptyCalibration(L: number, E: number, k: number): Calibration {
+  const empty = () => Array.from({ length: L }, () => Array.from({ length: E }, () => new Float32Array(0)));
+  return {
+    stats: { numLayers: L, numExperts: E, topK: k, tokens: 0, layers: [] },
+    inputs: empty(), rowWeights: empty(), rows: Array.from({ length: L }, () => new Array<number>(E).fill(0)), secondOverFirst: [],
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
