@@ -11,7 +11,8 @@ export interface PrefetchQueueOptions {
   readonly capacity: number;
   /** Loads running at once. */
   readonly concurrency: number;
-  readonly load: (key: number) => Promise<void>;
+  /** Starts a load; `high` says which queue it came from. */
+  readonly load: (key: number, high: boolean) => Promise<void>;
   /** A load failed (nobody awaits a prefetch: log it). */
   readonly onError: (key: number, error: unknown) => void;
 }
@@ -65,11 +66,12 @@ export class PrefetchQueue {
 
   #pump(): void {
     while (this.#running.size < this.#options.concurrency) {
+      const high = this.#high.length > 0;
       const key = this.#high.shift() ?? this.#low.shift();
       if (key === undefined) return;
       this.#running.add(key);
       this.#options
-        .load(key)
+        .load(key, high)
         .catch((error: unknown) => this.#options.onError(key, error))
         .finally(() => {
           this.#running.delete(key);

@@ -114,7 +114,8 @@ export class ExpertShard {
     this.#prefetch = new PrefetchQueue({
       capacity: config.prefetchQueue,
       concurrency: PREFETCH_CONCURRENCY,
-      load: (key) => this.store.prefetch(key),
+      // A low-priority load waited in the queue: by now the policy may rather keep what it would evict.
+      load: (key, high) => (high || this.#stillWorthLoading(key) ? this.store.prefetch(key) : Promise.resolve()),
       onError: (key, error) => {
         if (this.#closing === undefined) init.logger.warn("prefetch failed", { key, error });
       },
@@ -302,6 +303,13 @@ export class ExpertShard {
       this.#callMs = Number.isFinite(this.#callMs) ? 0.9 * this.#callMs + 0.1 * ms : ms;
       feed.endCall(layer, need);
     };
+  }
+
+  #stillWorthLoading(key: number): boolean {
+    const feed = this.#feed;
+    if (feed === undefined || this.store.isResident(key)) return true;
+    const resident = this.store.deviceResident();
+    return feed.worthLoading(key, resident, this.store.deviceSlots - resident.length, this.#linkView());
   }
 
   /** With a simulated link: what it is doing, for the policy's prefetch decisions (as the simulator tells them). */

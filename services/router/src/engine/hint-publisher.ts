@@ -1,7 +1,9 @@
 // Turns predictions into NATS prefetch hints (expertmesh.v1.hints.<layer>): per layer, the experts the
 // step's tokens are predicted to need, ranked by predicted demand (the sum over tokens of each expert's
-// probability), keeping those that cover `coverage` of the demand (at most `maxPerLayer`). Also publishes
-// corrections: experts the gate chose that the hint for that layer did not name.
+// probability), keeping those that cover `coverage` of the demand (at most `maxPerLayer`). Each named
+// expert's score is the probability that the step uses it, 1 - Π_tokens (1 - p), the batch demand that
+// the shard's policy reads (packages/moe batchDemand), so that shards and simulator see the same quantity.
+// Also publishes corrections: experts the gate chose that the hint for that layer did not name.
 import { PrefetchHint } from "@expertmesh/proto";
 import { hintSubject, type NatsLink } from "@expertmesh/runtime";
 
@@ -25,7 +27,14 @@ export class HintPublisher {
     this.lastHint = [];
     for (let l = 0; l < L; l++) {
       const demand = new Float64Array(E);
-      for (const p of predictions) for (let e = 0; e < E; e++) demand[e] += p[l * E + e];
+      const unused = new Float64Array(E).fill(1); // Π_tokens (1 - p)
+      for (const p of predictions) {
+        for (let e = 0; e < E; e++) {
+          const q = Math.min(1, Math.max(0, p[l * E + e]));
+          demand[e] += q;
+          unused[e] *= 1 - q;
+        }
+      }
       const order = Array.from(demand.keys()).sort((a, b) => demand[b] - demand[a]);
       const total = demand.reduce((a, b) => a + b, 0);
       const maxPerLayer = Math.min(E, predictions.length * this.topK);
@@ -38,7 +47,7 @@ export class HintPublisher {
       }
       this.lastHint.push(new Set(chosen));
       this.counters.hinted += chosen.length;
-      const hint: PrefetchHint = { layer: l, expertIds: chosen, scores: chosen.map((e) => demand[e] / (total || 1)), step: this.step, correction: false };
+      const hint: PrefetchHint = { layer: l, expertIds: chosen, scores: chosen.map((e) => 1 - unused[e]), step: this.step, correction: false };
       this.link.publish(hintSubject(l), PrefetchHint.encode(hint).finish());
     }
   }
