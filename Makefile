@@ -1,12 +1,13 @@
 # make run   install, build, start the mesh on the bundled model (2 shards, 25 % device budget, expertflow),
 #            send one demo generation, print each shard's cache statistics, and keep serving
 # make test  install, build, and run every test
+# make test-reliability  the long reliability suite (faults against real meshes, ~15 min): prints its table
 SHELL := /bin/sh
 export ONNXRUNTIME_NODE_INSTALL := skip
 STAMP := node_modules/.install-stamp
 PROMPT ?= The state of the Union is
 
-.PHONY: install build run test system-deps clean
+.PHONY: install build run test test-reliability system-deps clean
 
 $(STAMP): package.json package-lock.json $(wildcard packages/*/package.json services/*/package.json e2e/package.json models/*/package.json)
 	npm ci --no-audit --no-fund
@@ -27,6 +28,9 @@ test: install build
 	npm run --silent lint:proto
 	npm run --silent breaking:proto
 	sh scripts/test.sh
+
+test-reliability: install build
+	node e2e/dist/reliability-main.js
 
 clean:
 	npx tsc -b --clean
