@@ -18,8 +18,12 @@ install: $(STAMP) system-deps
 system-deps:
 	sh scripts/install-system-deps.sh
 
+# npm links a workspace's bin at install time only if its target exists, and dist/ is built after the
+# install: link `npx expertmesh` (node_modules/.bin/expertmesh) here, once the target is built.
 build: $(STAMP)
 	npx tsc -b
+	chmod +x packages/cli/dist/main.js
+	ln -sfn ../@expertmesh/cli/dist/main.js node_modules/.bin/expertmesh
 
 run: install build
 	node packages/cli/dist/main.js up --shards 2 --device-budget 25% --policy expertflow --demo "$(PROMPT)"

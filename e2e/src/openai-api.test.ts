@@ -5,6 +5,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI, { APIError } from "openai";
+import { execFile } from "node:child_process";
+import { createRequire } from "node:module";
+import { promisify } from "node:util";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { freePort, startMesh, type Mesh } from "@expertmesh/cli/launcher";
 import { loadTest, MLPERF_MOE_OBJECTIVES } from "@expertmesh/loadtest";
@@ -171,4 +174,18 @@ test("the load test drives the OpenAI API: prompts measured by the server, token
     assert.ok(r.promptTokens! >= 8 && r.promptTokens! <= 13, `prompt tokens ${r.promptTokens}`);
     assert.ok(r.firstTokenMs! >= r.sentMs!);
   }
+});
+
+test("one set of defaults: a request without temperature or seed is greedy on the HTTP API, the gRPC SDK and the CLI", async () => {
+  const greedy = await grpc.complete(PROMPT, { maxTokens: 8, temperature: 0 });
+  const sdk = await grpc.complete(PROMPT, { maxTokens: 8 });
+  const http = await openai.completions.create({ model: "sotu-moe", prompt: PROMPT, max_tokens: 8 });
+  const cli = await promisify(execFile)(process.execPath, [createRequire(import.meta.url).resolve("@expertmesh/cli"), "generate", "--prompt", PROMPT, "--max-tokens", "8", "--json"]);
+  assert.equal(sdk.text, greedy.text);
+  assert.equal(http.choices[0]!.text, greedy.text);
+  assert.equal((JSON.parse(cli.stdout) as { text: string }).text, greedy.text);
+  // And sampling is what a temperature asks for: seeds differ, texts differ (8 tokens at temperature 1.5).
+  const a = await grpc.complete(PROMPT, { maxTokens: 8, temperature: 1.5, seed: 1 });
+  const b = await grpc.complete(PROMPT, { maxTokens: 8, temperature: 1.5, seed: 2 });
+  assert.notDeepEqual(a.tokenIds, b.tokenIds);
 });

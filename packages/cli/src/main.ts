@@ -48,11 +48,33 @@ commands:
   compress quantize --out DIR (--avg-bits B [--bits 2,4,8] | --uniform B) [--group-size G] [--model DIR] [--traces FILE... | --text FILE] [--json]
   up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--tls] [--demo PROMPT]
            [--http-port P] [--metrics-port BASE] [--predictor FILE.onnx | --no-predictor] [--json]
-  loadtest --target HOST:PORT [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]
+  loadtest --target HOST:PORT [--api grpc|openai [--model NAME]] [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]
            [--prompts FILE | --prompt-tokens N|MIN:MAX] [--max-tokens N] [--slo-ttft MS] [--slo-tpot MS] [--shards HOST:PORT,...]
            [--json FILE|-] [--plot FILE.svg|FILE.html]
 
 common flags: --model DIR (default: the bundled model), --threads N (default 1), --provider cpu|cuda`;
+
+/** Commands that print their own, longer --help. */
+const OWN_HELP = new Set(["synth"]);
+
+/** `expertmesh NAME [SUB] --help`: the usage lines of that command (and subcommand) and the common flags. */
+function commandHelp(name: string, sub: string | undefined): string {
+  const lines = USAGE.split("\n");
+  const pick = (prefix: string) => {
+    const out: string[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const t = lines[i].trimStart();
+      if (lines[i].startsWith("  ") && !lines[i].startsWith("   ") && (t === prefix || t.startsWith(`${prefix} `))) {
+        out.push(`  expertmesh ${t}`);
+        while (lines[i + 1]?.startsWith("           ")) out.push(`             ${lines[++i].trimStart()}`);
+      }
+    }
+    return out;
+  };
+  const found = (sub ? pick(`${name} ${sub}`) : []).length ? pick(`${name} ${sub}`) : pick(name);
+  return `usage:\n${found.join("\n")}\n\ncommon flags: --model DIR (default: the bundled model), --threads N (default 1), --provider cpu|cuda\n` +
+    "--json prints one JSON object on stdout; usage errors exit 2, other failures 1 (EXPERTMESH_DEBUG=1 adds stacks)";
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -64,6 +86,10 @@ async function main(argv: string[]): Promise<number> {
   if (!command) {
     console.error(`expertmesh: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
     return 2;
+  }
+  if ((rest.includes("--help") || rest.includes("-h")) && !OWN_HELP.has(name)) {
+    console.log(commandHelp(name, rest[0]?.startsWith("-") ? undefined : rest[0]));
+    return 0;
   }
   try {
     await command(rest);

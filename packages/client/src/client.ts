@@ -45,11 +45,11 @@ export interface CallOptions {
 export interface SamplingParams {
   /** Tokens to generate at most; 0 or unset: the server's default. */
   maxTokens?: number;
-  /** 0: greedy. Unset: 1. */
+  /** 0: greedy. Unset: 0 (greedy), as everywhere in ExpertMesh (proto, router, HTTP API, CLI). */
   temperature?: number;
   /** Nucleus sampling in (0, 1]; unset: 1. */
   topP?: number;
-  /** Seed of the sampler; the same seed gives the same text. Unset: random. */
+  /** Seed of the sampler; the same seed gives the same text. Unset: 0. */
   seed?: number;
   /** Generation stops when the text ends with one of these (not returned). */
   stop?: string[];

@@ -25,6 +25,11 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const topP = numberFlag("top-p", v["top-p"], 1, (x) => x > 0 && x <= 1, "a number in (0, 1]");
   const seed = numberFlag("seed", v.seed, 0, isNonNegativeInt, "a non-negative integer");
 
+  if (v.target === undefined) {
+    // Flags of the remote form only: an error here rather than silently ignored.
+    const remoteOnly = ["stop", "timeout", ...Object.keys(TLS_FLAGS)].filter((f) => v[f as keyof typeof v] !== undefined);
+    if (remoteOnly.length) throw new UsageError(`${remoteOnly.map((f) => `--${f}`).join(", ")} ${remoteOnly.length > 1 ? "apply" : "applies"} to --target (a running mesh) only`);
+  }
   if (v.target !== undefined) {
     const timeoutMs = numberFlag("timeout", v.timeout, 120, (x) => x > 0, "a number of seconds > 0") * 1000;
     return generateRemote({ target: v.target, prompt: v.prompt, maxTokens, temperature, topP, seed, stop: v.stop ?? [], json: !!v.json, timeoutMs, tls: tlsFromFlags(v) });

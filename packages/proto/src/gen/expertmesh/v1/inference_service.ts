@@ -90,7 +90,10 @@ export interface SamplingOptions {
    * / prompt past the context length: INVALID_ARGUMENT naming the limit.
    */
   maxTokens: number;
-  /** / Softmax temperature; 0 means greedy (argmax). Unset means 1. */
+  /**
+   * / Softmax temperature; 0 means greedy (argmax). Unset means 0 (greedy), the same default as the
+   * / router's HTTP API, the CLI and the SDK: output is reproducible unless a temperature is asked for.
+   */
   temperature?:
     | number
     | undefined;
@@ -101,7 +104,10 @@ export interface SamplingOptions {
   topP?:
     | number
     | undefined;
-  /** / Seed of the sampler, for reproducible output. Unset means a random seed. */
+  /**
+   * / Seed of the sampler, for reproducible output. Unset means 0: the same request gives the same
+   * / text; vary the seed for different samples.
+   */
   seed?:
     | number
     | undefined;
