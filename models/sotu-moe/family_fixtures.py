@@ -114,7 +114,7 @@ def gqa_attention(x, P, p, c, qk_norm, qkv_bias, o_bias, clip):
     if qk_norm == "head":  # Qwen3: RMSNorm over head_dim, after the view, before the transpose
         q, k = rms_norm(q, P[f"{p}.self_attn.q_norm.weight"], eps), rms_norm(k, P[f"{p}.self_attn.k_norm.weight"], eps)
     q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
-    cos, sin = rope_cos_sin(T, Dh, c["rope_theta"], None)
+    cos, sin = rope_cos_sin(T, Dh, c["rope_theta"], c.get("rope_scaling"))
     q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
     k, v = k.repeat_interleave(H // K, 0), v.repeat_interleave(H // K, 0)  # repeat_kv
     o = attend(q, k, v, Dh ** -0.5).transpose(0, 1).reshape(T, H * Dh)
@@ -256,7 +256,8 @@ FAMILIES = {
         dtype="float32", shards=1,
         config=dict(BASE, architectures=["Qwen3MoeForCausalLM"], model_type="qwen3_moe", hidden_size=32,
                     intermediate_size=48, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
-                    head_dim=16, rms_norm_eps=1e-6, rope_theta=10000.0, rope_scaling=None, attention_bias=False,
+                    head_dim=16, rms_norm_eps=1e-6, rope_theta=10000.0, attention_bias=False,
+                    rope_scaling=dict(rope_type="yarn", factor=2.0, original_max_position_embeddings=32),
                     use_sliding_window=False, sliding_window=None, max_window_layers=3, decoder_sparse_step=1,
                     moe_intermediate_size=16, num_experts_per_tok=2, num_experts=8, norm_topk_prob=True,
                     output_router_logits=False, router_aux_loss_coef=0.001, mlp_only_layers=[1])),

@@ -97,10 +97,10 @@ export function readCommon(r: ConfigReader, defaults: { rmsNormEps: number }): C
 
 /**
  * RoPE over `dim` dimensions of each head. The base is `rope_theta` (older configs) or
- * `rope_parameters.rope_theta` (newer ones); `rope_scaling` / `rope_parameters.rope_type` may be absent or
- * "default", or "yarn" where the family supports it.
+ * `rope_parameters.rope_theta` (newer ones); `rope_scaling` / `rope_parameters.rope_type` may be absent,
+ * "default" or "yarn" (every family's rotary embedding takes ROPE_INIT_FUNCTIONS[rope_type]).
  */
-export function readRope(r: ConfigReader, dim: number, options: { interleave: boolean; yarn: boolean; thetaDefault: number }): RopeSpec {
+export function readRope(r: ConfigReader, dim: number, options: { interleave: boolean; thetaDefault: number }): RopeSpec {
   const params = (r.raw.rope_parameters ?? null) as Record<string, unknown> | null;
   const scaling = (r.raw.rope_scaling ?? params ?? null) as Record<string, unknown> | null;
   const thetaRaw = r.raw.rope_theta ?? params?.rope_theta ?? options.thetaDefault;
@@ -109,7 +109,7 @@ export function readRope(r: ConfigReader, dim: number, options: { interleave: bo
   const type = scaling ? String(scaling.rope_type ?? scaling.type ?? "default") : "default";
   const key = r.raw.rope_scaling != null ? "rope_scaling" : "rope_parameters";
   if (type === "default") return { theta: thetaRaw, dim, interleave: options.interleave, yarn: null };
-  if (type !== "yarn" || !options.yarn) r.fail(`${key}.rope_type`, `${JSON.stringify(type)} is not supported for ${r.family} (supported: default${options.yarn ? ", yarn" : ""})`);
+  if (type !== "yarn") r.fail(`${key}.rope_type`, `${JSON.stringify(type)} is not supported (supported: default, yarn)`);
   const f = (name: string, fallback?: number): number => {
     const v = scaling![name] ?? fallback;
     if (typeof v !== "number" || !(v >= 0)) r.fail(`${key}.${name}`, `expected a number, got ${JSON.stringify(v)}`);

@@ -27,7 +27,7 @@ export const mixtralAdapter: FamilyAdapter = {
       topK,
       attention: { kind: "gqa", qkvBias: false, outputBias: false, qkNorm: "none", clipQkv: null },
       attentionScale: 1 / Math.sqrt(headDim),
-      rope: readRope(r, headDim, { interleave: false, yarn: false, thetaDefault: 1e6 }),
+      rope: readRope(r, headDim, { interleave: false, thetaDefault: 1e6 }),
       gate: MIXTRAL_GATE,
       sharedExperts: null,
     };

@@ -27,7 +27,7 @@ export const qwen2MoeAdapter: FamilyAdapter = {
       valueHeadDim: headDim,
       attention: { kind: "gqa", qkvBias: r.bool("qkv_bias", true), outputBias: false, qkNorm: "none", clipQkv: null },
       attentionScale: 1 / Math.sqrt(headDim),
-      rope: readRope(r, headDim, { interleave: false, yarn: false, thetaDefault: 10000 }),
+      rope: readRope(r, headDim, { interleave: false, thetaDefault: 10000 }),
       gate: { scoring: "softmax", normalize: r.bool("norm_topk_prob", false), groups: 1, topKGroups: 1, scale: 1, selectionBias: false },
       sharedExperts: { intermediateSize: r.int("shared_expert_intermediate_size"), gated: true },
     };

@@ -29,7 +29,7 @@ export const qwen3MoeAdapter: FamilyAdapter = {
       valueHeadDim: headDim,
       attention: { kind: "gqa", qkvBias: bias, outputBias: bias, qkNorm: "head", clipQkv: null },
       attentionScale: 1 / Math.sqrt(headDim),
-      rope: readRope(r, headDim, { interleave: false, yarn: false, thetaDefault: 10000 }),
+      rope: readRope(r, headDim, { interleave: false, thetaDefault: 10000 }),
       gate: { scoring: "softmax", normalize: r.bool("norm_topk_prob", false), groups: 1, topKGroups: 1, scale: 1, selectionBias: false },
       sharedExperts: null,
     };
