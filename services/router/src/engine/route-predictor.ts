@@ -11,6 +11,8 @@ export class RoutePredictor {
 
   constructor(address: string, private readonly L: number, private readonly E: number, tls?: ClientTlsFiles, private readonly timeoutMs = 50) {
     this.client = new PredictorServiceClient(address, channelCredentialsFromFiles(tls), channelOptions());
+    // Connect now: the first request's prediction must not pay the connection set-up within its deadline.
+    this.client.getChannel().getConnectivityState(true);
   }
 
   /** Per token, probabilities [L * E]; undefined when the predictor did not answer in time. */
