@@ -13,7 +13,7 @@ import type { ForwardOptions, ForwardPath } from "./forward-path.js";
 import { buildLayersGraph, groupLayers } from "./graphs/layers-graph.js";
 import { moeOperatorSupports, stackExperts } from "./graphs/moe-block.js";
 import { createSession, floatTensor, int64Tensor, type InferenceSession, type SessionConfig, type Tensor } from "./ort-session.js";
-import { appendKv, pastKv, type BatchInput, type StepBatch } from "./step-batch.js";
+import { appendKv, KvScratch, pastKv, type BatchInput, type StepBatch } from "./step-batch.js";
 
 /** Most initializer bytes per graph: protobuf caps a model at 2 GB; larger models get several graphs. */
 const MAX_GRAPH_BYTES = 1 << 30;
@@ -33,6 +33,7 @@ export function fusedUnsupported(ckpt: Checkpoint): string | null {
 
 export class FusedForward implements ForwardPath {
   readonly name = "fused";
+  private readonly scratch = new KvScratch();
 
   private constructor(
     private readonly ckpt: Checkpoint,
@@ -64,32 +65,37 @@ export class FusedForward implements ForwardPath {
     const mask = floatTensor(batch.mask, [B, 1, S, T]);
     let hidden = batch.x;
     let logits: Float32Array | undefined;
-    for (const [i, group] of this.groups.entries()) {
-      options.signal?.throwIfAborted();
-      const last = i === this.groups.length - 1;
-      const feeds: Record<string, Tensor> = { x: floatTensor(hidden, [B, S, D]), pos, mask };
-      for (const l of group.layers) {
-        const past = pastKv(inputs, l, batch, c);
-        feeds[`past_k_${l}`] = floatTensor(past.k, [B, K, P, Dh]);
-        feeds[`past_v_${l}`] = floatTensor(past.v, [B, K, P, Dv]);
-        const w = this.experts.get(l);
-        if (w) {
-          feeds[`fc1_${l}`] = w.fc1;
-          feeds[`fc2_${l}`] = w.fc2;
+    const scratch = this.scratch.acquire();
+    try {
+      for (const [i, group] of this.groups.entries()) {
+        options.signal?.throwIfAborted();
+        const last = i === this.groups.length - 1;
+        const feeds: Record<string, Tensor> = { x: floatTensor(hidden, [B, S, D]), pos, mask };
+        for (const l of group.layers) {
+          const past = pastKv(inputs, l, batch, c, scratch);
+          feeds[`past_k_${l}`] = floatTensor(past.k, [B, K, P, Dh]);
+          feeds[`past_v_${l}`] = floatTensor(past.v, [B, K, P, Dv]);
+          const w = this.experts.get(l);
+          if (w) {
+            feeds[`fc1_${l}`] = w.fc1;
+            feeds[`fc2_${l}`] = w.fc2;
+          }
         }
-      }
-      if (last) feeds.head_rows = int64Tensor(BigInt64Array.from(batch.headRows, BigInt), [batch.headRows.length]);
-      const out = await group.session.run(feeds);
-      for (const l of group.layers) {
-        appendKv(inputs, l, batch, out[`k_new_${l}`].data as Float32Array, out[`v_new_${l}`].data as Float32Array);
-        const m = c.moeLayers.indexOf(l);
-        if (options.onRouting && m >= 0) {
-          const routing = route(gatherRows(out[`gate_logits_${l}`].data as Float32Array, batch.rows, E), E, topK, c.gate);
-          options.onRouting({ layer: m, experts: routing.experts, weights: routing.weights });
+        if (last) feeds.head_rows = int64Tensor(BigInt64Array.from(batch.headRows, BigInt), [batch.headRows.length]);
+        const out = await group.session.run(feeds);
+        for (const l of group.layers) {
+          appendKv(inputs, l, batch, out[`k_new_${l}`].data as Float32Array, out[`v_new_${l}`].data as Float32Array);
+          const m = c.moeLayers.indexOf(l);
+          if (options.onRouting && m >= 0) {
+            const routing = route(gatherRows(out[`gate_logits_${l}`].data as Float32Array, batch.rows, E), E, topK, c.gate);
+            options.onRouting({ layer: m, experts: routing.experts, weights: routing.weights });
+          }
         }
+        if (last) logits = out.logits.data as Float32Array;
+        else hidden = out.hidden.data as Float32Array;
       }
-      if (last) logits = out.logits.data as Float32Array;
-      else hidden = out.hidden.data as Float32Array;
+    } finally {
+      scratch?.release();
     }
     return logits!;
   }

@@ -54,3 +54,17 @@ test("families whose gate onnxruntime's MoE operator computes take the fused pat
   assert.deepEqual(paths, { deepseek_v3: "seam", kimi_k2: "seam", olmoe: "fused", qwen2_moe: "fused", qwen3_moe: "fused" });
   await assert.rejects(MoeRuntime.load(join(FAMILY_FIXTURES_DIR, "deepseek_v3"), { forward: "fused" }), /the fused path cannot run .*gate/);
 });
+
+test("two steps in flight at once on one fused runtime give the logits each gives alone", async () => {
+  const two = prompts.slice(0, 2);
+  const seqA = two.map(() => fused.newSequence());
+  const seqB = two.map(() => fused.newSequence());
+  for (const [i, p] of two.entries()) {
+    await fused.step([{ sequence: seqA[i], tokens: p }]);
+    await fused.step([{ sequence: seqB[i], tokens: p }]);
+  }
+  const alone: Float32Array[] = [];
+  for (const s of seqA) alone.push((await fused.step([{ sequence: s, tokens: [17] }]))[0]);
+  const both = await Promise.all(seqB.map((s) => fused.step([{ sequence: s, tokens: [17] }])));
+  both.forEach(([x], i) => assert.equal(maxAbsDiff(x, alone[i]), 0, `prompt ${i}`));
+});

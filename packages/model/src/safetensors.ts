@@ -15,6 +15,7 @@ export interface TensorInfo {
 
 const BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, U8: 1 };
 const MAX_HEADER = 100 * 1024 * 1024;
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 export class SafetensorsFile {
   private constructor(
@@ -117,8 +118,11 @@ function decode(dtype: SafetensorsDType, b: Buffer): Float32Array | Int32Array |
   const n = b.length / BYTES[dtype];
   switch (dtype) {
     case "F32": {
+      // Little-endian hosts (x86, arm64) read the bytes as they are: one copy instead of a call per value
+      // (a 734 M-parameter checkpoint loaded in minutes that way).
       const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = b.readFloatLE(i * 4);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(b);
+      else for (let i = 0; i < n; i++) out[i] = b.readFloatLE(i * 4);
       return out;
     }
     case "F16": {

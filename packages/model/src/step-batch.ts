@@ -63,12 +63,60 @@ export function prepareBatch(inputs: readonly BatchInput[], embed: Float32Array,
   return { B, S, P, T, x, pos, mask, rows: Int32Array.from(rows), headRows: Int32Array.from(headRows) };
 }
 
-/** Decoder layer `layer`'s past keys [B, K, P, Dh] and values [B, K, P, Dv] of the batch, right-aligned (left padding). */
-export function pastKv(inputs: readonly BatchInput[], layer: number, batch: StepBatch, c: MoeConfig): { k: Float32Array; v: Float32Array } {
-  const k = new Float32Array(batch.B * c.numKvHeads * batch.P * c.headDim);
-  const v = new Float32Array(batch.B * c.numKvHeads * batch.P * c.valueHeadDim);
-  if (batch.P > 0) inputs.forEach(({ cache }, b) => cache.copyInto(layer, k, v, b, batch.P));
+/**
+ * Decoder layer `layer`'s past keys [B, K, P, Dh] and values [B, K, P, Dv] of the batch, right-aligned
+ * (left padding, zeros). With `scratch`, in buffers reused from step to step instead of fresh ones.
+ */
+export function pastKv(inputs: readonly BatchInput[], layer: number, batch: StepBatch, c: MoeConfig, scratch?: KvScratch): { k: Float32Array; v: Float32Array } {
+  const { B, P } = batch;
+  const K = c.numKvHeads;
+  const kSize = B * K * P * c.headDim;
+  const vSize = B * K * P * c.valueHeadDim;
+  const k = scratch ? scratch.buffer(2 * layer, kSize) : new Float32Array(kSize);
+  const v = scratch ? scratch.buffer(2 * layer + 1, vSize) : new Float32Array(vSize);
+  if (P === 0) return { k, v };
+  inputs.forEach(({ cache }, b) => {
+    if (scratch && cache.length < P) {
+      for (let h = 0; h < K; h++) {
+        const row = (b * K + h) * P;
+        k.fill(0, row * c.headDim, (row + P - cache.length) * c.headDim);
+        v.fill(0, row * c.valueHeadDim, (row + P - cache.length) * c.valueHeadDim);
+      }
+    }
+    cache.copyInto(layer, k, v, b, P);
+  });
   return { k, v };
+}
+
+/**
+ * Buffers for the past KV of one step, kept for the next (allocating and zeroing them was a tenth of a
+ * decode step). One step at a time: `acquire` returns undefined while a step holds them, and that step's
+ * neighbour then allocates its own.
+ */
+export class KvScratch {
+  private buffers: Float32Array[] = [];
+  private busy = false;
+
+  acquire(): KvScratch | undefined {
+    if (this.busy) return undefined;
+    this.busy = true;
+    return this;
+  }
+
+  release(): void {
+    this.busy = false;
+  }
+
+  /** The first `size` values of buffer `i`, grown (by doubling) when too small. */
+  buffer(i: number, size: number): Float32Array {
+    let b = this.buffers[i];
+    if (!b || b.length < size) {
+      let n = Math.max(1024, b?.length ?? 0);
+      while (n < size) n *= 2;
+      this.buffers[i] = b = new Float32Array(n);
+    }
+    return b.subarray(0, size);
+  }
 }
 
 /** Appends decoder layer `layer`'s new keys and values to each sequence's cache (committed after the last layer). */

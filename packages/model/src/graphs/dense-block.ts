@@ -60,19 +60,18 @@ export function addDenseBlock(g: GraphBuilder, ckpt: Checkpoint, layer: number, 
   const xn = rmsNorm(g, io.x, g.initializer("input_norm", ckpt.tensor(a.inputNorm(layer), [D]), [D]), c.rmsNormEps);
   const { q, k, v } = (c.attention.kind === "mla" ? mlaProjections : gqaProjections)(g, ckpt, layer, xn, io.rope.cos, io.rope.sin);
 
-  let kAll = g.op("Concat", [io.pastK, k], { axis: 2 }); // [B, K, T, Dh]
-  let vAll = g.op("Concat", [io.pastV, v], { axis: 2 }); // [B, K, T, Dv]
-  if (H !== K) {
-    const repeat = (t: string, size: number) =>
-      g.op("Reshape", [g.op("Expand", [g.op("Unsqueeze", [t, g.ints([2])]), g.ints([1, 1, H / K, 1, 1])]), g.ints([0, H, -1, size])]);
-    kAll = repeat(kAll, Dh); // [B, H, T, Dh]: head h reads kv head floor(h / (H/K))
-    vAll = repeat(vAll, Dv);
-  }
+  const kAll = g.op("Concat", [io.pastK, k], { axis: 2 }); // [B, K, T, Dh]
+  const vAll = g.op("Concat", [io.pastV, v], { axis: 2 }); // [B, K, T, Dv]
+  // Grouped-query attention without copying K/V per query head: the G = H/K query heads that read kv
+  // head j are consecutive (h = j·G + r), so q [B, H, S, Dh] viewed as [B, K, G·S, Dh] multiplies kv head
+  // j's keys directly; scores are viewed back as [B, H, S, T] for the mask and the softmax.
+  const grouped = (t: string) => (H === K ? t : g.op("Reshape", [t, g.ints([0, K, -1, 0])])); // [B, K, G·S, ·]
+  const perHead = (t: string) => (H === K ? t : g.op("Reshape", [t, g.ints([0, H, -1, 0])])); // [B, H, S, ·]
   const scores = g.op("Add", [
-    g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [kAll], { perm: [0, 1, 3, 2] })]), g.scalar(c.attentionScale, "scale")]),
+    perHead(g.op("Mul", [g.op("MatMul", [grouped(q), g.op("Transpose", [kAll], { perm: [0, 1, 3, 2] })]), g.scalar(c.attentionScale, "scale")])),
     io.mask,
   ]); // [B, H, S, T]
-  const attn = g.op("MatMul", [g.op("Softmax", [scores], { axis: -1 }), vAll]); // [B, H, S, Dv]
+  const attn = perHead(g.op("MatMul", [grouped(g.op("Softmax", [scores], { axis: -1 })), vAll])); // [B, H, S, Dv]
   const merged = g.op("Reshape", [g.op("Transpose", [attn], { perm: [0, 2, 1, 3] }), g.ints([0, 0, H * Dv])]);
   let o = g.op("MatMul", [merged, weightT(a.attention(layer, "o_proj"), D, H * Dv)]);
   const outputBias = c.attention.kind === "mla" ? c.attention.bias : c.attention.outputBias;

@@ -30,6 +30,8 @@ export class GraphBuilder {
   private inits: Initializer[] = [];
   private meta = new Map<string, string>();
   private counter = 0;
+  /** Values renamed to a graph output's name by `output`. */
+  private aliases = new Map<string, string>();
 
   constructor(readonly name: string) {}
 
@@ -44,8 +46,27 @@ export class GraphBuilder {
 
   /** Marks `value` as a graph output called `name` (through an Identity node when the names differ). */
   output(value: string, name: string, type: ElemType, dims: Dim[]): void {
-    if (value !== name) this.nodes.push({ op: "Identity", inputs: [value], outputs: [name], attrs: {} });
+    value = this.resolve(value);
+    if (value !== name) {
+      // A node's output takes the graph output's name (no Identity node: each node costs time per run);
+      // later references to the old name are translated. Graph inputs, initializers and values that are
+      // already an output get an Identity.
+      const producer = this.nodes.find((n) => n.outputs.includes(value));
+      if (producer && !this.outputs.some((o) => o.name === value)) {
+        for (const n of this.nodes) {
+          n.inputs = n.inputs.map((i) => (i === value ? name : i));
+          n.outputs = n.outputs.map((o) => (o === value ? name : o));
+        }
+        this.aliases.set(value, name);
+      } else {
+        this.nodes.push({ op: "Identity", inputs: [value], outputs: [name], attrs: {} });
+      }
+    }
     this.outputs.push({ name, type, dims });
+  }
+
+  private resolve(value: string): string {
+    return this.aliases.get(value) ?? value;
   }
 
   initializer(hint: string, data: Float32Array | BigInt64Array | Int32Array | Uint8Array, dims: number[]): string {
@@ -76,6 +97,7 @@ export class GraphBuilder {
   /** Adds a node with `n` outputs. */
   opN(op: string, inputs: string[], n: number, attrs: Record<string, Attr> = {}, hint?: string): string[] {
     const outputs = Array.from({ length: n }, () => this.fresh(hint ?? op.toLowerCase().replace(/\W/g, "_")));
+    inputs = inputs.map((i) => this.resolve(i));
     const colon = op.indexOf(":");
     if (colon < 0) this.nodes.push({ op, inputs, outputs, attrs });
     else this.nodes.push({ op: op.slice(colon + 1), domain: op.slice(0, colon), inputs, outputs, attrs });
