@@ -16,13 +16,13 @@ const kubectl = findKubectl();
 const scratch = mkdtempSync(join(tmpdir(), "deploy-check-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** A kustomization in the scratch folder: `overlay` plus the monitoring component. */
-function withMonitoring(deployDir: string, overlay: string): string {
-  const dir = mkdtempSync(join(scratch, `${overlay}-monitoring-`));
+/** A kustomization in the scratch folder: `overlay` plus a component (monitoring by default). */
+function withMonitoring(deployDir: string, overlay: string, component = "monitoring"): string {
+  const dir = mkdtempSync(join(scratch, `${overlay}-${component}-`));
   const rel = (p: string) => relative(dir, join(deployDir, p));
   writeFileSync(join(dir, "kustomization.yaml"), [
     "apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization",
-    `resources:\n  - ${rel(`overlays/${overlay}`)}`, `components:\n  - ${rel("overlays/monitoring")}`, "",
+    `resources:\n  - ${rel(`overlays/${overlay}`)}`, `components:\n  - ${rel(`overlays/${component}`)}`, "",
   ].join("\n"));
   return dir;
 }
@@ -33,6 +33,8 @@ const OVERLAYS: [string, (deployDir: string) => string][] = [
   ["gpu", (d) => join(d, "overlays/gpu")],
   ["dev + monitoring", (d) => withMonitoring(d, "dev")],
   ["gpu + monitoring", (d) => withMonitoring(d, "gpu")],
+  ["dev + security", (d) => withMonitoring(d, "dev", "security")],
+  ["gpu + security", (d) => withMonitoring(d, "gpu", "security")],
 ];
 
 const byName = (objects: K8sObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
@@ -167,4 +169,29 @@ test("a broken Dockerfile fails the check", () => {
     const problems = checkDockerfile(broken, { ports: PORTS });
     assert.ok(problems.some((p) => want.test(p)), `${what}: want ${want}, got ${JSON.stringify(problems)}`);
   }
+});
+
+test("security: every service mounts its certificate Secret, probes use the plaintext /healthz, NATS runs its permissions config", () => {
+  const o = renderKustomization(withMonitoring(DEPLOY, "dev", "security"));
+  const data = configData(o);
+  for (const prefix of ["ROUTER", "SHARD", "PREDICTOR"]) {
+    assert.equal(data[`EXPERTMESH_${prefix}_TLS_CERT`], "/etc/expertmesh/tls/tls.crt");
+    assert.equal(data[`EXPERTMESH_${prefix}_TLS_CA`], "/etc/expertmesh/tls/ca.crt");
+  }
+  assert.equal(data.EXPERTMESH_SHARD_TLS_ALLOWED_PEERS, "router");
+  for (const [kind, name, secret] of [["Deployment", "router", "router-tls"], ["StatefulSet", "expert-shard", "expert-shard-tls"], ["Deployment", "predictor", "predictor-tls"]] as const) {
+    const w = byName(o, kind, name);
+    const volumes = podSpec(w)!.volumes as JsonObject[];
+    assert.ok(volumes.some((v) => (v.secret as JsonObject | undefined)?.secretName === secret), `${name} mounts ${secret}`);
+    const c = container(w);
+    for (const probe of ["startupProbe", "readinessProbe"]) {
+      const p = c[probe] as JsonObject;
+      assert.equal(p.grpc, undefined, `${name} ${probe}: no plaintext gRPC probe against a TLS port`);
+      assert.deepEqual(p.httpGet, { path: "/healthz", port: "metrics" });
+    }
+  }
+  const nats = container(byName(o, "StatefulSet", "nats"));
+  assert.deepEqual(nats.args, ["--config=/etc/nats/config/nats.conf"]);
+  const conf = (byName(o, "ConfigMap", "nats-config").data as JsonObject)["nats.conf"] as string;
+  assert.match(conf, /user: expert-shard[^}]*publish: \{ allow: \["expertmesh\.v1\.shards\.\*"/);
 });

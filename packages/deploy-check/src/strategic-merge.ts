@@ -36,11 +36,13 @@ export function strategicMerge(target: JsonObject, patch: JsonObject): JsonObjec
 function mergeList(target: Json[], patch: Json[], field: string): Json[] {
   const mergeKey = MERGE_KEYS[field];
   const out = [...target];
+  const added: Json[] = [];
   for (const item of patch) {
     if (!isObject(item) || item[mergeKey] === undefined) throw new Error(`strategic merge: an element of ${field} has no ${mergeKey}`);
     const at = out.findIndex((t) => isObject(t) && t[mergeKey] === item[mergeKey]);
-    if (at === -1) out.push(structuredClone(item));
+    if (at === -1) added.push(structuredClone(item));
     else out[at] = strategicMerge(out[at] as JsonObject, item);
   }
-  return out;
+  // kustomize puts the elements that only the patch has before the target's (as kubectl kustomize prints).
+  return [...added, ...out];
 }
