@@ -26,6 +26,8 @@ export type AttentionSpec =
       readonly kvLoraRank: number;
       readonly nopeDim: number;
       readonly ropeDim: number;
+      /** v_head_dim: each head's output size (the cache holds the latent instead of values). */
+      readonly valueDim: number;
       /** attention_bias: bias on q_a_proj, kv_a_proj_with_mqa and o_proj. */
       readonly bias: boolean;
     };
@@ -72,9 +74,9 @@ export interface MoeConfig {
   /** Hidden size of a dense layer's MLP (unused when every layer is an MoE layer). */
   denseIntermediateSize: number;
   numHeads: number; // H
-  numKvHeads: number; // K, heads of the KV cache
-  headDim: number; // Dh, per-head key (and query) size
-  valueHeadDim: number; // Dv
+  numKvHeads: number; // K, heads of the KV cache (1 for latent attention)
+  headDim: number; // Dh, per-head key (and query) size as cached (MLA: latent + rope key, R + Dr)
+  valueHeadDim: number; // Dv, per-head value size as cached (MLA: the latent, R)
   numExperts: number; // E
   topK: number; // k
   maxPositions: number;

@@ -40,7 +40,7 @@ test("DeepSeek-V3's layer kinds: first_k_dense_replace dense layers, the rest Mo
   assert.deepEqual(c.moeLayers, [1, 2]);
   assert.equal(c.numLayers, 2);
   assert.equal(c.numHiddenLayers, 3);
-  assert.deepEqual([c.numKvHeads, c.headDim, c.valueHeadDim], [4, 16, 12]);
+  assert.deepEqual([c.numKvHeads, c.headDim, c.valueHeadDim], [1, 24, 16]); // the cache holds the latent (16) and the rope key (8)
   assert.deepEqual(c.gate, { scoring: "sigmoid", normalize: true, groups: 4, topKGroups: 2, scale: 2.5, selectionBias: true });
   assert.deepEqual(c.sharedExperts, { intermediateSize: 8, gated: false });
 });

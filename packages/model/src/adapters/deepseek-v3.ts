@@ -42,6 +42,7 @@ export const deepseekV3Adapter: FamilyAdapter = {
     const nopeDim = r.int("qk_nope_head_dim");
     const ropeDim = r.int("qk_rope_head_dim");
     const valueDim = r.int("v_head_dim");
+    const kvLoraRank = r.int("kv_lora_rank");
     const rope = readRope(r, ropeDim, { interleave: r.bool("rope_interleave", true), thetaDefault: 10000 });
     let attentionScale = 1 / Math.sqrt(nopeDim + ropeDim);
     if (rope.yarn && rope.yarn.mscaleAllDim) attentionScale *= yarnMscale(rope.yarn.factor, rope.yarn.mscaleAllDim) ** 2;
@@ -49,16 +50,16 @@ export const deepseekV3Adapter: FamilyAdapter = {
     const moeF = r.int("moe_intermediate_size");
     return {
       ...c,
-      numKvHeads: c.numHeads,
+      numKvHeads: 1, // the cache holds one latent per token (graphs/attention-mla.ts)
       numExperts,
       topK,
       intermediateSize: moeF,
       numLayers: moeLayers.length,
       moeLayers,
       denseIntermediateSize: dense > 0 ? r.int("intermediate_size") : 0,
-      headDim: nopeDim + ropeDim,
-      valueHeadDim: valueDim,
-      attention: { kind: "mla", qLoraRank: r.intOrNull("q_lora_rank"), kvLoraRank: r.int("kv_lora_rank"), nopeDim, ropeDim, bias: r.bool("attention_bias", false) },
+      headDim: kvLoraRank + ropeDim,
+      valueHeadDim: kvLoraRank,
+      attention: { kind: "mla", qLoraRank: r.intOrNull("q_lora_rank"), kvLoraRank, nopeDim, ropeDim, valueDim, bias: r.bool("attention_bias", false) },
       attentionScale,
       rope,
       gate: { scoring: "sigmoid", normalize: r.bool("norm_topk_prob", true), groups, topKGroups, scale: r.num("routed_scaling_factor", 2.5), selectionBias: true },

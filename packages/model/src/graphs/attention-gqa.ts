@@ -12,6 +12,10 @@ export interface QkvHeads {
   q: string; // [B, H, S, Dh]
   k: string; // [B, K, S, Dh]
   v: string; // [B, K, S, Dv]
+  /** Maps the attention output [B, H, S, Dv] to what o_proj reads per head (MLA's value up-projection). */
+  finish?: (attn: string) => string;
+  /** Per-head size after `finish` (Dv without it). */
+  outDim?: number;
 }
 
 export function gqaProjections(g: GraphBuilder, ckpt: Checkpoint, layer: number, xn: string, cos: string, sin: string): QkvHeads {

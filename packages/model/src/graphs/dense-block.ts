@@ -58,7 +58,7 @@ export function addDenseBlock(g: GraphBuilder, ckpt: Checkpoint, layer: number, 
     g.initializer("w", transpose2d(ckpt.tensor(name, [rows, cols]), rows, cols), [cols, rows]);
 
   const xn = rmsNorm(g, io.x, g.initializer("input_norm", ckpt.tensor(a.inputNorm(layer), [D]), [D]), c.rmsNormEps);
-  const { q, k, v } = (c.attention.kind === "mla" ? mlaProjections : gqaProjections)(g, ckpt, layer, xn, io.rope.cos, io.rope.sin);
+  const { q, k, v, finish, outDim = Dv } = (c.attention.kind === "mla" ? mlaProjections : gqaProjections)(g, ckpt, layer, xn, io.rope.cos, io.rope.sin);
 
   const kAll = g.op("Concat", [io.pastK, k], { axis: 2 }); // [B, K, T, Dh]
   const vAll = g.op("Concat", [io.pastV, v], { axis: 2 }); // [B, K, T, Dv]
@@ -71,9 +71,10 @@ export function addDenseBlock(g: GraphBuilder, ckpt: Checkpoint, layer: number, 
     perHead(g.op("Mul", [g.op("MatMul", [grouped(q), g.op("Transpose", [kAll], { perm: [0, 1, 3, 2] })]), g.scalar(c.attentionScale, "scale")])),
     io.mask,
   ]); // [B, H, S, T]
-  const attn = perHead(g.op("MatMul", [grouped(g.op("Softmax", [scores], { axis: -1 })), vAll])); // [B, H, S, Dv]
-  const merged = g.op("Reshape", [g.op("Transpose", [attn], { perm: [0, 2, 1, 3] }), g.ints([0, 0, H * Dv])]);
-  let o = g.op("MatMul", [merged, weightT(a.attention(layer, "o_proj"), D, H * Dv)]);
+  let attn = perHead(g.op("MatMul", [grouped(g.op("Softmax", [scores], { axis: -1 })), vAll])); // [B, H, S, Dv]
+  if (finish) attn = finish(attn); // [B, H, S, outDim]
+  const merged = g.op("Reshape", [g.op("Transpose", [attn], { perm: [0, 2, 1, 3] }), g.ints([0, 0, H * outDim])]);
+  let o = g.op("MatMul", [merged, weightT(a.attention(layer, "o_proj"), D, H * outDim)]);
   const outputBias = c.attention.kind === "mla" ? c.attention.bias : c.attention.outputBias;
   if (outputBias) o = g.op("Add", [o, g.initializer("b", ckpt.tensor(a.attention(layer, "o_proj", "bias"), [D]), [D])]);
   const h = g.op("Add", [io.x, o]);
