@@ -3,7 +3,7 @@
 // mTLS (channelCredentials in @expertmesh/runtime, the one place credentials are built), and errors mapped to typed classes in one place (errorFromStatus).
 import { Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import { InferenceServiceClient, type CompleteResponse, type GenerateResponse, type ModelInfoResponse, type TokenizeResponse } from "@expertmesh/proto";
-import { channelCredentials, channelOptions, errorFromStatus, type ExpertMeshError, type TlsOptions } from "@expertmesh/runtime";
+import { channelCredentials, errorFromStatus, plainChannelOptions, type ExpertMeshError, type TlsOptions } from "@expertmesh/runtime/public";
 import { finishReasonName, usageFromWire, type FinishReasonName, type GenerationEnd, type GenerationUsage } from "./generation-end.js";
 import { retryPolicy, withRetries, type RetryEvent, type RetryPolicy } from "./retry.js";
 
@@ -86,7 +86,7 @@ export class ExpertMeshClient {
     const ka = options.keepalive ?? {};
     const serverName = typeof options.tls === "object" ? options.tls.serverName : undefined;
     this.client = new InferenceServiceClient(address, options.credentials ?? channelCredentials(options.tls), {
-      ...channelOptions({
+      ...plainChannelOptions({
         keepaliveTimeMs: ka.timeMs,
         keepaliveTimeoutMs: ka.timeoutMs,
         keepalivePermitWithoutCalls: ka.permitWithoutCalls,

@@ -10,9 +10,9 @@ export {
   type TokenChunk,
 } from "./client.js";
 export type { FinishReasonName, GenerationEnd, GenerationUsage } from "./generation-end.js";
-export { channelCredentials, type Pem, type TlsOptions } from "@expertmesh/runtime";
+export { channelCredentials, type Pem, type TlsOptions } from "@expertmesh/runtime/public";
 export { backoffMs, DEFAULT_RETRY_POLICY, isRetryable, retryPolicy, type RetryEvent, type RetryPolicy } from "./retry.js";
 export {
   ExpertMeshError, InvalidArgumentError, ResourceExhaustedError, UnavailableError, DeadlineExceededError, NotFoundError,
   CancelledError, InternalError, StatusError,
-} from "@expertmesh/runtime";
+} from "@expertmesh/runtime/public";

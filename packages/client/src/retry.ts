@@ -3,7 +3,7 @@
 // google.rpc.RetryInfo, and never past the call's deadline. Streams are never retried here: once a
 // token has reached the caller, a second attempt would repeat it.
 import { status } from "@grpc/grpc-js";
-import { ExpertMeshError, UnavailableError } from "@expertmesh/runtime";
+import { ExpertMeshError, UnavailableError } from "@expertmesh/runtime/public";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface RetryPolicy {

@@ -2,6 +2,7 @@
 // defaults: 4 MiB receive, unlimited send, unlimited streams, keepalive off).
 
 import type { ChannelOptions } from "@grpc/grpc-js";
+import { plainChannelOptions, type ChannelLimits } from "./channel-limits.js";
 import { tracingInterceptor } from "./telemetry-rpc.js";
 
 const MiB = 1024 * 1024;
@@ -38,29 +39,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   maxConnectionIdleMs: 300_000,
 });
 
-export interface ChannelLimits {
-  /** Largest response message accepted. */
-  readonly maxReceiveMessageBytes: number;
-  /** Largest request message sent; larger ones fail locally with RESOURCE_EXHAUSTED. */
-  readonly maxSendMessageBytes: number;
-  /** Interval of the client's keepalive pings (a dead peer is noticed within time + timeout). */
-  readonly keepaliveTimeMs: number;
-  /** How long a ping may go unanswered before the connection is considered dead. */
-  readonly keepaliveTimeoutMs: number;
-  /** Ping even with no call open, so that an idle channel to a shard notices its death early. */
-  readonly keepalivePermitWithoutCalls: boolean;
-  /** Longest wait between reconnection attempts. */
-  readonly maxReconnectBackoffMs: number;
-}
-
-export const DEFAULT_CHANNEL_LIMITS: ChannelLimits = Object.freeze({
-  maxReceiveMessageBytes: 32 * MiB,
-  maxSendMessageBytes: 32 * MiB,
-  keepaliveTimeMs: 30_000,
-  keepaliveTimeoutMs: 10_000,
-  keepalivePermitWithoutCalls: true,
-  maxReconnectBackoffMs: 10_000,
-});
+export { DEFAULT_CHANNEL_LIMITS, type ChannelLimits } from "./channel-limits.js";
 
 /** grpc-js server options for `limits` (defaults filled in). */
 export function serverOptions(limits: Partial<ServerLimits> = {}): ChannelOptions {
@@ -84,16 +63,7 @@ export function serverOptions(limits: Partial<ServerLimits> = {}): ChannelOption
  * gets a CLIENT span and carries the trace context (a no-op until initTelemetry turns tracing on).
  */
 export function channelOptions(limits: Partial<ChannelLimits> = {}): ChannelOptions {
-  const l = { ...DEFAULT_CHANNEL_LIMITS, ...defined(limits) };
-  return {
-    interceptors: [tracingInterceptor],
-    "grpc.max_receive_message_length": l.maxReceiveMessageBytes,
-    "grpc.max_send_message_length": l.maxSendMessageBytes,
-    "grpc.keepalive_time_ms": l.keepaliveTimeMs,
-    "grpc.keepalive_timeout_ms": l.keepaliveTimeoutMs,
-    "grpc.keepalive_permit_without_calls": l.keepalivePermitWithoutCalls ? 1 : 0,
-    "grpc.max_reconnect_backoff_ms": l.maxReconnectBackoffMs,
-  };
+  return { interceptors: [tracingInterceptor], ...plainChannelOptions(limits) };
 }
 
 function defined<T extends object>(partial: Partial<T>): Partial<T> {
