@@ -20,13 +20,13 @@ test("mesh with --policy expertflow prefetches from the predictor's hints and = 
   const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   const shards = mesh.shards.map((s) => s.address);
   try {
-    const before = await readCacheStats(shards);
+    const before = await readCacheStats(shards, mesh.credentials());
     const got = await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
     got.forEach((g, i) => {
       assert.deepEqual(g.tokenIds, want[i], `prompt ${i}`);
       assert.equal(g.finishReason, "length");
     });
-    const cache = cacheReport(before, await readCacheStats(shards));
+    const cache = cacheReport(before, await readCacheStats(shards, mesh.credentials()));
     for (const c of cache) assert.ok(c.delta, `shard ${c.address}: ${c.error}`);
     const prefetchLoads = cache.reduce((a, c) => a + c.delta!.prefetchLoads, 0);
     const loads = cache.reduce((a, c) => a + c.delta!.loads, 0);
@@ -51,7 +51,7 @@ test("8 shards at 25 % (2 device slots each, = top-k) with expertflow serve conc
       got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `round ${round}, prompt ${i}`));
     }
     for (const shard of mesh.shards) {
-      const snap = (await readCacheStats([shard.address]))[0];
+      const snap = (await readCacheStats([shard.address], mesh.credentials()))[0];
       assert.ok("stats" in snap, `${shard.address}: ${"error" in snap ? snap.error : ""}`);
       const device = snap.stats.tiers[0];
       assert.ok(device.usedBytes <= device.budgetBytes && device.budgetBytes > 0);

@@ -31,7 +31,7 @@ for (const family of FAMILY_FIXTURES) {
     const model = join(FAMILY_FIXTURES_DIR, family);
     const want = await inProcess(model);
     const mesh = await startMesh({ model, shards: 2, replicas: 1, deviceBudget: "50%", predictor: false });
-    const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+    const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
     try {
       const got = await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
       got.forEach((g, i) => {
@@ -58,7 +58,7 @@ test("a synthesised DeepSeek-V3 geometry with E=256, k=8 through 2 shards at 25 
     await rt.release();
   }
   const mesh = await startMesh({ model, shards: 2, replicas: 1, deviceBudget: "25%", predictor: false });
-  const client = new ExpertMeshClient(mesh.router.address, { timeoutMs: 60_000 });
+  const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   try {
     const got = await Promise.all(prompts.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
     got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `prompt ${i}`));

@@ -142,9 +142,9 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
   const prompt = PROMPTS[0]!;
   const want24 = await referenceTokens(prompt, 24);
 
-  // Mesh R: 2 shards x 2 replicas, predictor, NATS; a router of 8 running sequences and no queue, to
+  // Mesh R: 2 shards x 2 replicas, NATS, the predictor in the long suite (its fuzz); a router of 8 running sequences and no queue, to
   // overload twice over (what is accepted starts at once: TTFT is its own prefill, not a wait).
-  const r = await startMesh({ shards: 2, replicas: 2, deviceBudget: "50%", routerArgs: ["--max-batch", "8", "--max-queue", "0"] });
+  const r = await startMesh({ shards: 2, replicas: 2, deviceBudget: "50%", predictor: o.long, routerArgs: ["--max-batch", "8", "--max-queue", "0"] });
   const client = new ExpertMeshClient(r.router.address, { ...r.clientOptions, timeoutMs: 60_000, retry: false });
   try {
     await timedStream(client, prompt, 4); // warm-up

@@ -144,13 +144,13 @@ test("up --model with a user's checkpoint and no predictor of its shape serves, 
   assert.match(wrong.stderr, /--predictor .*predictor\.onnx predicts 4 layers x 16 experts, the model in .* has 3 x 8/);
 });
 
-test("a service that cannot start reports its own error: a metrics port in use names the shard and the port", async () => {
+test("a metrics port in use is named, with the process it was for, before anything starts", async () => {
   const base = await freeRange(4);
   const squatter = await listen(base + 1); // shard 0's metrics port
   try {
     const r = await run("up", "--shards", "2", "--no-nats", "--no-predictor", "--port", "0", "--metrics-port", String(base));
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`expertmesh up: shard-0 failed to start: .*EADDRINUSE.*${base + 1}`));
+    assert.match(r.stderr, new RegExp(`expertmesh up: port ${base + 1} \\(shard 0 metrics, --metrics-port \\+ 1\\) is already in use`));
     assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
   } finally {
     await new Promise((res) => squatter.close(res));

@@ -11,7 +11,7 @@ import { scoreCommand } from "./commands/score.js";
 import { synthCommand } from "./commands/synth.js";
 import { traceCommand } from "./commands/trace.js";
 import { upCommand } from "./commands/up.js";
-import { ServiceStartError } from "./launcher/index.js";
+import { PortInUseError, ServiceStartError } from "./launcher/index.js";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   bench: benchCommand,
@@ -98,6 +98,10 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) {
       console.error(`expertmesh ${name}: ${e.message}`);
       return 2;
+    }
+    if (e instanceof PortInUseError) {
+      console.error(`expertmesh ${name}: ${e.message}`);
+      return 1;
     }
     if (e instanceof ServiceStartError) {
       // The service's own error; its last output lines on request.

@@ -6,6 +6,14 @@ export interface PortUse {
   readonly what: string;
 }
 
+/** A port the launcher needs is taken; found before anything was started. */
+export class PortInUseError extends Error {
+  override readonly name = "PortInUseError";
+  constructor(readonly port: number, readonly what: string, host: string) {
+    super(`port ${port} (${what}) is already in use on ${host}; nothing was started`);
+  }
+}
+
 /** Whether `port` can be bound on `host` now. */
 export function portFree(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
@@ -23,7 +31,7 @@ export async function assertPortsFree(uses: readonly PortUse[], host = "127.0.0.
     const other = seen.get(port);
     if (other !== undefined) throw new Error(`port ${port} is asked for twice: ${other} and ${what}`);
     seen.set(port, what);
-    if (!(await portFree(port, host))) throw new Error(`port ${port} (${what}) is already in use on ${host}; nothing was started`);
+    if (!(await portFree(port, host))) throw new PortInUseError(port, what, host);
   }
 }
 
