@@ -301,25 +301,34 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
       }
     }));
     const soakS = o.soakS ?? 600;
-    add(await row(`soak: 1 request/s for ${soakS} s after a 60 s warm-up`, "RSS growth <= 10 MiB per process", async () => {
+    add(await row(`soak: 1 request/s for ${soakS} s after a 60 s warm-up`, "RSS growth <= 10 MiB per process (medians of the first and last minute)", async () => {
       const procs = [
         ["router", x.router.process.pid], ...x.shards.map((sh, i) => [`shard-${i}`, sh.process.pid] as const),
         ...(x.predictor ? [["predictor", x.predictor.process.pid] as const] : []), ["nats", x.nats!.process.pid],
       ] as const;
-      const steady = async (seconds: number) => {
+      // RSS is sampled every 5 s; growth is the median of the last 12 samples minus the median of the
+      // first 12 after the warm-up (single samples swing by tens of MiB with garbage collection).
+      const samples: number[][] = [];
+      const steady = async (seconds: number, sample: boolean) => {
         const end = Date.now() + seconds * 1_000;
         let failed = 0;
+        let nextSample = Date.now();
         for (let i = 0; Date.now() < end; i++) {
           const t0 = Date.now();
           if ((await timedStream(xc, PROMPTS[i % PROMPTS.length]!, 16)).code !== "OK") failed++;
+          if (sample && Date.now() >= nextSample) {
+            samples.push(procs.map(([, pid]) => rssMiB(pid)));
+            nextSample += 5_000;
+          }
           await sleep(Math.max(0, 1_000 - (Date.now() - t0)));
         }
         return failed;
       };
-      await steady(60);
-      const before = procs.map(([, pid]) => rssMiB(pid));
-      const failed = await steady(soakS);
-      const growth = procs.map(([name, pid], i) => [name, rssMiB(pid) - before[i]!] as const);
+      await steady(60, false);
+      const failed = await steady(soakS, true);
+      const window = Math.min(12, Math.floor(samples.length / 2));
+      const med = (rows: number[][], j: number) => percentile(rows.map((r) => r[j]!), 50);
+      const growth = procs.map(([name], j) => [name, med(samples.slice(-window), j) - med(samples.slice(0, window), j)] as const);
       return {
         ok: failed === 0 && growth.every(([, g]) => g <= 10),
         observed: `${growth.map(([n, g]) => `${n} ${g >= 0 ? "+" : ""}${g.toFixed(1)}`).join(", ")} MiB; ${failed} failed`,
