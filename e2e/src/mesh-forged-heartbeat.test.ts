@@ -1,7 +1,7 @@
 // A process that can publish on NATS forges shard heartbeats: shard 0 re-advertised at its own listener,
 // a whole 3-shard layout pointing at it, and a heartbeat for shard 0 sent on shard 1's subject. The
 // router refuses them all (heartbeat-trust.ts: it dials only the configured shards, and believes a
-// heartbeat only on its own shard's subject), so no RunExperts call ever reaches the forger and the
+// heartbeat only on its own shard's subject), so no expert call ever reaches the forger and the
 // tokens are the in-process ones. This mesh runs NATS without authentication on purpose: the
 // address allow-list must hold even then (with auth, the forger could not publish at all:
 // packages/cli/src/launcher/nats-permissions.test.ts).
@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { startMesh, type Mesh } from "@expertmesh/cli/launcher";
-import { ExpertShardServiceService, ShardHeartbeat } from "@expertmesh/proto";
+import { ExpertShardServiceService, ShardHeartbeat, type RunExpertsRequest } from "@expertmesh/proto";
 import { createNatsLink, createServer, service, shardSubject, silentLogger, type NatsLink, type Server } from "@expertmesh/runtime";
 import { PROMPTS, referenceTokens, releaseReference } from "./reference.js";
 
@@ -21,21 +21,26 @@ const lines: string[] = [];
 
 before(async () => {
   mesh = await startMesh({ shards: 2, predictor: false, secure: false, shardArgs: ["--heartbeat-interval", "200ms"], log: (l) => lines.push(l) });
-  // The forger: a real ExpertShardService that answers every RunExperts with zeros, and counts.
+  // The forger: a real ExpertShardService that answers every expert call (unary or on the dispatch
+  // stream) with zeros, and counts.
+  const zeros = (request: RunExpertsRequest) => {
+    forgedCalls++;
+    return {
+      layer: request.layer,
+      outputs: request.inputs.map((input) => ({
+        expertId: input.expertId,
+        output: { ...input.hiddenStates!, data: Buffer.alloc(input.hiddenStates!.data.length) },
+        wasResident: true,
+      })),
+    };
+  };
   forger = await createServer({
     name: "forger", signals: [], logger: silentLogger,
     services: [
       service(ExpertShardServiceService, {
-        runExperts: (request) => {
-          forgedCalls++;
-          return {
-            layer: request.layer,
-            outputs: request.inputs.map((input) => ({
-              expertId: input.expertId,
-              output: { ...input.hiddenStates!, data: Buffer.alloc(input.hiddenStates!.data.length) },
-              wasResident: true,
-            })),
-          };
+        runExperts: zeros,
+        dispatchExperts: async (call) => {
+          for await (const m of call.requests) if (!m.cancel) void call.send({ callId: m.callId, ...zeros(m), error: undefined });
         },
         prefetch: () => ({ queuedExpertIds: [], residentExpertIds: [], droppedExpertIds: [] }),
         cacheStats: () => ({ shardId: "forger", tiers: [] }),

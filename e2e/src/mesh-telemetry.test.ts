@@ -13,7 +13,7 @@ test("one trace id covers the request's spans on the router, the predictor and e
   const traceFile = join(mkdtempSync(join(tmpdir(), "trace-")), "spans.jsonl");
   const metricsPort = await freePort();
   const mesh = await startMesh({
-    shards: 2, replicas: 1, deviceBudget: "50%", env: { EXPERTMESH_TRACE_FILE: traceFile },
+    shards: 2, replicas: 1, deviceBudget: "50%", predictor: true, env: { EXPERTMESH_TRACE_FILE: traceFile },
     routerArgs: ["--metrics-port", String(metricsPort)],
   });
   const client = new ExpertMeshClient(mesh.router.address, mesh.clientOptions);
@@ -36,7 +36,8 @@ test("one trace id covers the request's spans on the router, the predictor and e
   const services = new Set(trace.map((s) => s.service));
   assert.ok(services.has("router") && services.has("expert-shard") && services.has("predictor"), [...services].join(","));
   assert.ok(trace.some((s) => s.service === "predictor" && s.name === "expertmesh.v1.PredictorService/PredictRoutes"));
-  const shardSpans = trace.filter((s) => s.service === "expert-shard" && s.name === "expertmesh.v1.ExpertShardService/RunExperts");
+  // One span per expert call: a unary RunExperts, or a call on the DispatchExperts stream.
+  const shardSpans = trace.filter((s) => s.service === "expert-shard" && (s.name === "expertmesh.v1.ExpertShardService/RunExperts" || s.name === "expert-shard.call"));
   const shardPids = new Set(shardSpans.map((s) => s.pid));
   assert.equal(shardPids.size, 2, "both shards served the request under the same trace");
   assert.ok(trace.some((s) => s.name === "router.dispatch"), "per-layer dispatch spans");

@@ -39,7 +39,7 @@ commands:
   bench cache [--model DIR | --config config.json] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link-gbps G] [--expert-bytes X|config] [--layer-ms T] [--shards N] [--no-pre-gate] [--json]
   bench predictor [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--batch-sizes 1,4,8,16] [--no-pre-gate] [--no-latency] [--json]
   bench scheduler [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--batches 4,8,16] [--seq-len N] [--predictor FILE.onnx]... [--table-traces FILE]... [--json]
-  bench e2e [--shards N] [--budget PCT] [--links off,on] [--link-gbps G] [--link-expert-bytes N] [--concurrency C] [--requests N] [--max-tokens M] [--json]
+  bench e2e [--shards N] [--budget PCT] [--links off,on] [--link-gbps G] [--link-expert-bytes N] [--concurrency C,...] [--configs resident,resident-unary,lru,expertflow] [--requests N] [--max-tokens M] [--json]
   synth    (--config-like DIR | --hidden H --intermediate F --layers L --experts E --top-k K) [--dtype f32|bf16] [--seed S] --out DIR   (--help: all flags)
   bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--prompt-tokens P] [--decode-steps N] [--repeats R] [--json]
   compress stats [--model DIR] [--traces FILE... | --text FILE] [--max-tokens N] [--json]

@@ -1,8 +1,8 @@
 // The mesh's own cache statistics around a run: each shard's CacheStats before (at the end of the
 // warm-up) and after, and the difference, so that the report shows what the load did to the caches.
-import { credentials, Metadata, type ChannelCredentials } from "@grpc/grpc-js";
+import { credentials, type ChannelCredentials } from "@grpc/grpc-js";
 import { CacheTier, ExpertShardServiceClient, type CacheStatsResponse, type TierStats } from "@expertmesh/proto";
-import { channelOptions } from "@expertmesh/runtime";
+import { channelOptions, unaryCall } from "@expertmesh/runtime";
 
 export interface TierCounters {
   hits: number;
@@ -36,9 +36,7 @@ export type CacheSnapshot = Awaited<ReturnType<typeof readCacheStats>>;
 
 function one(address: string, creds: ChannelCredentials, timeoutMs: number): Promise<CacheStatsResponse> {
   const c = new ExpertShardServiceClient(address, creds, channelOptions());
-  return new Promise<CacheStatsResponse>((resolve, reject) =>
-    c.cacheStats({}, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res))),
-  ).finally(() => c.close());
+  return unaryCall(c, "cacheStats", {}, { timeoutMs }).finally(() => c.close());
 }
 
 function device(s: CacheStatsResponse): TierCounters | undefined {

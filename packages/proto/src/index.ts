@@ -34,6 +34,8 @@ export {
   ExpertOutput,
   RunExpertsRequest,
   RunExpertsResponse,
+  DispatchExpertsRequest,
+  DispatchExpertsResponse,
   PrefetchRequest,
   PrefetchResponse,
   CacheStatsRequest,

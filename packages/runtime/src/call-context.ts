@@ -6,12 +6,13 @@ import {
   type CallOptions,
   type Deadline,
   type Metadata,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
 } from "@grpc/grpc-js";
 
-/** The grpc-js server calls that createServer supports (unary and server-streaming). */
-export type ServerCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+/** The grpc-js server calls that createServer supports (unary, server-streaming and bidirectional). */
+export type ServerCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
 import { CancelledError, DeadlineExceededError } from "./errors.js";
 
 export interface CallContext {
@@ -62,7 +63,8 @@ export function createCallScope(call: ServerCall, method: string): CallScope {
         ? new DeadlineExceededError(`${method}: deadline exceeded`)
         : new CancelledError(`${method} cancelled by the client`),
     );
-  call.on("cancelled", onCancelled);
+  const events = call as unknown as NodeJS.EventEmitter; // every ServerCall emits "cancelled"
+  events.on("cancelled", onCancelled);
   let timer: NodeJS.Timeout | undefined;
   if (Number.isFinite(deadline)) {
     // setTimeout's delay is a signed 32-bit number of ms: clamp (a later re-check is not needed for
@@ -85,7 +87,7 @@ export function createCallScope(call: ServerCall, method: string): CallScope {
     abort,
     dispose: () => {
       if (timer !== undefined) clearTimeout(timer);
-      call.removeListener("cancelled", onCancelled);
+      events.removeListener("cancelled", onCancelled);
     },
   };
 }

@@ -7,6 +7,7 @@ export class CallTracker {
   readonly #calls = new Set<CallScope>();
   readonly #idleWaiters = new Set<() => void>();
   #draining = false;
+  readonly #drain = new AbortController();
 
   /** Calls running now. */
   get size(): number {
@@ -29,6 +30,12 @@ export class CallTracker {
 
   startDraining(): void {
     this.#draining = true;
+    this.#drain.abort(new Error("server draining"));
+  }
+
+  /** Aborted once startDraining was called (long-lived streams end their work on it). */
+  get drainSignal(): AbortSignal {
+    return this.#drain.signal;
   }
 
   /** Resolves true once no call runs, or false when `timeoutMs` passes first. */

@@ -55,6 +55,22 @@ export function toStatus(error: unknown): ServerErrorStatus {
   return { code: mapped.code, details: mapped.message, metadata };
 }
 
+/**
+ * The google.rpc.Status of an error, for a failure carried inside a message (one call of a stream
+ * failed; the stream goes on): what toStatus would send as the status and its details trailer.
+ */
+export function toRpcStatus(error: unknown): RpcStatus {
+  const status = toStatus(error);
+  return RpcStatus.decode(status.metadata.get(STATUS_DETAILS_KEY)[0] as Buffer);
+}
+
+/** The error class of a google.rpc.Status carried inside a message (the reverse of toRpcStatus). */
+export function errorFromRpcStatus(rpcStatus: RpcStatus): ExpertMeshError {
+  const metadata = new Metadata();
+  metadata.set(STATUS_DETAILS_KEY, Buffer.from(RpcStatus.encode(rpcStatus).finish()));
+  return errorFromStatus({ code: rpcStatus.code, details: rpcStatus.message, metadata });
+}
+
 /** The google.rpc details found in a status's trailers (absent when the peer sent none). */
 export interface StatusDetails {
   errorInfo?: ErrorInfo;

@@ -6,6 +6,7 @@
 import {
   status as grpcStatus,
   type sendUnaryData,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type UntypedHandleCall,
@@ -20,7 +21,7 @@ import { DeadlineExceededError, ExpertMeshError, UnavailableError } from "./erro
 import type { Logger } from "./logger.js";
 import { UndecodableRequest } from "./request-decoding.js";
 import type { RpcObserver } from "./telemetry-rpc.js";
-import { serviceName, type ServerStreamingHandler, type ServiceRegistration, type UnaryHandler } from "./service.js";
+import { serviceName, type BidiStreamingHandler, type ServerStreamingHandler, type ServiceRegistration, type UnaryHandler } from "./service.js";
 
 /** Observes nothing (health calls). */
 const UNOBSERVED: RpcObserver = { start: () => ({ context: context.active(), end: () => {} }) };
@@ -37,11 +38,13 @@ export function bindService(
   for (const [key, method] of Object.entries(registration.definition)) {
     const handler = registration.implementation[key];
     if (typeof handler !== "function") throw new TypeError(`${name}: no handler for ${method.path}`);
-    if (method.requestStream) {
+    if (method.requestStream && !method.responseStream) {
       throw new TypeError(`${method.path}: client-streaming methods are not supported by createServer yet`);
     }
     const fn = handler.bind(registration.implementation); // class-based implementations keep `this`
-    out[key] = method.responseStream
+    out[key] = method.requestStream
+      ? bidiStreaming(method.path, fn as BidiStreamingHandler<unknown, unknown>, tracker, logger, observer)
+      : method.responseStream
       ? serverStreaming(method.path, fn as ServerStreamingHandler<unknown, unknown>, tracker, logger, observer)
       : unary(method.path, fn as UnaryHandler<unknown, unknown>, tracker, logger, observer);
   }
@@ -116,13 +119,66 @@ function serverStreaming(
   };
 }
 
+function bidiStreaming(
+  path: string,
+  handler: BidiStreamingHandler<unknown, unknown>,
+  tracker: CallTracker,
+  logger: Logger,
+  observer: RpcObserver,
+): UntypedHandleCall {
+  return (call: ServerDuplexStream<unknown, unknown>) => {
+    const rpc = observer.start(path, call.metadata);
+    const scope = admit(call, path, tracker);
+    if (!("ctx" in scope)) {
+      rpc.end(scope.code, scope.details);
+      call.emit("error", scope);
+      return;
+    }
+    const { ctx } = scope;
+    const send = async (response: unknown): Promise<void> => {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (!call.write(response)) await once(call, "drain", { signal: ctx.signal });
+    };
+    // A cancelled call ends the client's messages, so the handler's loop ends too.
+    const requests = (async function* () {
+      const onAbort = (): void => void call.destroy();
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        // Not `for await (... of call)`: leaving that loop early destroys the call, and the status (an
+        // error's, or OK once the handler returns) would never be sent.
+        for await (const message of call.iterator({ destroyOnReturn: false })) {
+          // A message that does not decode ends the stream with INVALID_ARGUMENT, as a unary call would.
+          if (message instanceof UndecodableRequest) throw message.toError(path);
+          yield message;
+        }
+      } catch (error) {
+        if (error instanceof UndecodableRequest || !ctx.signal.aborted) throw error;
+      } finally {
+        ctx.signal.removeEventListener("abort", onAbort);
+      }
+    })();
+    context.with(rpc.context, () => handler({ requests, send, draining: tracker.drainSignal }, ctx))
+      .then(() => {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        rpc.end(grpcStatus.OK);
+        call.end();
+      })
+      .catch((error: unknown) => {
+        const status = failure(error, ctx, logger);
+        rpc.end(status.code, error);
+        call.emit("error", status);
+      })
+      .finally(() => release(scope, tracker));
+  };
+}
+
 /** Starts a call: refused while draining or when its deadline has already passed. */
 function admit(
   call: ServerCall,
   path: string,
   tracker: CallTracker,
 ): CallScope | ServerErrorStatus {
-  if (call.request instanceof UndecodableRequest) return toStatus(call.request.toError(path));
+  if ("request" in call && call.request instanceof UndecodableRequest) return toStatus(call.request.toError(path));
   if (tracker.draining) {
     return toStatus(new UnavailableError(`server is draining; ${path} refused`, { reason: "DRAINING" }));
   }

@@ -19,6 +19,8 @@ export { createLocalPki, hasOpenssl, loopbackSans, type LocalPki, type PkiFiles,
 export {
   service,
   serviceName,
+  type BidiStreamCall,
+  type BidiStreamingHandler,
   type HandlerOf,
   type ServerStreamingHandler,
   type ServiceDefinitionLike,
@@ -44,8 +46,10 @@ export {
   type Scalar,
 } from "./errors.js";
 export {
+  errorFromRpcStatus,
   errorFromStatus,
   readStatusDetails,
+  toRpcStatus,
   STATUS_DETAILS_KEY,
   toStatus,
   type StatusDetails,
@@ -99,3 +103,12 @@ export {
   type MeshMetricsOptions,
 } from "./metrics-registry.js";
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from "./metrics-server.js";
+export {
+  callDeadline,
+  callError,
+  openBidi,
+  unaryCall,
+  type BidiHandlers,
+  type BidiStream,
+  type UnaryCallOptions,
+} from "./promise-client.js";

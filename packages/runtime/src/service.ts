@@ -26,12 +26,33 @@ export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise
 /** A server-streaming handler: yields the responses (an async generator), or throws. */
 export type ServerStreamingHandler<Req, Res> = (request: Req, ctx: CallContext) => AsyncIterable<Res>;
 
-/** The handler type of one method. Client- and bidi-streaming methods are not supported (yet). */
+/** A bidirectional stream as its handler sees it. */
+export interface BidiStreamCall<Req, Res> {
+  /** The client's messages, until it half-closes (or the call is cancelled: the iteration ends). */
+  readonly requests: AsyncIterable<Req>;
+  /** Writes a message; resolves once the transport has room for more (backpressure). */
+  send(response: Res): Promise<void>;
+  /**
+   * Aborted when the server starts draining: a long-lived stream takes no new work, finishes what runs,
+   * and returns (the client reconnects elsewhere).
+   */
+  readonly draining: AbortSignal;
+}
+
+/**
+ * A bidirectional-streaming handler: reads `call.requests`, sends responses, and resolves when the
+ * stream is done (the status is OK), or throws (the status is the error's).
+ */
+export type BidiStreamingHandler<Req, Res> = (call: BidiStreamCall<Req, Res>, ctx: CallContext) => Promise<void>;
+
+/** The handler type of one method. Client-streaming methods are not supported (yet). */
 export type HandlerOf<M> = M extends { requestStream: false; responseStream: false }
   ? UnaryHandler<RequestOf<M>, ResponseOf<M>>
   : M extends { requestStream: false; responseStream: true }
     ? ServerStreamingHandler<RequestOf<M>, ResponseOf<M>>
-    : never;
+    : M extends { requestStream: true; responseStream: true }
+      ? BidiStreamingHandler<RequestOf<M>, ResponseOf<M>>
+      : never;
 
 /** Handlers for every method of a service definition. */
 export type ServiceImplementation<D extends ServiceDefinitionLike> = { readonly [K in keyof D]: HandlerOf<D[K]> };

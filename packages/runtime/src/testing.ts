@@ -13,6 +13,7 @@ import { credentials, Metadata, type CallOptions, type ClientUnaryCall, type Ser
 import type { CallContext } from "./call-context.js";
 import { channelOptions, type ChannelLimits } from "./limits.js";
 import { InvalidArgumentError, NotFoundError } from "./errors.js";
+import { toRpcStatus } from "./error-status.js";
 import { service, type ServiceRegistration } from "./service.js";
 import { float32Tensor, tensorToFloat32 } from "./tensor.js";
 
@@ -26,20 +27,35 @@ export interface TestShardHooks {
 }
 
 export function testShardService(hooks: TestShardHooks = {}): ServiceRegistration {
+  const runExperts = async (request: RunExpertsRequest, ctx: CallContext) => {
+    await hooks.beforeRunExperts?.(request, ctx);
+    checkLayer(request.layer);
+    const outputs = request.inputs.map((input, i) => {
+      checkExpert(request.layer, input.expertId);
+      const x = tensorToFloat32(input.hiddenStates, `inputs[${i}].hidden_states`, { shape: [undefined, TEST_HIDDEN] });
+      return {
+        expertId: input.expertId,
+        output: float32Tensor(x.map((v) => 2 * v), input.hiddenStates!.shape),
+        wasResident: true,
+      };
+    });
+    return { layer: request.layer, outputs };
+  };
   return service(ExpertShardServiceService, {
-    runExperts: async (request, ctx) => {
-      await hooks.beforeRunExperts?.(request, ctx);
-      checkLayer(request.layer);
-      const outputs = request.inputs.map((input, i) => {
-        checkExpert(request.layer, input.expertId);
-        const x = tensorToFloat32(input.hiddenStates, `inputs[${i}].hidden_states`, { shape: [undefined, TEST_HIDDEN] });
-        return {
-          expertId: input.expertId,
-          output: float32Tensor(x.map((v) => 2 * v), input.hiddenStates!.shape),
-          wasResident: true,
-        };
-      });
-      return { layer: request.layer, outputs };
+    runExperts,
+    // Each message is one call, answered in order of completion; a failed call answers its status.
+    dispatchExperts: async (call, ctx) => {
+      const running: Promise<void>[] = [];
+      for await (const m of call.requests) {
+        if (m.cancel) continue;
+        running.push(
+          runExperts({ layer: m.layer, inputs: m.inputs }, ctx).then(
+            (r) => call.send({ callId: m.callId, layer: m.layer, outputs: r.outputs, error: undefined }),
+            (e: Error) => call.send({ callId: m.callId, layer: m.layer, outputs: [], error: toRpcStatus(e) }),
+          ),
+        );
+      }
+      await Promise.all(running);
     },
     prefetch: (request) => {
       checkLayer(request.layer);

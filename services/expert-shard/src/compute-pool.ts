@@ -1,11 +1,13 @@
 // The shard's compute workers (compute-worker.ts), seen from the main thread. Each resident expert
 // lives in exactly one worker (the one holding fewest experts when it was loaded); runs for it go to
-// that worker, one at a time per worker, from a queue kept here so that a cancelled call's runs that
-// have not started are dropped.
+// that worker, one job at a time per worker, from a queue kept here so that a cancelled call's jobs that
+// have not started are dropped. A job is all of one call's experts that live on that worker: one
+// message (one thread hop) each way per call and worker, however many experts the call names.
 
 import { transferablePayload, type ExpertPayload } from "@expertmesh/model";
-import type { ComputeWorkerData } from "./compute-worker.js";
-import { ownBuffer, WorkerClient, WorkerGoneError } from "./worker-rpc.js";
+import type { TransferListItem } from "node:worker_threads";
+import { computeHandlers, type ComputeWorkerData } from "./compute-handlers.js";
+import { ownBuffer, WorkerClient, WorkerGoneError, type WorkerHandlers } from "./worker-rpc.js";
 
 /** An expert resident on the device: which worker holds it. */
 export interface DeviceExpert {
@@ -15,22 +17,57 @@ export interface DeviceExpert {
 
 export interface ComputePoolOptions extends ComputeWorkerData {
   readonly workers: number;
+  /**
+   * "inline": one lane that computes on this thread (no thread hop; the event loop is blocked for each
+   * onnxruntime run, tens of microseconds for a small expert); "worker" (default): `workers` threads.
+   */
+  readonly compute?: "worker" | "inline";
   /** Called when a worker dies on its own (its experts are lost: the shard is no longer healthy). */
   readonly onCrash?: (error: Error) => void;
 }
 
-interface Job {
+/** One expert's share of a job: x [rows, D] (transferred to the worker). */
+export interface ExpertRun {
   readonly expert: DeviceExpert;
   readonly x: Float32Array;
   readonly rows: number;
+}
+
+interface Job {
+  readonly runs: readonly ExpertRun[];
   readonly signal: AbortSignal | undefined;
-  readonly resolve: (y: Float32Array) => void;
+  readonly resolve: (ys: Float32Array[]) => void;
   readonly reject: (error: unknown) => void;
   readonly onAbort: () => void;
 }
 
+/** What a lane needs of its compute: a worker thread (WorkerClient) or the handlers called inline. */
+interface LaneClient {
+  request<T>(type: string, fields?: Readonly<Record<string, unknown>>, transfer?: readonly TransferListItem[]): Promise<T>;
+  notify(type: string, fields?: Readonly<Record<string, unknown>>): void;
+  terminate(): Promise<void>;
+}
+
+/** The compute handlers on the calling thread, behind the same interface as a worker. */
+class InlineClient implements LaneClient {
+  readonly #handlers: WorkerHandlers;
+  constructor(data: ComputeWorkerData) {
+    this.#handlers = computeHandlers(data);
+  }
+  async request<T>(type: string, fields: Readonly<Record<string, unknown>> = {}): Promise<T> {
+    const handler = this.#handlers[type];
+    if (handler === undefined) throw new Error(`unknown message type ${JSON.stringify(type)}`);
+    const result = await handler({ ...fields, type });
+    return (result ?? {}).value as T;
+  }
+  notify(type: string, fields: Readonly<Record<string, unknown>> = {}): void {
+    void this.request(type, fields).catch(() => {});
+  }
+  async terminate(): Promise<void> {}
+}
+
 interface Lane {
-  readonly client: WorkerClient;
+  readonly client: LaneClient;
   readonly queue: Job[];
   running: boolean;
   experts: number;
@@ -57,8 +94,9 @@ export class ComputePool {
       provider: options.provider,
     };
     const url = new URL("./compute-worker.js", import.meta.url);
-    const lanes = Array.from({ length: options.workers }, (_, i) => ({
-      client: new WorkerClient(url, data, `compute-worker-${i}`, options.onCrash),
+    const inline = options.compute === "inline";
+    const lanes = Array.from({ length: inline ? 1 : options.workers }, (_, i) => ({
+      client: inline ? new InlineClient(data) : new WorkerClient(url, data, `compute-worker-${i}`, options.onCrash),
       queue: [],
       running: false,
       experts: 0,
@@ -114,17 +152,41 @@ export class ComputePool {
    * Computes a resident expert on x [rows, D] → [rows, D]. `x` is transferred (unusable afterwards).
    * A run still queued when `signal` aborts is dropped and rejects with the signal's reason.
    */
-  run(expert: DeviceExpert, x: Float32Array, rows: number, signal?: AbortSignal): Promise<Float32Array> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    const lane = this.#lanes[expert.worker]!;
-    return new Promise<Float32Array>((resolve, reject) => {
+  async run(expert: DeviceExpert, x: Float32Array, rows: number, signal?: AbortSignal): Promise<Float32Array> {
+    return (await this.runMany([{ expert, x, rows }], signal))[0]!;
+  }
+
+  /**
+   * Computes several resident experts (one call's): one job per worker that holds some of them, so one
+   * message each way per worker. Outputs in the order of `runs`; the x buffers are transferred.
+   */
+  async runMany(runs: readonly ExpertRun[], signal?: AbortSignal): Promise<Float32Array[]> {
+    if (signal?.aborted) throw signal.reason;
+    const byLane = new Map<number, number[]>();
+    runs.forEach((r, i) => {
+      const list = byLane.get(r.expert.worker);
+      if (list === undefined) byLane.set(r.expert.worker, [i]);
+      else list.push(i);
+    });
+    const out: Float32Array[] = new Array(runs.length);
+    await Promise.all(
+      [...byLane].map(async ([worker, indices]) => {
+        const ys = await this.#enqueue(this.#lanes[worker]!, indices.map((i) => runs[i]!), signal);
+        indices.forEach((i, j) => (out[i] = ys[j]!));
+      }),
+    );
+    return out;
+  }
+
+  #enqueue(lane: Lane, runs: readonly ExpertRun[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
+    return new Promise<Float32Array[]>((resolve, reject) => {
       const job: Job = {
-        expert, x, rows, signal, resolve, reject,
+        runs, signal, resolve, reject,
         onAbort: () => {
           const at = lane.queue.indexOf(job);
           if (at === -1) return; // already running: it finishes
           lane.queue.splice(at, 1);
-          this.runsDropped++;
+          this.runsDropped += runs.length;
           reject(signal!.reason);
         },
       };
@@ -140,10 +202,10 @@ export class ComputePool {
     if (job === undefined) return;
     job.signal?.removeEventListener("abort", job.onAbort);
     lane.running = true;
-    this.runsStarted++;
-    const x = ownBuffer(job.x);
+    this.runsStarted += job.runs.length;
+    const xs = job.runs.map((r) => ownBuffer(r.x));
     lane.client
-      .request<Float32Array>("run", { key: job.expert.key, x, rows: job.rows }, [x.buffer])
+      .request<Float32Array[]>("run", { keys: job.runs.map((r) => r.expert.key), xs, rows: job.runs.map((r) => r.rows) }, xs.map((x) => x.buffer))
       .then(job.resolve, job.reject)
       .finally(() => {
         lane.running = false;

@@ -61,6 +61,12 @@ export const shardConfig = defineConfig({ envPrefix: "EXPERTMESH_SHARD_" }, {
     description: "most tokens (summed over experts) in one RunExperts call",
   },
   maxConcurrentCalls: { type: "int", default: 64, min: 1, description: "RunExperts calls served at once; more get RESOURCE_EXHAUSTED" },
+  compute: {
+    type: "enum",
+    values: ["worker", "inline"],
+    default: "worker",
+    description: "where experts compute: in --compute-workers worker threads (one thread hop per call and worker), or inline on the thread that serves the calls (no hop; blocks its event loop for each onnxruntime run)",
+  },
   computeWorkers: {
     type: "int",
     default: 1,

@@ -1,12 +1,14 @@
 // RunExperts: validates the whole request before any work (INVALID_ARGUMENT naming the field, the limit
 // and the value; NOT_FOUND for an expert this shard does not own), then computes every expert in the
-// compute workers: all acquires start at once, so that resident experts compute while the others load.
+// compute workers: all acquires start at once, then one message per compute worker runs the call's
+// experts (one thread hop per call, not one per expert). DispatchExperts (dispatch-experts.ts) runs
+// each message of its stream through the same validate / computeCall.
 
 import { float32Tensor, InvalidArgumentError, ResourceExhaustedError, tensorToFloat32, type CallContext } from "@expertmesh/runtime";
-import type { ExpertOutput, RunExpertsRequest, RunExpertsResponse } from "@expertmesh/proto";
+import type { ExpertInput, ExpertOutput, RunExpertsRequest, RunExpertsResponse } from "@expertmesh/proto";
 import type { ExpertShard } from "./shard.js";
 
-interface Work {
+export interface Work {
   readonly expertId: number;
   readonly key: number;
   readonly x: Float32Array; // [rows, D]
@@ -15,53 +17,51 @@ interface Work {
 
 export function runExperts(shard: ExpertShard) {
   return async (request: RunExpertsRequest, ctx: CallContext): Promise<RunExpertsResponse> => {
-    if (shard.inFlight >= shard.maxConcurrentCalls) {
-      const { id, maxConcurrentCalls: limit, inFlight } = shard;
-      throw new ResourceExhaustedError(
-        "run_experts_calls",
-        `RunExperts: shard ${id} is at its limit of ${limit} concurrent calls (max-concurrent-calls), this would be call ${inFlight + 1}`,
-        { limit, value: inFlight + 1, retryAfterMs: 50 },
-      );
-    }
-    const work = validate(shard, request);
-    const leave = shard.enter();
-    const computed = shard.beginCall(request.layer, work.map((w) => w.key)); // the policy sees the gate's decision
-    // One failure stops the call's other work (nothing new starts); the call ends once all has stopped.
-    const stop = new AbortController();
-    const onAbort = (): void => stop.abort(ctx.signal.reason);
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    if (ctx.signal.aborted) onAbort();
-    try {
-      const D = shard.model.hiddenSize;
-      const settled = await Promise.allSettled(
-        work.map(async (w): Promise<ExpertOutput> => {
-          try {
-            const { y, wasResident } = await shard.compute(w.key, w.x, w.rows, stop.signal);
-            return { expertId: w.expertId, output: float32Tensor(y, [w.rows, D]), wasResident };
-          } catch (error) {
-            if (!stop.signal.aborted) stop.abort(error);
-            throw error;
-          }
-        }),
-      );
-      if (stop.signal.aborted) throw stop.signal.reason;
-      return { layer: request.layer, outputs: settled.map((s) => (s as PromiseFulfilledResult<ExpertOutput>).value) };
-    } finally {
-      ctx.signal.removeEventListener("abort", onAbort);
-      computed();
-      leave();
-    }
+    admitCall(shard);
+    const work = validate(shard, request.layer, request.inputs);
+    return { layer: request.layer, outputs: await computeCall(shard, request.layer, work, ctx.signal) };
   };
 }
 
-function validate(shard: ExpertShard, request: RunExpertsRequest): Work[] {
-  shard.checkLayer(request.layer);
+/** RESOURCE_EXHAUSTED at once when the shard runs its limit of calls (unary and streamed together). */
+export function admitCall(shard: ExpertShard): void {
+  if (shard.inFlight >= shard.maxConcurrentCalls) {
+    const { id, maxConcurrentCalls: limit, inFlight } = shard;
+    throw new ResourceExhaustedError(
+      "run_experts_calls",
+      `RunExperts: shard ${id} is at its limit of ${limit} concurrent calls (max-concurrent-calls), this would be call ${inFlight + 1}`,
+      { limit, value: inFlight + 1, retryAfterMs: 50 },
+    );
+  }
+}
+
+/**
+ * Computes a validated call: all of its experts in one message per compute worker (shard.computeMany).
+ * The policy sees the gate's decision first (beginCall). Aborting `signal` stops what has not started.
+ */
+export async function computeCall(shard: ExpertShard, layer: number, work: readonly Work[], signal: AbortSignal): Promise<ExpertOutput[]> {
+  const leave = shard.enter();
+  const computed = shard.beginCall(layer, work.map((w) => w.key));
+  try {
+    const D = shard.model.hiddenSize;
+    const ys = await shard.computeMany(work, signal);
+    if (signal.aborted) throw signal.reason;
+    return ys.map(({ y, wasResident }, i) => ({ expertId: work[i]!.expertId, output: float32Tensor(y, [work[i]!.rows, D]), wasResident }));
+  } finally {
+    computed();
+    leave();
+  }
+}
+
+/** Checks a call's layer and inputs before any work (INVALID_ARGUMENT / NOT_FOUND naming the field). */
+export function validate(shard: ExpertShard, layer: number, inputs: readonly ExpertInput[]): Work[] {
+  shard.checkLayer(layer);
   const D = shard.model.hiddenSize;
   const limit = shard.maxTokensPerCall;
   const seen = new Map<number, number>();
   const work: Work[] = [];
   let tokens = 0;
-  request.inputs.forEach((input, i) => {
+  inputs.forEach((input, i) => {
     const field = `inputs[${i}]`;
     const earlier = seen.get(input.expertId);
     if (earlier !== undefined) {
@@ -73,7 +73,7 @@ function validate(shard: ExpertShard, request: RunExpertsRequest): Work[] {
       });
     }
     seen.set(input.expertId, i);
-    const key = shard.checkOwned(request.layer, input.expertId, `${field}.expert_id`);
+    const key = shard.checkOwned(layer, input.expertId, `${field}.expert_id`);
     const x = withLimitAndValue(() => tensorToFloat32(input.hiddenStates, `${field}.hidden_states`, { shape: [undefined, D] }));
     const rows = input.hiddenStates!.shape[0]!;
     if (rows < 1) {

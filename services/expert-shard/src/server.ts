@@ -1,4 +1,4 @@
-// The expert shard as a gRPC server: the shard, its three handlers on createServer (health, limits,
+// The expert shard as a gRPC server: the shard, its handlers on createServer (health, limits,
 // error mapping, drain), and a drain that stops the compute workers once the running calls are done.
 // The runtime drains on SIGTERM/SIGINT; its drain is idempotent, so the same drain (and then the
 // workers' end) runs whether a signal or a caller starts it.
@@ -7,6 +7,7 @@ import { ExpertShardServiceService, ServingStatus } from "@expertmesh/proto";
 import { createServer, jsonLogger, serverSecurity, service, type DrainResult, type Logger, type Server } from "@expertmesh/runtime";
 import { cacheStats } from "./cache-stats.js";
 import type { ShardConfig } from "./config.js";
+import { dispatchExperts } from "./dispatch-experts.js";
 import { prefetch } from "./prefetch.js";
 import { runExperts } from "./run-experts.js";
 import { ExpertShard } from "./shard.js";
@@ -48,7 +49,8 @@ export async function serveShard(config: ShardConfig, options: ServeOptions = {}
       tls: security.tls,
       connections: security.connections,
       services: [
-        service(ExpertShardServiceService, { runExperts: runExperts(shard), prefetch: prefetch(shard), cacheStats: cacheStats(shard) }),
+        service(ExpertShardServiceService, {
+          runExperts: runExperts(shard), dispatchExperts: dispatchExperts(shard), prefetch: prefetch(shard), cacheStats: cacheStats(shard) }),
       ],
       host: config.host,
       port: config.port,

@@ -23,6 +23,7 @@ export const routerConfig = defineConfig({ envPrefix: "EXPERTMESH_ROUTER_" }, {
   defaultMaxTokens: { type: "int", default: 64, min: 1, description: "max_tokens when a request leaves it 0" },
   maxStopStrings: { type: "int", default: 8, min: 0, description: "stop strings per request" },
   maxPromptBytes: { type: "bytes", default: 256 * 1024, min: 1, description: "prompt size limit before tokenisation" },
+  dispatch: { type: "enum", values: ["stream", "unary"], default: "stream", description: "how expert calls reach the shards: one long-lived DispatchExperts stream per shard, or one unary RunExperts call each (for A/B)" },
   shardTimeout: { type: "duration", default: 10_000, min: 1, description: "deadline of one RunExperts call" },
   threads: { type: "int", default: 1, min: 1, description: "onnxruntime threads per operator for the dense part" },
   provider: { type: "enum", values: ["cpu", "cuda"], default: "cpu", description: "onnxruntime execution provider" },

@@ -36,7 +36,7 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
     {
       modelDir, shards: [...config.shards], replicas: config.replicas, maxBatch: config.maxBatch,
       stepBatch: config.stepBatch, schedule: config.schedule as "arrival" | "regroup",
-      shardTimeoutMs: config.shardTimeout, threads: config.threads, provider: config.provider, nats: config.nats, predictor: config.predictor, tls, allowedShardAddresses: [...config.allowedShardAddresses],
+      shardTimeoutMs: config.shardTimeout, dispatch: config.dispatch, threads: config.threads, provider: config.provider, nats: config.nats, predictor: config.predictor, tls, allowedShardAddresses: [...config.allowedShardAddresses],
       natsAuth: {
         natsUser: config.natsUser, natsPassword: config.natsPassword, natsToken: config.natsToken, natsCreds: config.natsCreds,
         natsCa: config.natsCa, natsCert: config.natsCert, natsKey: config.natsKey,

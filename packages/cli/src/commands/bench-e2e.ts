@@ -1,14 +1,18 @@
 // expertmesh bench e2e [--model DIR] [--text FILE] [--shards N] [--budget PCT] [--links off,on]
-//   [--link-gbps G] [--link-expert-bytes S] [--concurrency C] [--requests N] [--warmup-requests W]
-//   [--prompt-tokens P] [--max-tokens M] [--seed X] [--timeout MS] [--verbose] [--json]
+//   [--link-gbps G] [--link-expert-bytes S] [--concurrency C,...] [--requests N] [--warmup-requests W]
+//   [--prompt-tokens P] [--max-tokens M] [--seed X] [--timeout MS] [--configs resident,...] [--verbose] [--json]
 //
 // The mesh under load, end to end: for each link setting, three meshes on loopback (same shards, same
 // prompts, greedy decoding so that every configuration generates the same tokens): all experts resident
 // (100 % device budget, preloaded: the upper bound), LRU on demand at --budget (offload without
 // prediction), and ExpertFlow at --budget (prefetch on the predictor's NATS hints). Each is warmed up with
-// W requests, then measured with a closed loop of N requests, C in flight: output tokens/s, TTFT and TPOT
-// p50/p99, and the shards' device-tier counters over the measured run (hit ratio, stalls, loads, bytes,
-// device bytes used). The in-process runtime on the same prompts, C at a time, gives the mesh overhead.
+// W requests, then measured with a closed loop of N requests, C in flight, for each C of --concurrency in
+// turn on the same mesh: output tokens/s, TTFT and TPOT p50/p99, CPU ms per output token of each process
+// (router, shards, predictor, nats), and the shards' device-tier counters over the measured run (hit ratio,
+// stalls, loads, bytes, device bytes used). The in-process runtime on the same prompts, C at a time, gives
+// the mesh overhead (over_in_process). Without a simulated link two A/B rows run beside all-resident:
+// resident-unary (the router's unary dispatch, one RunExperts per call: the baseline of the stream) and
+// resident-inline (shards computing on the thread that serves the stream, no hop to a compute worker).
 // Ratios are against all-resident and against LRU with the same link, measured in the same run.
 //
 // On a CPU machine a host→device load is a message to a worker thread and costs little, so by default each
@@ -30,33 +34,40 @@ import { runE2eConfig, type E2eConfigName, type SimulatedLinkSpec } from "./benc
 export const MIXTRAL_EXPERT_BYTES = 3 * 4096 * 14336 * 2;
 /** PCIe 4.0 x16, in practice. */
 export const PCIE4_X16_GBPS = 25;
-const CONFIGS: readonly E2eConfigName[] = ["resident", "lru", "expertflow"];
+const CONFIGS: Readonly<Record<"off" | "on", readonly E2eConfigName[]>> = {
+  off: ["resident", "resident-unary", "resident-inline", "lru", "expertflow"],
+  on: ["resident", "lru", "expertflow"],
+};
 
 interface Row {
   link: "off" | "on";
   config: E2eConfigName;
   budget: string;
+  concurrency: number;
   summary: Summary;
   tokensPerS: number;
   elapsedS: number;
   outputTokens: number;
   cache: ShardCacheReport[];
+  cpuMsPerToken: Record<string, number | null>;
   setupS: number;
   stepBatch: number;
   numLayers: number;
 }
+
+type InProcess = Awaited<ReturnType<typeof inProcessTokensPerS>> & { concurrency: number };
 
 export async function benchE2eCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
     ...modelFlags,
     text: { type: "string" }, shards: { type: "string" }, budget: { type: "string" }, links: { type: "string" },
     "link-gbps": { type: "string" }, "link-expert-bytes": { type: "string" }, concurrency: { type: "string" },
-    requests: { type: "string" }, "warmup-requests": { type: "string" }, "prompt-tokens": { type: "string" },
+    configs: { type: "string" }, requests: { type: "string" }, "warmup-requests": { type: "string" }, "prompt-tokens": { type: "string" },
     "max-tokens": { type: "string" }, seed: { type: "string" }, timeout: { type: "string" }, json: { type: "boolean" }, verbose: { type: "boolean" },
     regroup: { type: "boolean" }, "step-batch": { type: "string" },
   });
   const stepBatch = numberFlag("step-batch", v["step-batch"], 4, (x) => isPositiveInt(x) && x <= 1024, "an integer in [1, 1024]");
-  const configs: readonly E2eConfigName[] = v.regroup ? [...CONFIGS, "expertflow-arrival", "expertflow-regroup"] : CONFIGS;
+  const configsOf = (l: "off" | "on"): readonly E2eConfigName[] => (v.regroup ? [...CONFIGS[l], "expertflow-arrival", "expertflow-regroup"] : CONFIGS[l]);
   const model = v.model ?? BUNDLED_MODEL_DIR;
   const shards = numberFlag("shards", v.shards, 2, (x) => isPositiveInt(x) && x <= 16, "an integer in [1, 16]");
   const budget = (v.budget ?? "25%").trim();
@@ -70,7 +81,14 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
     gbps: numberFlag("link-gbps", v["link-gbps"], PCIE4_X16_GBPS, (x) => x > 0 && x <= 100_000, "a bandwidth in GB/s in (0, 100000]"),
     expertBytes: numberFlag("link-expert-bytes", v["link-expert-bytes"], MIXTRAL_EXPERT_BYTES, (x) => isPositiveInt(x) && x <= 2 ** 40, "a positive integer of bytes up to 2^40"),
   };
-  const C = numberFlag("concurrency", v.concurrency, 4, (x) => isPositiveInt(x) && x <= 256, "an integer in [1, 256]");
+  const Cs = (v.concurrency ?? "4").split(",").map((c) => numberFlag("concurrency", c.trim(), 4, (x) => isPositiveInt(x) && x <= 256, "a list of integers in [1, 256]"));
+  if (new Set(Cs).size !== Cs.length) throw new UsageError(`--concurrency must not repeat a value, got ${JSON.stringify(v.concurrency)}`);
+  const C = Math.max(...Cs);
+  const only = v.configs?.split(",").map((c) => c.trim());
+  const known = new Set<string>([...CONFIGS.off, ...CONFIGS.on, "expertflow-arrival", "expertflow-regroup"]);
+  if (only !== undefined && (only.length === 0 || only.some((c) => !known.has(c)))) {
+    throw new UsageError(`--configs must be a list of ${[...known].join(", ")}, got ${JSON.stringify(v.configs)}`);
+  }
   const N = numberFlag("requests", v.requests, 16, (x) => isPositiveInt(x) && x <= 100_000, "an integer in [1, 100000]");
   const W = numberFlag("warmup-requests", v["warmup-requests"], C, (x) => isNonNegativeInt(x) && x <= 100_000, "an integer in [0, 100000]");
   const P = numberFlag("prompt-tokens", v["prompt-tokens"], 24, (x) => isPositiveInt(x) && x <= 4096, "an integer in [1, 4096]");
@@ -88,38 +106,49 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const warmup = prompts.slice(0, W);
   const measured = prompts.slice(W);
 
-  log(`bench e2e: in-process runtime on ${N} prompts, ${C} at a time ...`);
-  const inProcess = await inProcessTokensPerS(v, warmup, measured, C, M);
+  const inProcess: InProcess[] = [];
+  for (const c of Cs) {
+    log(`bench e2e: in-process runtime on ${N} prompts, ${c} at a time ...`);
+    inProcess.push({ concurrency: c, ...(await inProcessTokensPerS(v, warmup, measured, c, M)) });
+  }
   const rows: Row[] = [];
   for (const l of links) {
-    for (const config of configs) {
+    for (const config of configsOf(l as "off" | "on").filter((c) => only === undefined || only.includes(c))) {
       log(`bench e2e: ${config} (link ${l === "on" ? "simulated" : "off"}) ...`);
-      const r = await runE2eConfig({
-        model, config, shards, budget, link: l === "on" ? link : undefined, numLayers: L, numExperts: E, concurrency: C,
+      const results = await runE2eConfig({
+        model, config, shards, budget, link: l === "on" ? link : undefined, numLayers: L, numExperts: E, concurrencies: Cs,
         warmup, measured, maxTokens: M, seed, requestTimeoutMs, stepBatch, log: v.verbose ? log : undefined,
       });
-      rows.push({ link: l as "off" | "on", config, budget: config === "resident" ? "100%" : budget, ...r, stepBatch, numLayers: L });
+      for (const r of results) rows.push({ link: l as "off" | "on", config, budget: config.startsWith("resident") ? "100%" : budget, ...r, stepBatch, numLayers: L });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
   const failed = rows.reduce((a, r) => a + r.summary.requests.failed + r.summary.requests.notSent, 0);
-  const residentOn = rows.find((r) => r.link === "on" && r.config === "resident");
-  const limit = residentOn && linkBoundLimit(inProcess.stream, {
-    shards, budgetPercent: Number(share[1]), transferMs: link.expertBytes / (link.gbps * 1e6), outputTokens: residentOn.outputTokens, residentSeconds: residentOn.elapsedS,
-  });
+  // The link-bound limit of each concurrency, from its all-resident row and its in-process routing.
+  const limits = new Map<number, LinkBoundLimit>();
+  for (const ip of inProcess) {
+    const residentOn = rows.find((r) => r.link === "on" && r.config === "resident" && r.concurrency === ip.concurrency);
+    const limit = residentOn && linkBoundLimit(ip.stream, {
+      shards, budgetPercent: Number(share[1]), transferMs: link.expertBytes / (link.gbps * 1e6), outputTokens: residentOn.outputTokens, residentSeconds: residentOn.elapsedS,
+    });
+    if (limit) limits.set(ip.concurrency, limit);
+  }
   const params = {
-    model: checkpoint.dir, prompts: source, shards, budget, concurrency: C, requests: N, warmup_requests: W, prompt_tokens: P, max_tokens: M, seed,
+    model: checkpoint.dir, prompts: source, shards, budget, concurrency: Cs, requests: N, warmup_requests: W, prompt_tokens: P, max_tokens: M, seed,
     real_expert_bytes: checkpoint.expertBytes(), experts: L * E,
     simulated_link: links.includes("on") ? { gbps: link.gbps, expert_bytes: link.expertBytes, ms_per_load: link.expertBytes / (link.gbps * 1e6) } : null,
   };
   if (v.json) {
-    const { stream: _, ...inProcessJson } = inProcess;
+    const inProcessJson = inProcess.map(({ stream: _, ...rest }) => rest);
+    const limitJson = [...limits].map(([concurrency, l]) => ({ concurrency, ...l }));
     console.log(JSON.stringify({
-      benchmark: "e2e", ...params, in_process: inProcessJson, link_bound_limit: limit ?? null,
-      rows: rows.map((r) => rowJson(r, rows, inProcess.tokens_per_s, link, limit)), failed_requests: failed, seconds,
+      benchmark: "e2e", ...params,
+      in_process: inProcessJson.length === 1 ? inProcessJson[0] : inProcessJson,
+      link_bound_limit: limitJson.length === 0 ? null : limitJson.length === 1 ? limitJson[0] : limitJson,
+      rows: rows.map((r) => rowJson(r, rows, inProcessAt(inProcess, r.concurrency), link, limits.get(r.concurrency))), failed_requests: failed, seconds,
     }));
   } else {
-    printTable(params, rows, inProcess, link, seconds, limit);
+    printTable(params, rows, inProcess, link, seconds, limits);
   }
   if (failed > 0) throw new Error(`${failed} requests failed or were not sent: the figures are not comparable (the errors are in each row of --json)`);
 }
@@ -147,6 +176,8 @@ function heldOutPrompts(model: string, text: string | undefined, checkpoint: Che
   return { prompts, source: `${name} (${count} paragraph starts of up to ${P} tokens)` };
 }
 
+const inProcessAt = (all: readonly InProcess[], c: number) => all.find((x) => x.concurrency === c)!.tokens_per_s;
+
 /** Output tokens/s of the in-process runtime (every expert in memory, no mesh) on the measured prompts, C at a time. */
 async function inProcessTokensPerS(v: { model?: string; threads?: string; provider?: string }, warmup: readonly Prompt[], measured: readonly Prompt[], C: number, M: number) {
   const rt = await loadModel(v);
@@ -155,10 +186,11 @@ async function inProcessTokensPerS(v: { model?: string; threads?: string; provid
     const batches = (ps: readonly Prompt[]) => Array.from({ length: Math.ceil(ps.length / C) }, (_, i) => ps.slice(i * C, (i + 1) * C).map((p) => tok.encodePrompt(p.text)));
     for (const b of batches(warmup).slice(0, 1)) await generate(rt, b, { maxTokens: M });
     // The median of three passes: one pass is short, and this machine is shared.
-    const passes: { tokens: number; seconds: number; tokens_per_s: number }[] = [];
+    const passes: { tokens: number; seconds: number; tokens_per_s: number; cpu_ms_per_token: number }[] = [];
     const requests: { prompt: number[]; output: number[] }[] = [];
     for (let pass = 0; pass < 3; pass++) {
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       let tokens = 0;
       for (const b of batches(measured)) {
         const out = (await generate(rt, b, { maxTokens: M })).tokens;
@@ -166,7 +198,8 @@ async function inProcessTokensPerS(v: { model?: string; threads?: string; provid
         if (pass === 0) out.forEach((o, i) => requests.push({ prompt: b[i], output: o }));
       }
       const seconds = (performance.now() - t0) / 1000;
-      passes.push({ tokens, seconds, tokens_per_s: tokens / seconds });
+      const cpu = process.cpuUsage(cpu0);
+      passes.push({ tokens, seconds, tokens_per_s: tokens / seconds, cpu_ms_per_token: (cpu.user + cpu.system) / 1000 / tokens });
     }
     // The measured requests' routing in the mesh's order, for the link-bound limit (bench-e2e-limit.ts).
     const stream = await meshAccessStream(rt, requests, C);
@@ -198,7 +231,7 @@ function cacheTotals(cache: readonly ShardCacheReport[]) {
 }
 
 const tokensPerS = (r: Row) => r.tokensPerS;
-const baseline = (rows: readonly Row[], r: Row, config: E2eConfigName) => rows.find((x) => x.link === r.link && x.config === config);
+const baseline = (rows: readonly Row[], r: Row, config: E2eConfigName) => rows.find((x) => x.link === r.link && x.config === config && x.concurrency === r.concurrency);
 const ratio = (a: number, b: number | undefined) => (b !== undefined && b > 0 ? a / b : NaN);
 
 function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link: SimulatedLinkSpec, limit: LinkBoundLimit | undefined) {
@@ -208,12 +241,14 @@ function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link
   const lru = baseline(rows, r, "lru");
   return {
     link: r.link === "on" ? { simulated: true, gbps: link.gbps, expert_bytes: link.expertBytes } : { simulated: false },
-    config: r.config, device_budget: r.budget,
+    config: r.config, concurrency: r.concurrency, device_budget: r.budget,
     requests: r.summary.requests, errors: r.summary.errors,
     tokens_per_s: tokensPerS(r), output_tokens: r.outputTokens, elapsed_s: r.elapsedS,
     tokens_per_s_over_resident: resident && ratio(tokensPerS(r), tokensPerS(resident)),
     tokens_per_s_over_lru: lru && ratio(tokensPerS(r), tokensPerS(lru)),
-    tokens_per_s_over_in_process: ratio(tokensPerS(r), inProcessTokensPerS),
+    over_in_process: ratio(tokensPerS(r), inProcessTokensPerS),
+    ttft_p50_ms: lat.ttft.p50, ttft_p99_ms: lat.ttft.p99, tpot_p50_ms: lat.tpot.p50, tpot_p99_ms: lat.tpot.p99,
+    cpu_ms_per_token: r.cpuMsPerToken,
     ...(r.link === "on" ? { over_lru: lru ? ratio(tokensPerS(r), tokensPerS(lru)) : null, over_limit: limit ? ratio(tokensPerS(r), limit.tokens_per_s) : null } : {}),
     ...(r.config === "expertflow-arrival" || r.config === "expertflow-regroup"
       ? { step_batch: r.stepBatch, distinct_experts_per_step: ratio(c.hits + c.stalls, (r.outputTokens / r.stepBatch) * r.numLayers) }
@@ -229,18 +264,18 @@ function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link
 }
 
 function printTable(
-  p: { model: string; prompts: string; shards: number; budget: string; concurrency: number; requests: number; warmup_requests: number; max_tokens: number; real_expert_bytes: number; experts: number },
+  p: { model: string; prompts: string; shards: number; budget: string; concurrency: number[]; requests: number; warmup_requests: number; max_tokens: number; real_expert_bytes: number; experts: number },
   rows: readonly Row[],
-  inProcess: { tokens: number; seconds: number; tokens_per_s: number },
+  inProcess: readonly InProcess[],
   link: SimulatedLinkSpec,
   seconds: number,
-  limit: LinkBoundLimit | undefined,
+  limits: ReadonlyMap<number, LinkBoundLimit>,
 ): void {
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
   const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
   const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB*`;
   console.log(`bench e2e: ${p.model}, ${p.experts} experts of ${(p.real_expert_bytes / 1024).toFixed(0)} KiB over ${p.shards} shards; prompts: ${p.prompts}`);
-  console.log(`load: closed loop, ${p.concurrency} in flight, ${p.requests} measured requests after ${p.warmup_requests} warm-up, ${p.max_tokens} output tokens each, greedy`);
+  console.log(`load: closed loop, ${p.concurrency.join(" / ")} in flight, ${p.requests} measured requests after ${p.warmup_requests} warm-up, ${p.max_tokens} output tokens each, greedy`);
   console.log(`device budget: resident = 100 % (every expert preloaded: the upper bound); lru and expertflow = ${p.budget} of each shard's experts`);
   const simulated = rows.some((r) => r.link === "on");
   console.log(`link off: NOT simulated; a host→device load costs what it costs on this machine (a message to a compute worker thread)`);
@@ -250,10 +285,12 @@ function printTable(
         `every load waits ${f(link.expertBytes / (link.gbps * 1e6))} ms on its shard's link (loads queue on it); compute is the small model's`,
     );
   }
-  console.log(`in-process runtime (all experts in memory, no mesh): ${f(inProcess.tokens_per_s, 1)} tokens/s (${inProcess.tokens} tokens in ${f(inProcess.seconds)} s, ${p.concurrency} prompts per batch; median of 3 passes)`);
+  for (const ip of inProcess) {
+    console.log(`in-process runtime (all experts in memory, no mesh): ${f(ip.tokens_per_s, 1)} tokens/s at ${ip.concurrency} prompts per batch (${ip.tokens} tokens in ${f(ip.seconds)} s, median of 3 passes; ${f(ip.cpu_ms_per_token)} CPU ms/token)`);
+  }
   console.log("");
   const head =
-    "link config              tok/s  ×resid   ×lru  ×in-proc  TTFT p50    p99  TPOT p50    p99   hit %  stalls  loads  prefetch  wasted       moved  device used/budget";
+    "link config               C    tok/s  ×resid   ×lru  ×in-proc  TTFT p50    p99  TPOT p50    p99   hit %  stalls  loads  prefetch  wasted       moved  device used/budget";
   console.log(head);
   for (const r of rows) {
     const c = cacheTotals(r.cache);
@@ -262,13 +299,14 @@ function printTable(
     const moved = r.link === "on" ? gb(c.loads * link.expertBytes) : mb(c.bytesLoaded);
     const used = `${c.resident}/${slots} experts, ${r.link === "on" ? gb(c.resident * link.expertBytes) : mb(c.usedBytes)}`;
     console.log(
-      r.link.padEnd(5) + r.config.padEnd(19) + f(tokensPerS(r), 1).padStart(8) +
+      r.link.padEnd(5) + r.config.padEnd(19) + String(r.concurrency).padStart(3) + f(tokensPerS(r), 1).padStart(9) +
         f(ratio(tokensPerS(r), tokensPerS(baseline(rows, r, "resident") ?? r))).padStart(8) +
         f(ratio(tokensPerS(r), baseline(rows, r, "lru") && tokensPerS(baseline(rows, r, "lru")!))).padStart(7) +
-        f(ratio(tokensPerS(r), inProcess.tokens_per_s)).padStart(10) +
+        f(ratio(tokensPerS(r), inProcessAt(inProcess, r.concurrency))).padStart(10) +
         [lat.ttft.p50, lat.ttft.p99, lat.tpot.p50, lat.tpot.p99].map((x, i) => f(x, 1).padStart(i % 2 === 0 ? 10 : 7)).join("") +
         f(c.hitRatio * 100, 1).padStart(8) + String(c.stalls).padStart(8) + String(c.loads).padStart(7) + String(c.prefetchLoads).padStart(10) +
-        String(c.wastedPrefetches).padStart(8) + moved.padStart(12) + `  ${used}`,
+        String(c.wastedPrefetches).padStart(8) + moved.padStart(12) + `  ${used}` +
+        `  cpu ms/token ${Object.entries(r.cpuMsPerToken).map(([k, x]) => `${k} ${x === null ? "-" : f(x)}`).join(" ")}`,
     );
   }
   console.log("");
@@ -279,11 +317,11 @@ function printTable(
     const c = cacheTotals(r.cache);
     console.log(`${r.link} ${r.config}: step batch ${r.stepBatch}, about ${f(ratio(c.hits + c.stalls, (r.outputTokens / r.stepBatch) * r.numLayers))} distinct experts per layer-step (device accesses / (output tokens / step batch × L))`);
   }
-  if (limit) {
+  for (const [c, limit] of limits) {
     console.log(
-      `link-bound limit (link on): ${f(limit.tokens_per_s, 1)} tokens/s = output tokens / max(all-resident ${f(limit.resident_s)} s, Belady's ` +
+      `link-bound limit (link on, ${c} in flight): ${f(limit.tokens_per_s, 1)} tokens/s = output tokens / max(all-resident ${f(limit.resident_s)} s, Belady's ` +
         `${limit.belady_loads_per_shard.join("/")} loads per shard × ${f(link.expertBytes / (link.gbps * 1e6))} ms = ${f(limit.link_s)} s); ` +
-        rows.filter((r) => r.link === "on").map((r) => `${r.config} ${f(ratio(tokensPerS(r), limit.tokens_per_s))}x`).join(", ") + " of it",
+        rows.filter((r) => r.link === "on" && r.concurrency === c).map((r) => `${r.config} ${f(ratio(tokensPerS(r), limit.tokens_per_s))}x`).join(", ") + " of it",
     );
   }
   console.log(`${f(seconds, 0)} s in all`);

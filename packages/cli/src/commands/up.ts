@@ -3,11 +3,11 @@
 //               [--demo PROMPT] [--json]
 // Starts nats-server, the predictor, N shards and the router on loopback and serves until interrupted.
 // --tls: a local CA for this run; mTLS between all services, TLS and one user per service on NATS.
-import { Metadata, type ChannelCredentials } from "@grpc/grpc-js";
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { ExpertMeshClient, type ClientOptions } from "@expertmesh/client";
 import { ExpertShardServiceClient, type CacheStatsResponse } from "@expertmesh/proto";
 import { CACHE_POLICY_NAMES, isCachePolicyName } from "@expertmesh/moe";
-import { channelOptions } from "@expertmesh/runtime";
+import { channelOptions, unaryCall } from "@expertmesh/runtime";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { resolve } from "node:path";
 import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
@@ -110,9 +110,7 @@ async function demo(router: string, shards: string[], prompt: string, options: C
 
 function cacheStats(address: string, creds: ChannelCredentials): Promise<CacheStatsResponse> {
   const c = new ExpertShardServiceClient(address, creds, channelOptions());
-  return new Promise<CacheStatsResponse>((resolve, reject) =>
-    c.cacheStats({}, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
-  ).finally(() => c.close());
+  return unaryCall(c, "cacheStats", {}, { timeoutMs: 5000 }).finally(() => c.close());
 }
 
 function printStats(i: number, s: CacheStatsResponse): void {

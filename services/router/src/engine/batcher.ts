@@ -2,8 +2,12 @@
 // the last one (one batched step) and then decodes every running sequence once: in one step, or with a
 // step batch in several, chosen by arrival order or route-aware regrouping (decode-schedule.ts); finished,
 // cancelled and failed sequences leave at once. Every sequence owns its KV cache, so the batch can be
-// recomposed at any step without touching another sequence's state.
+// recomposed at any step without touching another sequence's state. Deadlines are per request, even
+// inside a step: a request whose deadline passes mid-step ends at once with DEADLINE_EXCEEDED and the
+// step goes on for the others (its result for that request is dropped); a step whose every request has
+// ended is aborted, which cancels its calls to the shards.
 import { sampleToken, seededRandom, type LayerRouting, type MoeRuntime, type Sequence } from "@expertmesh/model";
+import { DeadlineExceededError, UnavailableError } from "@expertmesh/runtime";
 import { DecodeSchedule, type DecodeScheduleOptions } from "./decode-schedule.js";
 import type { EngineErrorCode, EngineTimings, FromEngine, SamplingParams } from "./protocol.js";
 
@@ -91,8 +95,14 @@ export class Batcher {
       this.waiting.splice(w, 1);
       this.finish(r, "cancelled");
     }
-    // A step whose every member is cancelled is aborted, which cancels its calls to the shards.
-    if (this.stepAbort && this.stepMembers.length && this.stepMembers.every((m) => m.cancelled)) this.stepAbort.abort(new Error("cancelled"));
+    this.abortStepIfEmpty();
+  }
+
+  /** A step whose every member is cancelled or has ended is aborted, which cancels its calls to the shards. */
+  private abortStepIfEmpty(): void {
+    if (this.stepAbort && this.stepMembers.length && this.stepMembers.every((m) => m.cancelled || !this.byId.has(m.id))) {
+      this.stepAbort.abort(new Error("cancelled"));
+    }
   }
 
   /** Resolves when no request is left. */
@@ -158,6 +168,13 @@ export class Batcher {
       starts: members.map((r) => r.sequence.length),
     };
     let logits: Float32Array[];
+    // A member whose deadline passes during the step ends alone, now; the step goes on for the others.
+    const timers = members.map((r) =>
+      setTimeout(() => {
+        this.fail(r, "DEADLINE_EXCEEDED", "deadline exceeded while generating");
+        this.abortStepIfEmpty();
+      }, Math.max(0, r.deadline - Date.now())),
+    );
     try {
       const signal = this.stepAbort.signal;
       const record = this.schedule.recorder(members, step.tokens.map((t) => t.length));
@@ -165,15 +182,16 @@ export class Batcher {
       const run = () => this.rt.step(members.map((r, i) => ({ sequence: r.sequence, tokens: step.tokens[i] })), { signal, onRouting });
       logits = await (this.hooks.wrapStep ? this.hooks.wrapStep(members, step, run) : run());
     } catch (e) {
-      const err = e as { code?: number; name?: string; message?: string };
+      const message = (e as Error)?.message ?? String(e);
       for (const r of members) {
         if (r.cancelled) this.finish(r, "cancelled");
-        else if (err.name === "UnavailableError" || err.code === 14) this.fail(r, "UNAVAILABLE", err.message ?? String(e));
-        else if (err.name === "DeadlineExceededError" || err.code === 4) this.fail(r, Date.now() >= r.deadline ? "DEADLINE_EXCEEDED" : "UNAVAILABLE", err.message ?? String(e));
-        else this.fail(r, "INTERNAL", err.message ?? String(e));
+        else if (e instanceof UnavailableError) this.fail(r, "UNAVAILABLE", message);
+        else if (e instanceof DeadlineExceededError) this.fail(r, Date.now() >= r.deadline ? "DEADLINE_EXCEEDED" : "UNAVAILABLE", message);
+        else this.fail(r, "INTERNAL", message);
       }
       return;
     } finally {
+      for (const t of timers) clearTimeout(t);
       this.stepAbort = null;
       this.stepMembers = [];
     }
@@ -182,6 +200,7 @@ export class Batcher {
     members.forEach((r, i) => {
       if (prefill) r.timings.prefillMs += ms;
       else r.timings.decodeMs += ms;
+      if (!this.byId.has(r.id)) return; // ended during the step (its deadline passed)
       if (r.cancelled) return this.finish(r, "cancelled");
       const token = sampleToken(logits[i], { temperature: r.sampling.temperature, topP: r.sampling.topP }, r.random);
       r.last = token;

@@ -27,7 +27,7 @@ async function start(): Promise<void> {
     },
   });
   const c = rt.config;
-  const poolOptions = { numLayers: c.numLayers, numExperts: c.numExperts, hiddenSize: c.hiddenSize, callTimeoutMs: settings.shardTimeoutMs, tls: settings.tls };
+  const poolOptions = { numLayers: c.numLayers, numExperts: c.numExperts, hiddenSize: c.hiddenSize, callTimeoutMs: settings.shardTimeoutMs, tls: settings.tls, dispatch: settings.dispatch };
   pool = new ShardPool(settings.shards, { ...poolOptions, replicas: settings.replicas });
   // Shards that join or leave (heartbeats naming another layout) move dispatch to a new pool.
   const layout = new PlacementTracker({ addresses: settings.shards, replicas: settings.replicas }, c);
@@ -54,6 +54,7 @@ async function start(): Promise<void> {
           const old = pool!;
           pool = new ShardPool(next.addresses, { ...poolOptions, replicas: next.replicas });
           pool.stepDeadline = old.stepDeadline;
+          pool.stepId = old.stepId;
           setTimeout(() => old.close(), settings.shardTimeoutMs + 1_000).unref(); // its calls in flight end first
           jsonLogger("router").info("shard layout changed", { shards: next.shards, replicas: next.replicas, addresses: next.addresses.join(",") });
         }
@@ -64,10 +65,13 @@ async function start(): Promise<void> {
     });
   }
   const predictor = settings.predictor ? new RoutePredictor(settings.predictor, c.numLayers, c.numExperts, settings.tls) : undefined;
-  const hints = nats ? new HintPublisher(nats, c.numLayers, c.numExperts, c.topK) : undefined;
+  // Hints (and their corrections) come from predictions: without a predictor there is nothing to publish.
+  const hints = nats && predictor ? new HintPublisher(nats, c.numLayers, c.numExperts, c.topK) : undefined;
   const batcher = new Batcher(rt, settings.maxBatch, emit, {
     beginStep: (members: readonly BatchRequest[]) => {
-      pool!.stepDeadline = Math.min(...members.map((m) => m.deadline));
+      // Calls may run until the last member's deadline; members whose deadline passes end alone (batcher).
+      pool!.stepDeadline = Math.max(...members.map((m) => m.deadline));
+      pool!.stepId++;
     },
     // A step serves several requests: it is a child of the first one's trace and links the others.
     wrapStep: (members, step, run) =>

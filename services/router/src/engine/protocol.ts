@@ -11,6 +11,8 @@ export interface EngineSettings {
   stepBatch: number;
   schedule: "arrival" | "regroup";
   shardTimeoutMs: number;
+  /** How expert calls reach the shards (shard-pool.ts). */
+  dispatch: "stream" | "unary";
   threads: number;
   provider: "cpu" | "cuda";
   /** NATS URL for shard heartbeats (and hints); undefined: static placement only. */

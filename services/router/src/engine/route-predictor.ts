@@ -1,9 +1,8 @@
 // The router's view of the predictor service: for the tokens a step is about to run, the predicted
 // probability of each expert of each layer ([L, E] per token). Best effort: a slow or failed prediction
 // only costs prefetching, never correctness, so failures are counted and otherwise ignored.
-import { Metadata } from "@grpc/grpc-js";
-import { PredictorServiceClient, type PredictRoutesResponse } from "@expertmesh/proto";
-import { channelCredentialsFromFiles, channelOptions, tensorToFloat32, type ClientTlsFiles } from "@expertmesh/runtime";
+import { PredictorServiceClient } from "@expertmesh/proto";
+import { channelCredentialsFromFiles, channelOptions, tensorToFloat32, unaryCall, type ClientTlsFiles } from "@expertmesh/runtime";
 
 export class RoutePredictor {
   private readonly client: PredictorServiceClient;
@@ -16,22 +15,15 @@ export class RoutePredictor {
   }
 
   /** Per token, probabilities [L * E]; undefined when the predictor did not answer in time. */
-  predict(tokenIds: number[], positions: number[]): Promise<Float32Array[] | undefined> {
+  async predict(tokenIds: number[], positions: number[]): Promise<Float32Array[] | undefined> {
     this.counters.calls++;
-    return new Promise((resolve) => {
-      this.client.predictRoutes({ tokenIds, positions }, new Metadata(), { deadline: Date.now() + this.timeoutMs }, (err, res?: PredictRoutesResponse) => {
-        if (err || !res) {
-          this.counters.failures++;
-          return resolve(undefined);
-        }
-        try {
-          resolve(res.probabilities.map((t, i) => tensorToFloat32(t, `probabilities[${i}]`, { shape: [this.L, this.E] })));
-        } catch {
-          this.counters.failures++;
-          resolve(undefined);
-        }
-      });
-    });
+    try {
+      const res = await unaryCall(this.client, "predictRoutes", { tokenIds, positions }, { timeoutMs: this.timeoutMs });
+      return res.probabilities.map((t, i) => tensorToFloat32(t, `probabilities[${i}]`, { shape: [this.L, this.E] }));
+    } catch {
+      this.counters.failures++;
+      return undefined;
+    }
   }
 
   close(): void {

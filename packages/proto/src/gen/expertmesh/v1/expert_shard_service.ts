@@ -10,14 +10,17 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Status } from "../../google/rpc/status.js";
 import { Tensor } from "./tensor.js";
 
 export const protobufPackage = "expertmesh.v1";
@@ -144,6 +147,48 @@ export interface RunExpertsResponse {
   layer: number;
   /** / One output per input, in the request's order. */
   outputs: ExpertOutput[];
+}
+
+/** / Input of ExpertShardService.DispatchExperts: one call on the stream, or the cancellation of one. */
+export interface DispatchExpertsRequest {
+  /** / The call's id, unique on this stream while it runs, at least 1 (the router numbers them). */
+  callId: number;
+  /** / Decode or prefill step this call belongs to (for tracing and logs; the shard does not interpret it). */
+  stepId: number;
+  /** / MoE layer index, in [0, L). */
+  layer: number;
+  /** / Work for each expert, at most one entry per expert id (as in RunExpertsRequest). */
+  inputs: ExpertInput[];
+  /**
+   * / The call's deadline as milliseconds from the moment the shard receives the message, at least 1.
+   * / When it passes, the call ends with DEADLINE_EXCEEDED; the stream goes on.
+   */
+  timeoutMs: number;
+  /**
+   * / True: cancels the running call `call_id` (its work not started is dropped; it answers CANCELLED).
+   * / Only call_id is read.
+   */
+  cancel: boolean;
+  /**
+   * / W3C traceparent of the router's dispatch span: the shard's span of this call is its child (the
+   * / stream's own metadata names only the trace that opened it). Empty: not traced.
+   */
+  traceparent: string;
+}
+
+/** / Output of ExpertShardService.DispatchExperts: the answer to one call. */
+export interface DispatchExpertsResponse {
+  /** / The id of the call answered. */
+  callId: number;
+  /** / MoE layer index, as in the request. */
+  layer: number;
+  /** / One output per input, in the request's order; empty when the call failed. */
+  outputs: ExpertOutput[];
+  /**
+   * / Set when the call failed: its gRPC status code, message and details (google.rpc.ErrorInfo), as a
+   * / unary RunExperts would have ended.
+   */
+  error: Status | undefined;
 }
 
 /** / Input of ExpertShardService.Prefetch. */
@@ -586,6 +631,308 @@ export const RunExpertsResponse: MessageFns<RunExpertsResponse> = {
     const message = createBaseRunExpertsResponse();
     message.layer = object.layer ?? 0;
     message.outputs = object.outputs?.map((e) => ExpertOutput.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDispatchExpertsRequest(): DispatchExpertsRequest {
+  return { callId: 0, stepId: 0, layer: 0, inputs: [], timeoutMs: 0, cancel: false, traceparent: "" };
+}
+
+export const DispatchExpertsRequest: MessageFns<DispatchExpertsRequest> = {
+  encode(message: DispatchExpertsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.stepId !== 0) {
+      writer.uint32(16).uint64(message.stepId);
+    }
+    if (message.layer !== 0) {
+      writer.uint32(24).uint32(message.layer);
+    }
+    for (const v of message.inputs) {
+      ExpertInput.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(40).uint32(message.timeoutMs);
+    }
+    if (message.cancel !== false) {
+      writer.uint32(48).bool(message.cancel);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(58).string(message.traceparent);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DispatchExpertsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDispatchExpertsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stepId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.layer = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.inputs.push(ExpertInput.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.cancel = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DispatchExpertsRequest {
+    return {
+      callId: isSet(object.callId)
+        ? globalThis.Number(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.Number(object.call_id)
+        : 0,
+      stepId: isSet(object.stepId)
+        ? globalThis.Number(object.stepId)
+        : isSet(object.step_id)
+        ? globalThis.Number(object.step_id)
+        : 0,
+      layer: isSet(object.layer) ? globalThis.Number(object.layer) : 0,
+      inputs: globalThis.Array.isArray(object?.inputs) ? object.inputs.map((e: any) => ExpertInput.fromJSON(e)) : [],
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+      cancel: isSet(object.cancel) ? globalThis.Boolean(object.cancel) : false,
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
+    };
+  },
+
+  toJSON(message: DispatchExpertsRequest): unknown {
+    const obj: any = {};
+    if (message.callId !== 0) {
+      obj.callId = Math.round(message.callId);
+    }
+    if (message.stepId !== 0) {
+      obj.stepId = Math.round(message.stepId);
+    }
+    if (message.layer !== 0) {
+      obj.layer = Math.round(message.layer);
+    }
+    if (message.inputs?.length) {
+      obj.inputs = message.inputs.map((e) => ExpertInput.toJSON(e));
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.cancel !== false) {
+      obj.cancel = message.cancel;
+    }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DispatchExpertsRequest>): DispatchExpertsRequest {
+    return DispatchExpertsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DispatchExpertsRequest>): DispatchExpertsRequest {
+    const message = createBaseDispatchExpertsRequest();
+    message.callId = object.callId ?? 0;
+    message.stepId = object.stepId ?? 0;
+    message.layer = object.layer ?? 0;
+    message.inputs = object.inputs?.map((e) => ExpertInput.fromPartial(e)) || [];
+    message.timeoutMs = object.timeoutMs ?? 0;
+    message.cancel = object.cancel ?? false;
+    message.traceparent = object.traceparent ?? "";
+    return message;
+  },
+};
+
+function createBaseDispatchExpertsResponse(): DispatchExpertsResponse {
+  return { callId: 0, layer: 0, outputs: [], error: undefined };
+}
+
+export const DispatchExpertsResponse: MessageFns<DispatchExpertsResponse> = {
+  encode(message: DispatchExpertsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    if (message.layer !== 0) {
+      writer.uint32(16).uint32(message.layer);
+    }
+    for (const v of message.outputs) {
+      ExpertOutput.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.error !== undefined) {
+      Status.encode(message.error, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DispatchExpertsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDispatchExpertsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.layer = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outputs.push(ExpertOutput.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = Status.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DispatchExpertsResponse {
+    return {
+      callId: isSet(object.callId)
+        ? globalThis.Number(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.Number(object.call_id)
+        : 0,
+      layer: isSet(object.layer) ? globalThis.Number(object.layer) : 0,
+      outputs: globalThis.Array.isArray(object?.outputs)
+        ? object.outputs.map((e: any) => ExpertOutput.fromJSON(e))
+        : [],
+      error: isSet(object.error) ? Status.fromJSON(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: DispatchExpertsResponse): unknown {
+    const obj: any = {};
+    if (message.callId !== 0) {
+      obj.callId = Math.round(message.callId);
+    }
+    if (message.layer !== 0) {
+      obj.layer = Math.round(message.layer);
+    }
+    if (message.outputs?.length) {
+      obj.outputs = message.outputs.map((e) => ExpertOutput.toJSON(e));
+    }
+    if (message.error !== undefined) {
+      obj.error = Status.toJSON(message.error);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DispatchExpertsResponse>): DispatchExpertsResponse {
+    return DispatchExpertsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DispatchExpertsResponse>): DispatchExpertsResponse {
+    const message = createBaseDispatchExpertsResponse();
+    message.callId = object.callId ?? 0;
+    message.layer = object.layer ?? 0;
+    message.outputs = object.outputs?.map((e) => ExpertOutput.fromPartial(e)) || [];
+    message.error = (object.error !== undefined && object.error !== null)
+      ? Status.fromPartial(object.error)
+      : undefined;
     return message;
   },
 };
@@ -1377,6 +1724,25 @@ export const ExpertShardServiceService = {
     responseDeserialize: (value: Buffer): RunExpertsResponse => RunExpertsResponse.decode(value),
   },
   /**
+   * / The router's expert dispatch: one long-lived stream per router-to-shard connection. Each request
+   * / message is one RunExperts call (or the cancellation of one) with its own id and deadline; each
+   * / response message answers one call, in any order. A call fails alone (its response carries the
+   * / status) and the stream goes on; the stream itself ends only when either side ends it. A call beyond
+   * / the shard's limit of concurrent calls answers RESOURCE_EXHAUSTED at once; the router bounds the
+   * / calls in flight on each stream.
+   */
+  dispatchExperts: {
+    path: "/expertmesh.v1.ExpertShardService/DispatchExperts" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: DispatchExpertsRequest): Buffer =>
+      Buffer.from(DispatchExpertsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DispatchExpertsRequest => DispatchExpertsRequest.decode(value),
+    responseSerialize: (value: DispatchExpertsResponse): Buffer =>
+      Buffer.from(DispatchExpertsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DispatchExpertsResponse => DispatchExpertsResponse.decode(value),
+  },
+  /**
    * / Asks the shard to load experts into its device tier before they are needed. Returns once the
    * / loads are queued, not when they are done.
    */
@@ -1408,6 +1774,15 @@ export interface ExpertShardServiceServer extends UntypedServiceImplementation {
    */
   runExperts: handleUnaryCall<RunExpertsRequest, RunExpertsResponse>;
   /**
+   * / The router's expert dispatch: one long-lived stream per router-to-shard connection. Each request
+   * / message is one RunExperts call (or the cancellation of one) with its own id and deadline; each
+   * / response message answers one call, in any order. A call fails alone (its response carries the
+   * / status) and the stream goes on; the stream itself ends only when either side ends it. A call beyond
+   * / the shard's limit of concurrent calls answers RESOURCE_EXHAUSTED at once; the router bounds the
+   * / calls in flight on each stream.
+   */
+  dispatchExperts: handleBidiStreamingCall<DispatchExpertsRequest, DispatchExpertsResponse>;
+  /**
    * / Asks the shard to load experts into its device tier before they are needed. Returns once the
    * / loads are queued, not when they are done.
    */
@@ -1436,6 +1811,20 @@ export interface ExpertShardServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RunExpertsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * / The router's expert dispatch: one long-lived stream per router-to-shard connection. Each request
+   * / message is one RunExperts call (or the cancellation of one) with its own id and deadline; each
+   * / response message answers one call, in any order. A call fails alone (its response carries the
+   * / status) and the stream goes on; the stream itself ends only when either side ends it. A call beyond
+   * / the shard's limit of concurrent calls answers RESOURCE_EXHAUSTED at once; the router bounds the
+   * / calls in flight on each stream.
+   */
+  dispatchExperts(): ClientDuplexStream<DispatchExpertsRequest, DispatchExpertsResponse>;
+  dispatchExperts(options: Partial<CallOptions>): ClientDuplexStream<DispatchExpertsRequest, DispatchExpertsResponse>;
+  dispatchExperts(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<DispatchExpertsRequest, DispatchExpertsResponse>;
   /**
    * / Asks the shard to load experts into its device tier before they are needed. Returns once the
    * / loads are queued, not when they are done.
