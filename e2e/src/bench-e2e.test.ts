@@ -65,11 +65,33 @@ test("bench e2e --json: resident, lru and expertflow rows under a simulated link
   assert.ok(lru!.device.stalls > 0, "a 25 % budget makes lru stall");
 });
 
+test("bench e2e --links off --concurrency 1,2: one row per configuration and concurrency, with over_in_process, latencies and CPU per process", async () => {
+  const r = await run("--links", "off", "--concurrency", "1,2", "--configs", "resident,resident-unary", "--requests", "2",
+    "--warmup-requests", "1", "--max-tokens", "4", "--prompt-tokens", "8", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as {
+    in_process: { concurrency: number; tokens_per_s: number }[];
+    rows: { config: string; concurrency: number; tokens_per_s: number; over_in_process: number; output_tokens: number; cpu_ms_per_token: Record<string, number | null> }[];
+  };
+  assert.deepEqual(out.in_process.map((x) => x.concurrency), [1, 2]);
+  assert.deepEqual(out.rows.map((x) => [x.config, x.concurrency]), [["resident", 1], ["resident", 2], ["resident-unary", 1], ["resident-unary", 2]]);
+  for (const row of out.rows) {
+    const inProcess = out.in_process.find((x) => x.concurrency === row.concurrency)!;
+    assert.equal(row.over_in_process, row.tokens_per_s / inProcess.tokens_per_s);
+    assert.equal(row.output_tokens, out.rows[0]!.output_tokens, "greedy: the same tokens over either dispatch");
+    for (const key of ["ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms"]) assert.ok((row as unknown as Record<string, number>)[key]! >= 0, key);
+    assert.deepEqual(Object.keys(row.cpu_ms_per_token), ["router", "shards", "nats"], "no predictor: nothing consumes predictions with lru shards");
+    assert.ok(row.cpu_ms_per_token.router! > 0 && row.cpu_ms_per_token.shards! > 0);
+  }
+});
+
 test("bench e2e refuses bad flags, naming the flag", async () => {
   for (const [flags, message] of [
     [["--budget", "100%"], /--budget must be a share of each shard's experts in \(0%, 100%\)/],
     [["--links", "maybe"], /--links must be off, on, or off,on, got "maybe"/],
     [["--link-gbps", "0"], /--link-gbps must be a bandwidth in GB\/s in \(0, 100000\], got "0"/],
+    [["--concurrency", "1,1"], /--concurrency must not repeat a value, got "1,1"/],
+    [["--configs", "fastest"], /--configs must be a list of resident, resident-unary, .*, got "fastest"/],
   ] as const) {
     const r = await run(...flags);
     assert.equal(r.code, 2, `${flags.join(" ")}: ${r.stderr}`);
