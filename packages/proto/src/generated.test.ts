@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join, relative } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Dtype, ExpertShardServiceService, Tensor } from "./index.js";
+import { Dtype, ExpertShardServiceService, readDescriptorSet, Tensor } from "./index.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const checkedIn = join(root, "packages/proto/src/gen");
@@ -47,4 +47,14 @@ test("the index exposes working codecs and service definitions", () => {
   const tensor = { dtype: Dtype.DTYPE_FLOAT32, shape: [1, 2], data: Buffer.alloc(8, 1) };
   assert.deepEqual(Tensor.decode(Tensor.encode(tensor).finish()), tensor);
   assert.equal(ExpertShardServiceService.runExperts.path, "/expertmesh.v1.ExpertShardService/RunExperts");
+});
+
+test("packages/proto/descriptor-set.binpb is what buf build makes from proto/", () => {
+  const out = mkdtempSync(join(tmpdir(), "expertmesh-descriptors-"));
+  try {
+    execFileSync(join(root, "node_modules/.bin/buf"), ["build", "--as-file-descriptor-set", "-o", join(out, "set.binpb")], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+    assert.ok(readFileSync(join(out, "set.binpb")).equals(readDescriptorSet()), "descriptor-set.binpb is stale: run `npm run proto`");
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });

@@ -79,3 +79,6 @@ export { Duration } from "./gen/google/protobuf/duration.js";
 
 /** Type URL prefix of google.protobuf.Any for the messages above. */
 export const TYPE_URL_PREFIX = "type.googleapis.com/";
+
+// The FileDescriptorSet of proto/, for gRPC server reflection.
+export { readDescriptorSet } from "./descriptor-set.js";

@@ -28,6 +28,11 @@ export interface ServerOptions {
   readonly name: string;
   /** Services to serve (build each with `service(definition, handlers)`); health is added. */
   readonly services: readonly ServiceRegistration[];
+  /**
+   * Services that bring their own grpc-js handlers and are served as they are, outside the wrappers,
+   * limits of calls and drain tracking (gRPC server reflection): called once with the grpc-js server.
+   */
+  readonly addRawServices?: (server: Pick<GrpcServer, "addService">) => void;
   /** Interface to listen on; default "127.0.0.1" (set "0.0.0.0" or "::" in a container). */
   readonly host?: string;
   /** Port; default 0, any free port (read it back from `port`). */
@@ -108,6 +113,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     names.add(name);
     grpcServer.addService(decodingDefinition(registration.definition), bindService(registration, calls, logger, observer));
   }
+  options.addRawServices?.(grpcServer);
   const healthRegistration = healthService(health);
   grpcServer.addService(decodingDefinition(healthRegistration.definition), bindService(healthRegistration, healthCalls, logger));
   const initial = options.serving === false ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;

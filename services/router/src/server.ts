@@ -11,6 +11,7 @@ import { generateHandler } from "./generate.js";
 import { modelInfoHandler } from "./model-info.js";
 import { startOpenAiServer, type OpenAiServer } from "./openai/http-server.js";
 import { describeRemotePredictor } from "./predictor-description.js";
+import { addReflection } from "./reflection.js";
 import { RequestMetrics } from "./request-metrics.js";
 import type { RouterState } from "./router-state.js";
 import { tokenizeHandler } from "./tokenize.js";
@@ -60,6 +61,7 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
     drainTimeoutMs: config.drainTimeout,
     metricsPort: config.metricsPort,
     metrics,
+    addRawServices: addReflection,
     signals: options.signals ?? [],
     logger: options.logger,
     services: [
