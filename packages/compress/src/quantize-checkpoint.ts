@@ -12,6 +12,7 @@ import {
   floatTensor, KERNEL_BITS, NBITS_METHOD, nbitsTensorNames, quantizeNbits, type Checkpoint, type ExpertWeights, type NbitsWeight, type TensorToWrite,
 } from "@expertmesh/model";
 import { allocateBits } from "./bit-allocation.js";
+import { gptqNbits } from "./gptq.js";
 import type { Calibration } from "./calibrate.js";
 import { CompressError, copiedTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
 
@@ -23,7 +24,11 @@ export interface QuantizeOptions {
   beta?: number;
   /** Every expert at this width, no solver (the uniform baseline). */
   uniform?: number;
+  /** "rtn" round to nearest, or "gptq": GPTQ error compensation on each expert's calibration inputs (gptq.ts). */
+  rounding?: Rounding;
 }
+
+export type Rounding = "rtn" | "gptq";
 
 export interface QuantizeReport {
   bits: number[][]; // [L][E]
@@ -60,11 +65,16 @@ export function checkQuantizable(src: Checkpoint, opts: QuantizeOptions): { widt
 export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outDir: string, opts: QuantizeOptions): Promise<QuantizeReport> {
   const { widths, groupSize } = checkQuantizable(src, opts);
   const { numLayers: L, numExperts: E, hiddenSize: D, intermediateSize: F } = src.config;
-  const quantize = (w: ExpertWeights, bits: number) => ({
-    w1: quantizeNbits(w.w1, F, D, bits, groupSize),
-    w3: quantizeNbits(w.w3, F, D, bits, groupSize),
-    w2: quantizeNbits(w.w2, D, F, bits, groupSize),
-  });
+  const rounding = opts.rounding ?? "rtn";
+  const quantize = (w: ExpertWeights, bits: number, l: number, e: number) => {
+    const rows = cal.rows[l]?.[e] ?? 0;
+    if (rounding === "rtn" || rows === 0) {
+      return { w1: quantizeNbits(w.w1, F, D, bits, groupSize), w3: quantizeNbits(w.w3, F, D, bits, groupSize), w2: quantizeNbits(w.w2, D, F, bits, groupSize) };
+    }
+    const x = cal.inputs[l][e];
+    const act = swigluActivations(w, x, rows, D, F);
+    return { w1: gptqNbits(w.w1, F, D, x, rows, bits, groupSize), w3: gptqNbits(w.w3, F, D, x, rows, bits, groupSize), w2: gptqNbits(w.w2, D, F, act, rows, bits, groupSize) };
+  };
   const error: number[][][] = [];
   let bits: number[][];
   if (opts.uniform !== undefined) {
@@ -90,7 +100,7 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
               errs.push(0);
               continue;
             }
-            const q = quantize(w, b);
+            const q = quantize(w, b, l, e);
             const y = await run(cal.inputs[l][e], rows, { w1: dequantizeNbits(q.w1), w3: dequantizeNbits(q.w3), w2: dequantizeNbits(q.w2) });
             let s = 0;
             for (let i = 0; i < y.length; i++) s += (y[i] - ref[i]) ** 2;
@@ -130,7 +140,7 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
   for (let l = 0; l < L; l++) {
     for (let e = 0; e < E; e++) {
       if (!src.isStored(l, e)) continue;
-      const q = quantize(src.expert(l, e), bits[l][e]);
+      const q = quantize(src.expert(l, e), bits[l][e], l, e);
       for (const w of EXPERT_WEIGHTS) addNbits(tensors, src.adapter.expert(src.decoderLayer(l), e, w), q[w]);
       expertBytes += expertNbitsBytes(D, F, bits[l][e], groupSize);
     }
@@ -152,3 +162,20 @@ function addNbits(out: Record<string, TensorToWrite>, weightName: string, q: Nbi
 }
 
 
+
+/** silu(w1 x) * (w3 x) [m, F] of x [m, D]: the inputs of w2. */
+function swigluActivations(w: ExpertWeights, x: Float32Array, m: number, D: number, F: number): Float32Array {
+  const out = new Float32Array(m * F);
+  for (let t = 0; t < m; t++) {
+    for (let f = 0; f < F; f++) {
+      let a = 0;
+      let b = 0;
+      for (let d = 0; d < D; d++) {
+        a += w.w1[f * D + d] * x[t * D + d];
+        b += w.w3[f * D + d] * x[t * D + d];
+      }
+      out[t * F + f] = (a / (1 + Math.exp(-a))) * b;
+    }
+  }
+  return out;
+}

@@ -27,8 +27,8 @@ export { writeSynthCheckpoint, type SynthOptions, type SynthResult } from "./syn
 export { SYNTH_FAMILIES, synthFamily } from "./synth/synth-families.js";
 export { SYNTH_DTYPES, type SynthFamily, type SynthGeometry, type SynthDType, type SynthTensor, type SynthInit } from "./synth/synth-family.js";
 // Low-bit experts (compress quantize writes them; the runtime and shards compute them with MatMulNBits).
-export { KERNEL_BITS, nbitsShape, nbitsBytes, dequantizeNbits, type NbitsShape, type NbitsWeight } from "./quant/nbits-layout.js";
-export { quantizeNbits } from "./quant/nbits-quantize.js";
+export { KERNEL_BITS, nbitsShape, nbitsBytes, dequantizeNbits, packCodes, type NbitsShape, type NbitsWeight } from "./quant/nbits-layout.js";
+export { quantizeNbits, groupGrid } from "./quant/nbits-quantize.js";
 export { NBITS_METHOD, readExpertQuantization, nbitsTensorNames, type ExpertQuantization } from "./quant/expert-quantization.js";
 export { EXPERT_WEIGHTS, expertWeightShape, expertNbitsBytes, type NbitsExpert } from "./quant/nbits-expert.js";
 export { buildNbitsExpertGraph, type NbitsAccuracy } from "./graphs/expert-nbits-graph.js";

@@ -1,13 +1,16 @@
 // expertmesh bench compress [--model DIR] [--text FILE] [--heldout-tokens N] [--calibration-tokens N]
-//   [--decode-tokens N] [--repeats R] [--synth DIR] [--json]
+//   [--decode-tokens N] [--repeats R] [--odp-target S] [--synth DIR [--synth-quantized DIR]] [--json]
 //
 // What compression buys and costs, every row measured in this run against the f32 model of the same run:
-//   - MC-MoE mixed precision vs uniform widths at the same average bits (equal expert bytes);
+//   - MC-MoE mixed precision vs uniform widths at equal expert bytes: mixed-4bit vs uniform-4bit (the same
+//     average bits), and mixed-3bit vs uniform-2bit-g16 (2-bit codes in groups of 16 cost within 1 % of the
+//     bytes of a 2/4-bit mix at 3 bits in groups of 32; 3-bit codes have no kernel);
 //   - MC-SMoE merging vs plain frequency pruning at half the experts per layer;
 //   - online dynamic pruning on vs off (on the f32 and the mixed 4-bit checkpoints; activated_experts_saved
 //     is the share of the gate's (token, expert) pairs that ODP skipped while scoring the held-out text);
 //   - quantised vs f32 decode tokens/s in process, on the model and (--synth DIR, e.g. a hidden-1024
-//     `expertmesh synth` checkpoint) on a larger f32 checkpoint quantised to uniform 4 bits here.
+//     `expertmesh synth` checkpoint) on a larger f32 checkpoint quantised to uniform 4 bits here (or given
+//     already quantised by --synth-quantized, e.g. `compress quantize --uniform 4`).
 // Held-out perplexity is on the text the model was not trained on (bench-traces' heldOutText), calibration
 // on its training split (compress-text.ts). Decode tokens/s: greedy decode of --decode-tokens tokens from a
 // held-out prompt, every configuration once per round in a rotating order (warm-up round first), medians
@@ -20,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { calibrate, calibrateDynamicPruning, mergeCheckpoint, quantizeCheckpoint, writeDynamicPruningCheckpoint, type Calibration } from "@expertmesh/compress";
 import { BUNDLED_MODEL_DIR, Checkpoint, generate, MoeRuntime, score, TextTokenizer } from "@expertmesh/model";
-import { isPositiveInt, numberFlag, parseFlags } from "../args.js";
+import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { heldOutText } from "./bench-traces.js";
 import { calibrationTokens } from "./compress-text.js";
 
@@ -38,7 +41,7 @@ interface Variant {
 export async function benchCompressCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
     model: { type: "string" }, text: { type: "string" }, "heldout-tokens": { type: "string" }, "calibration-tokens": { type: "string" },
-    "decode-tokens": { type: "string" }, repeats: { type: "string" }, synth: { type: "string" }, "odp-target": { type: "string" }, json: { type: "boolean" },
+    "decode-tokens": { type: "string" }, repeats: { type: "string" }, synth: { type: "string" }, "synth-quantized": { type: "string" }, "odp-target": { type: "string" }, json: { type: "boolean" },
   });
   const odpTarget = numberFlag("odp-target", v["odp-target"], 0.2, (x) => x > 0 && x < 1, "a share in (0, 1)");
   const model = v.model ?? BUNDLED_MODEL_DIR;
@@ -64,7 +67,7 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     } finally {
       await rt.release();
     }
-    const quantized = async (method: string, opts: { avgBits: number; uniform?: number; widths?: number[] }) => {
+    const quantized = async (method: string, opts: { avgBits: number; uniform?: number; widths?: number[]; groupSize?: number }) => {
       const dir = join(work, method);
       const r = await quantizeCheckpoint(src, cal, dir, opts);
       variants.push({ method, dir, base: model, avgBits: r.meanBits, expertBytes: r.expertBytes, f32ExpertBytes: f32Bytes, ppl: true });
@@ -76,6 +79,8 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     await quantized("mixed-3bit", { avgBits: 3 });
     await quantized("mixed-2.5bit", { avgBits: 2.5 });
     await quantized("uniform-2bit", { avgBits: 2, uniform: 2 });
+    // The uniform width at the bytes of mixed-3bit: 2-bit codes with groups of 16 (more scales and zero points).
+    await quantized("uniform-2bit-g16", { avgBits: 2, uniform: 2, groupSize: 16 });
     const K = Math.max(src.config.topK, Math.floor(E / 2));
     for (const method of ["merge", "prune"] as const) {
       const dir = join(work, `${method}-${K}`);
@@ -95,10 +100,21 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
       const c = s.config;
       const bytes = c.numLayers * c.numExperts * 3 * c.hiddenSize * c.intermediateSize * 4;
       variants.push({ method: "synth-f32", dir: v.synth, base: v.synth, avgBits: 32, expertBytes: bytes, f32ExpertBytes: bytes, ppl: false });
-      log(`quantising ${v.synth} to uniform 4 bits`);
-      const dir = join(work, "synth-uniform-4bit");
-      const r = await quantizeCheckpoint(s, emptyCalibration(c.numLayers, c.numExperts, c.topK), dir, { avgBits: 4, uniform: 4 });
-      variants.push({ method: "synth-uniform-4bit", dir, base: v.synth, avgBits: 4, expertBytes: r.expertBytes, f32ExpertBytes: bytes, ppl: false });
+      let dir = v["synth-quantized"];
+      if (dir === undefined) {
+        log(`quantising ${v.synth} to uniform 4 bits`);
+        dir = join(work, "synth-uniform-4bit");
+        await quantizeCheckpoint(s, emptyCalibration(c.numLayers, c.numExperts, c.topK), dir, { avgBits: 4, uniform: 4 });
+      }
+      const q = Checkpoint.open(dir);
+      const qc = q.config;
+      if (q.quantization === null || qc.hiddenSize !== c.hiddenSize || qc.intermediateSize !== c.intermediateSize || qc.numLayers !== c.numLayers || qc.numExperts !== c.numExperts) {
+        throw new UsageError(`--synth-quantized ${dir} is not a quantised checkpoint of --synth ${v.synth}'s geometry`);
+      }
+      let qBytes = 0;
+      for (let l = 0; l < qc.numLayers; l++) for (let e = 0; e < qc.numExperts; e++) qBytes += q.expertBytes(l, e);
+      const qBits = q.quantization.bits.flat();
+      variants.push({ method: "synth-quantized", dir, base: v.synth, avgBits: qBits.reduce((a, b) => a + b, 0) / qBits.length, expertBytes: qBytes, f32ExpertBytes: bytes, ppl: false });
     }
 
     // Held-out perplexity of each checkpoint of the model.
@@ -147,7 +163,7 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     });
     const seconds = (performance.now() - t0) / 1000;
     if (v.json) {
-      console.log(JSON.stringify({ model, heldout: name, heldout_tokens: heldout.length, decode_tokens: decodeTokens, repeats: R, group_size: 32, seconds, rows }));
+      console.log(JSON.stringify({ model, heldout: name, heldout_tokens: heldout.length, decode_tokens: decodeTokens, repeats: R, group_size: 32, odp_target: odpTarget, seconds, rows }));
       return;
     }
     console.log(`held-out: ${heldout.length} tokens of ${name}; decode: ${decodeTokens} tokens, median of ${R} interleaved rounds (noisy shared machine: read the ratios)`);

@@ -1,9 +1,9 @@
-// expertmesh compress quantize --model DIR --avg-bits B --out DIR [--bits 2,4,8] [--uniform B] [--group-size G]
+// expertmesh compress quantize --model DIR --avg-bits B --out DIR [--bits 2,4,8] [--uniform B] [--group-size G] [--rounding rtn|gptq]
 //   [--traces T... | --text FILE] [--max-tokens N] [--json]
 // MC-MoE's pre-loading mixed precision: per-expert widths by an exact solver over importance × measured error
 // on calibration tokens of the training split, experts stored in the MatMulNBits layout (see
 // packages/model/src/quant/nbits-layout.ts).
-import { calibrate, checkQuantizable, CompressError, quantizeCheckpoint } from "@expertmesh/compress";
+import { calibrate, checkQuantizable, CompressError, quantizeCheckpoint, type Rounding } from "@expertmesh/compress";
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
 import { calibrationFlags, calibrationTokens } from "./compress-text.js";
@@ -11,22 +11,25 @@ import { calibrationFlags, calibrationTokens } from "./compress-text.js";
 export async function compressQuantizeCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
     ...modelFlags, ...calibrationFlags, "avg-bits": { type: "string" }, out: { type: "string" }, bits: { type: "string" },
-    uniform: { type: "string" }, "group-size": { type: "string" }, json: { type: "boolean" },
+    uniform: { type: "string" }, "group-size": { type: "string" }, rounding: { type: "string" }, json: { type: "boolean" },
   });
   if (v.out === undefined) throw new UsageError("--out is required");
   const uniform = v.uniform === undefined ? undefined : numberFlag("uniform", v.uniform, 0, isPositiveInt, "a positive integer");
   if (v["avg-bits"] === undefined && uniform === undefined) throw new UsageError("--avg-bits is required (or --uniform B)");
   const avgBits = numberFlag("avg-bits", v["avg-bits"], uniform ?? 0, (x) => x > 0, "a positive number");
   const widths = v.bits === undefined ? undefined : v.bits.split(",").map((s) => numberFlag("bits", s, 0, isPositiveInt, "a comma-separated list of positive integers"));
+  const rounding = (v.rounding ?? "rtn") as Rounding;
+  if (rounding !== "rtn" && rounding !== "gptq") throw new UsageError(`--rounding must be rtn or gptq, got ${JSON.stringify(v.rounding)}`);
   const groupSize = numberFlag("group-size", v["group-size"], 32, isPositiveInt, "a positive integer");
   const rt = await loadModel(v);
   try {
-    const opts = { avgBits, widths, groupSize, uniform };
+    const opts = { avgBits, widths, groupSize, uniform, rounding };
     const t0 = performance.now();
     let report;
     try {
       checkQuantizable(rt.checkpoint, opts); // before the calibration run: bad input fails at once
-      const { sequences, source } = uniform === undefined ? calibrationTokens(rt, v) : { sequences: [], source: "none (uniform widths)" };
+      const needsCalibration = uniform === undefined || rounding === "gptq";
+      const { sequences, source } = needsCalibration ? calibrationTokens(rt, v) : { sequences: [], source: "none (uniform widths, round to nearest)" };
       const cal = await calibrate(rt, sequences);
       report = { source, ...(await quantizeCheckpoint(rt.checkpoint, cal, v.out, opts)) };
     } catch (e) {

@@ -41,3 +41,9 @@ test("compress merge --experts-per-layer above E is a usage error naming both nu
   assert.match(r.stderr, /--experts-per-layer 17 is more than the model's 16 experts per layer/);
   assert.equal(existsSync(join(dir, "m")), false);
 });
+
+test("compress quantize --rounding other than rtn or gptq is a usage error naming the value", async () => {
+  const r = await runCli("compress", "quantize", "--uniform", "4", "--rounding", "awq", "--out", join(dir, "r"));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--rounding must be rtn or gptq, got "awq"/);
+});

@@ -17,28 +17,11 @@ export function quantizeNbits(W: Float32Array, N: number, K: number, bits: numbe
   const qweight = new Uint8Array(N * blocks * blobBytes);
   const scales = new Float32Array(N * blocks);
   const qzeros = new Uint8Array(N * zeroBytes);
-  const ratios = bits <= 4 ? CLIP_RATIOS_LOW_BITS : [1];
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < blocks; b++) {
       const start = n * K + b * G;
       const len = Math.min(G, K - b * G);
-      let lo = 0; // the grid always holds 0, so that the zero point is a code
-      let hi = 0;
-      for (let j = 0; j < len; j++) {
-        lo = Math.min(lo, W[start + j]);
-        hi = Math.max(hi, W[start + j]);
-      }
-      let best = { err: Infinity, scale: 1, zero: 0 };
-      for (const r of ratios) {
-        const grid = blockGrid(lo * r, hi * r, qmax);
-        let err = 0;
-        for (let j = 0; j < len; j++) {
-          const q = Math.min(qmax, Math.max(0, Math.round(W[start + j] / grid.scale) + grid.zero));
-          const d = (q - grid.zero) * grid.scale - W[start + j];
-          err += d * d;
-        }
-        if (err < best.err) best = { err, ...grid };
-      }
+      const best = groupGrid(W.subarray(start, start + len), bits);
       scales[n * blocks + b] = best.scale;
       packCodes(qzeros, n * zeroBytes, b, best.zero, bits);
       const base = (n * blocks + b) * blobBytes;
@@ -49,6 +32,29 @@ export function quantizeNbits(W: Float32Array, N: number, K: number, bits: numbe
     }
   }
   return { shape, qweight, scales, qzeros };
+}
+
+/** The grid of one group of weights: the clip ratio with the least squared error (see the top of the file). */
+export function groupGrid(values: Float32Array, bits: number): { scale: number; zero: number } {
+  const qmax = (1 << bits) - 1;
+  let lo = 0; // the grid always holds 0, so that the zero point is a code
+  let hi = 0;
+  for (const v of values) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  let best = { err: Infinity, scale: 1, zero: 0 };
+  for (const r of bits <= 4 ? CLIP_RATIOS_LOW_BITS : [1]) {
+    const grid = blockGrid(lo * r, hi * r, qmax);
+    let err = 0;
+    for (const v of values) {
+      const q = Math.min(qmax, Math.max(0, Math.round(v / grid.scale) + grid.zero));
+      const d = (q - grid.zero) * grid.scale - v;
+      err += d * d;
+    }
+    if (err < best.err) best = { err, ...grid };
+  }
+  return { scale: best.scale, zero: best.zero };
 }
 
 /** Scale and zero point of a grid of qmax+1 levels covering [lo, hi] ∋ 0 (an all-zero block gets scale 1). */
