@@ -1,7 +1,8 @@
 // One configuration of `expertmesh bench e2e`: a mesh on loopback (launcher startMesh: nats-server,
 // predictor, shards, router), preloaded when every expert is to be resident, warmed up with a closed-loop
-// run, then measured with another (packages/loadtest) at each concurrency in turn, with each shard's
-// device-tier counters and every process's CPU time read just before and after each measured run.
+// run, then measured with another (packages/loadtest) at each concurrency in turn (or, with bench e2e
+// --rounds, in rounds interleaved with the other configurations' meshes), with each shard's device-tier
+// counters and every process's CPU time read just before and after each measured run.
 import type { ChannelCredentials } from "@grpc/grpc-js";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { cacheReport, readCacheStats, runLoad, summarize, type Prompt, type ShardCacheReport, type Summary } from "@expertmesh/loadtest";
@@ -69,6 +70,23 @@ export interface E2eRunResult {
 }
 
 export async function runE2eConfig(spec: E2eRunSpec): Promise<E2eRunResult[]> {
+  const mesh = await startE2eConfig(spec);
+  try {
+    const results: E2eRunResult[] = [];
+    for (const concurrency of spec.concurrencies) results.push(await mesh.measure(concurrency));
+    return results;
+  } finally {
+    await mesh.stop();
+  }
+}
+
+/** A configuration's mesh, started, preloaded and warmed up: measured as often as asked, then stopped. */
+export interface E2eMesh {
+  measure(concurrency: number): Promise<E2eRunResult>;
+  stop(): Promise<void>;
+}
+
+export async function startE2eConfig(spec: E2eRunSpec): Promise<E2eMesh> {
   const t0 = performance.now();
   const link = spec.link ? ["--link-gbps", String(spec.link.gbps), "--link-expert-bytes", String(spec.link.expertBytes)] : [];
   const resident = spec.config.startsWith("resident");
@@ -86,20 +104,29 @@ export async function runE2eConfig(spec: E2eRunSpec): Promise<E2eRunResult[]> {
   });
   const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, retry: false, timeoutMs: spec.requestTimeoutMs });
   const shards = mesh.shards.map((s) => s.address);
+  const stop = async (): Promise<void> => {
+    client.close();
+    await mesh.stop();
+  };
+  const sampling = { maxTokens: spec.maxTokens, temperature: 0, seed: spec.seed };
+  const common = { sampling, warmupS: 0, durationS: 3600, requestTimeoutMs: spec.requestTimeoutMs, seed: spec.seed };
+  const objectives = { percentile: 99 };
   try {
     if (resident) await preloadAll(shards, mesh.credentials(), new Placement({ numLayers: spec.numLayers, numExperts: spec.numExperts, shards: spec.shards, replicas: 1 }));
-    const sampling = { maxTokens: spec.maxTokens, temperature: 0, seed: spec.seed };
-    const common = { sampling, warmupS: 0, durationS: 3600, requestTimeoutMs: spec.requestTimeoutMs, seed: spec.seed };
-    const objectives = { percentile: 99 };
     if (spec.warmup.length > 0) {
       const load = { kind: "closed", concurrency: Math.max(...spec.concurrencies) } as const;
       const warm = summarize(await runLoad(client, { ...common, load, prompts: spec.warmup, maxRequests: spec.warmup.length }), objectives);
       if (warm.requests.failed > 0) throw new Error(`warm-up of ${spec.config}: ${warm.requests.failed} requests failed: ${JSON.stringify(warm.errors[0])}`);
     }
-    const setupS = (performance.now() - t0) / 1000;
-    const pids = processIds(mesh);
-    const results: E2eRunResult[] = [];
-    for (const concurrency of spec.concurrencies) {
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const setupS = (performance.now() - t0) / 1000;
+  const pids = processIds(mesh);
+  return {
+    stop,
+    measure: async (concurrency) => {
       const load = { kind: "closed", concurrency } as const;
       const before = await readCacheStats(shards, mesh.credentials());
       const cpuBefore = sampleCpu(pids);
@@ -110,16 +137,12 @@ export async function runE2eConfig(spec: E2eRunSpec): Promise<E2eRunResult[]> {
       const sent = run.records.filter((r) => r.sentMs !== undefined);
       const elapsedS = (Math.max(...sent.map((r) => r.endMs ?? 0)) - Math.min(...sent.map((r) => r.sentMs!))) / 1000;
       const outputTokens = run.records.filter((r) => r.code === "OK").reduce((a, r) => a + r.outputTokens, 0);
-      results.push({
+      return {
         concurrency, summary: summarize(run, objectives), tokensPerS: outputTokens / elapsedS, elapsedS, outputTokens,
         cache: cacheReport(before, after), cpuMsPerToken: cpuMsPerToken(cpuBefore, cpuAfter, outputTokens), setupS,
-      });
-    }
-    return results;
-  } finally {
-    client.close();
-    await mesh.stop();
-  }
+      };
+    },
+  };
 }
 
 /** The mesh's processes by role (shards summed). */

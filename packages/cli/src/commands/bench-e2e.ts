@@ -1,6 +1,6 @@
 // expertmesh bench e2e [--model DIR] [--text FILE] [--shards N] [--budget PCT] [--links off,on]
 //   [--link-gbps G] [--link-expert-bytes S] [--concurrency C,...] [--requests N] [--warmup-requests W]
-//   [--prompt-tokens P] [--max-tokens M] [--seed X] [--timeout MS] [--configs resident,...] [--verbose] [--json]
+//   [--prompt-tokens P] [--max-tokens M] [--seed X] [--timeout MS] [--configs resident,...] [--rounds R] [--verbose] [--json]
 //
 // The mesh under load, end to end: for each link setting, three meshes on loopback (same shards, same
 // prompts, greedy decoding so that every configuration generates the same tokens): all experts resident
@@ -13,6 +13,10 @@
 // the mesh overhead (over_in_process). Without a simulated link two A/B rows run beside all-resident:
 // resident-unary (the router's unary dispatch, one RunExperts per call: the baseline of the stream) and
 // resident-inline (shards computing on the thread that serves the stream, no hop to a compute worker).
+// With --rounds R > 1 (one link setting) every configuration's mesh is started first, then R rounds each
+// measure the in-process runtime and every mesh at every concurrency, the configurations' order rotating
+// from round to round; a row is the round with the median tokens/s (all rounds' figures beside it), and
+// over_in_process divides by the in-process median: A/B interleaved, as this shared machine needs.
 // Ratios are against all-resident and against LRU with the same link, measured in the same run.
 //
 // On a CPU machine a host→device load is a message to a worker thread and costs little, so by default each
@@ -28,7 +32,7 @@ import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } f
 import { loadModel, modelFlags } from "../model-options.js";
 import { heldOutText } from "./bench-traces.js";
 import { linkBoundLimit, meshAccessStream, type LinkBoundLimit } from "./bench-e2e-limit.js";
-import { runE2eConfig, type E2eConfigName, type SimulatedLinkSpec } from "./bench-e2e-mesh.js";
+import { runE2eConfig, startE2eConfig, type E2eConfigName, type E2eMesh, type E2eRunResult, type SimulatedLinkSpec } from "./bench-e2e-mesh.js";
 
 /** One Mixtral-8x7B expert in bf16: w1, w3 [14336, 4096] and w2 [4096, 14336], 2 bytes each. */
 export const MIXTRAL_EXPERT_BYTES = 3 * 4096 * 14336 * 2;
@@ -50,6 +54,8 @@ interface Row {
   outputTokens: number;
   cache: ShardCacheReport[];
   cpuMsPerToken: Record<string, number | null>;
+  /** With --rounds: tokens/s of every round, in round order. */
+  roundsTokensPerS?: number[];
   setupS: number;
   stepBatch: number;
   numLayers: number;
@@ -62,7 +68,7 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
     ...modelFlags,
     text: { type: "string" }, shards: { type: "string" }, budget: { type: "string" }, links: { type: "string" },
     "link-gbps": { type: "string" }, "link-expert-bytes": { type: "string" }, concurrency: { type: "string" },
-    configs: { type: "string" }, requests: { type: "string" }, "warmup-requests": { type: "string" }, "prompt-tokens": { type: "string" },
+    configs: { type: "string" }, rounds: { type: "string" }, requests: { type: "string" }, "warmup-requests": { type: "string" }, "prompt-tokens": { type: "string" },
     "max-tokens": { type: "string" }, seed: { type: "string" }, timeout: { type: "string" }, json: { type: "boolean" }, verbose: { type: "boolean" },
     regroup: { type: "boolean" }, "step-batch": { type: "string" },
   });
@@ -77,6 +83,7 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   if (links.length === 0 || links.some((l) => l !== "off" && l !== "on") || new Set(links).size !== links.length) {
     throw new UsageError(`--links must be off, on, or off,on, got ${JSON.stringify(v.links)}`);
   }
+  if (v.rounds !== undefined && Number(v.rounds) > 1 && links.length > 1) throw new UsageError(`--rounds above 1 needs one --links setting (off or on), got ${JSON.stringify(v.links ?? "off,on")}`);
   const link: SimulatedLinkSpec = {
     gbps: numberFlag("link-gbps", v["link-gbps"], PCIE4_X16_GBPS, (x) => x > 0 && x <= 100_000, "a bandwidth in GB/s in (0, 100000]"),
     expertBytes: numberFlag("link-expert-bytes", v["link-expert-bytes"], MIXTRAL_EXPERT_BYTES, (x) => isPositiveInt(x) && x <= 2 ** 40, "a positive integer of bytes up to 2^40"),
@@ -84,6 +91,7 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const Cs = (v.concurrency ?? "4").split(",").map((c) => numberFlag("concurrency", c.trim(), 4, (x) => isPositiveInt(x) && x <= 256, "a list of integers in [1, 256]"));
   if (new Set(Cs).size !== Cs.length) throw new UsageError(`--concurrency must not repeat a value, got ${JSON.stringify(v.concurrency)}`);
   const C = Math.max(...Cs);
+  const rounds = numberFlag("rounds", v.rounds, 1, (x) => isPositiveInt(x) && x <= 100, "an integer in [1, 100]");
   const only = v.configs?.split(",").map((c) => c.trim());
   const known = new Set<string>([...CONFIGS.off, ...CONFIGS.on, "expertflow-arrival", "expertflow-regroup"]);
   if (only !== undefined && (only.length === 0 || only.some((c) => !known.has(c)))) {
@@ -107,12 +115,53 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const measured = prompts.slice(W);
 
   const inProcess: InProcess[] = [];
-  for (const c of Cs) {
-    log(`bench e2e: in-process runtime on ${N} prompts, ${c} at a time ...`);
-    inProcess.push({ concurrency: c, ...(await inProcessTokensPerS(v, warmup, measured, c, M)) });
-  }
   const rows: Row[] = [];
-  for (const l of links) {
+  if (rounds > 1) {
+    const l = links[0] as "off" | "on";
+    const meshes: { config: E2eConfigName; mesh: E2eMesh }[] = [];
+    try {
+      for (const config of configsOf(l).filter((c) => only === undefined || only.includes(c))) {
+        log(`bench e2e: starting ${config} (link ${l === "on" ? "simulated" : "off"}) ...`);
+        meshes.push({
+          config,
+          mesh: await startE2eConfig({
+            model, config, shards, budget, link: l === "on" ? link : undefined, numLayers: L, numExperts: E, concurrencies: Cs,
+            warmup, measured, maxTokens: M, seed, requestTimeoutMs, stepBatch, log: v.verbose ? log : undefined,
+          }),
+        });
+      }
+      const inRounds = new Map<number, InProcess[]>();
+      const byKey = new Map<string, E2eRunResult[]>();
+      for (let round = 0; round < rounds; round++) {
+        for (const c of Cs) {
+          log(`bench e2e: round ${round + 1}/${rounds}, ${c} in flight ...`);
+          inRounds.set(c, [...(inRounds.get(c) ?? []), { concurrency: c, ...(await inProcessTokensPerS(v, warmup, measured, c, M)) }]);
+          for (let i = 0; i < meshes.length; i++) {
+            const m = meshes[(i + round) % meshes.length]!;
+            const key = `${m.config}/${c}`;
+            byKey.set(key, [...(byKey.get(key) ?? []), await m.mesh.measure(c)]);
+          }
+        }
+      }
+      const median = <T extends { tokensPerS?: number; tokens_per_s?: number }>(xs: T[]) =>
+        [...xs].sort((a, b) => (a.tokensPerS ?? a.tokens_per_s!) - (b.tokensPerS ?? b.tokens_per_s!))[Math.floor(xs.length / 2)]!;
+      for (const c of Cs) inProcess.push(median(inRounds.get(c)!));
+      for (const { config } of meshes) {
+        for (const c of Cs) {
+          const all = byKey.get(`${config}/${c}`)!;
+          rows.push({ link: l, config, budget: config.startsWith("resident") ? "100%" : budget, ...median(all), roundsTokensPerS: all.map((r) => r.tokensPerS), stepBatch, numLayers: L });
+        }
+      }
+    } finally {
+      for (const m of meshes) await m.mesh.stop();
+    }
+  } else {
+    for (const c of Cs) {
+      log(`bench e2e: in-process runtime on ${N} prompts, ${c} at a time ...`);
+      inProcess.push({ concurrency: c, ...(await inProcessTokensPerS(v, warmup, measured, c, M)) });
+    }
+  }
+  for (const l of rounds > 1 ? [] : links) {
     for (const config of configsOf(l as "off" | "on").filter((c) => only === undefined || only.includes(c))) {
       log(`bench e2e: ${config} (link ${l === "on" ? "simulated" : "off"}) ...`);
       const results = await runE2eConfig({
@@ -134,7 +183,7 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
     if (limit) limits.set(ip.concurrency, limit);
   }
   const params = {
-    model: checkpoint.dir, prompts: source, shards, budget, concurrency: Cs, requests: N, warmup_requests: W, prompt_tokens: P, max_tokens: M, seed,
+    model: checkpoint.dir, prompts: source, shards, budget, concurrency: Cs, rounds, requests: N, warmup_requests: W, prompt_tokens: P, max_tokens: M, seed,
     real_expert_bytes: checkpoint.expertBytes(), experts: L * E,
     simulated_link: links.includes("on") ? { gbps: link.gbps, expert_bytes: link.expertBytes, ms_per_load: link.expertBytes / (link.gbps * 1e6) } : null,
   };
@@ -249,6 +298,7 @@ function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link
     over_in_process: ratio(tokensPerS(r), inProcessTokensPerS),
     ttft_p50_ms: lat.ttft.p50, ttft_p99_ms: lat.ttft.p99, tpot_p50_ms: lat.tpot.p50, tpot_p99_ms: lat.tpot.p99,
     cpu_ms_per_token: r.cpuMsPerToken,
+    ...(r.roundsTokensPerS ? { rounds_tokens_per_s: r.roundsTokensPerS } : {}),
     ...(r.link === "on" ? { over_lru: lru ? ratio(tokensPerS(r), tokensPerS(lru)) : null, over_limit: limit ? ratio(tokensPerS(r), limit.tokens_per_s) : null } : {}),
     ...(r.config === "expertflow-arrival" || r.config === "expertflow-regroup"
       ? { step_batch: r.stepBatch, distinct_experts_per_step: ratio(c.hits + c.stalls, (r.outputTokens / r.stepBatch) * r.numLayers) }
