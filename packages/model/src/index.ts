@@ -1,3 +1,4 @@
+export { fusedUnsupported } from "./forward-fused.js";
 export { MoeRuntime, Sequence, FORWARD_PATHS, type ForwardPathName, type StepInput, type StepOptions, type LayerRouting, type MoeInput, type RuntimeOptions } from "./runtime.js";
 export { Checkpoint, type ExpertWeights } from "./checkpoint.js";
 export { readConfig, parseConfig, SUPPORTED_ARCHITECTURES, type MoeConfig } from "./config.js";

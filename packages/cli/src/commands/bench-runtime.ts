@@ -14,7 +14,7 @@
 // on a shared machine, where other processes take cores away, that figure moves less.
 //
 // Letters: B batch (sequences per step), P prompt tokens per sequence, N decode steps, R rounds.
-import { BUNDLED_MODEL_DIR, Checkpoint, FORWARD_PATHS, MoeRuntime, argmax, TextTokenizer, type ExecutionProvider, type ForwardPathName, type Sequence } from "@expertmesh/model";
+import { BUNDLED_MODEL_DIR, Checkpoint, FORWARD_PATHS, fusedUnsupported, MoeRuntime, argmax, TextTokenizer, type ExecutionProvider, type ForwardPathName, type Sequence } from "@expertmesh/model";
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { heldOutText } from "./bench-traces.js";
 
@@ -44,7 +44,8 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   if (provider !== "cpu" && provider !== "cuda") throw new UsageError(`--provider must be cpu or cuda, got ${JSON.stringify(provider)}`);
   const batches = intList("batches", v.batches ?? "1,4,16", 1024);
   const threadsList = intList("threads-list", v["threads-list"] ?? "1,2", 256);
-  const forwards = (v.forward ?? "fused").split(",").map((x) => x.trim()) as ForwardPathName[];
+  // Default: the path MoeRuntime.load chooses (fused, or seam for models it cannot fuse, e.g. DeepSeek-V3's gate).
+  const forwards = (v.forward ?? (fusedUnsupported(Checkpoint.open(model)) ? "seam" : "fused")).split(",").map((x) => x.trim()) as ForwardPathName[];
   if (forwards.some((f) => !FORWARD_PATHS.includes(f)) || new Set(forwards).size !== forwards.length) {
     throw new UsageError(`--forward must be a comma-separated list of ${FORWARD_PATHS.join(", ")}, got ${JSON.stringify(v.forward)}`);
   }

@@ -72,3 +72,12 @@ test("synth --family deepseek_v3 with E=256, k=8: trace record, predictor prior 
     for (const x of group) assert.ok(x.loads >= belady.loads, `batch ${batch}: ${x.policy} loads ${x.loads} < Belady's ${belady.loads}`);
   }
 });
+
+test("bench runtime on a DeepSeek-V3 checkpoint measures the seam path by default (its gate cannot be fused)", async () => {
+  const model = join(FAMILY_FIXTURES_DIR, "deepseek_v3");
+  const r = await runCli("bench", "runtime", "--model", model, "--batches", "1", "--threads-list", "1", "--prompt-tokens", "8", "--decode-steps", "2", "--repeats", "1", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { rows: { forward: string; decode_tokens_per_s: number }[] };
+  assert.deepEqual(out.rows.map((x) => x.forward), ["seam"]);
+  assert.ok(out.rows[0].decode_tokens_per_s > 0);
+});
