@@ -47,7 +47,7 @@ commands:
   compress merge --experts-per-layer K --out DIR [--method merge|prune] [--model DIR] [--traces FILE... | --text FILE] [--json]
   compress odp --target S --out DIR [--protect-share P] [--model DIR] [--traces FILE... | --text FILE] [--json]
   compress quantize --out DIR (--avg-bits B [--bits 2,4,8] | --uniform B) [--group-size G] [--rounding rtn|gptq] [--model DIR] [--traces FILE... | --text FILE] [--json]
-  up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow] [--port P] [--no-nats] [--tls] [--demo PROMPT]
+  up       [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow|expertflow-v1] [--port P] [--no-nats] [--tls] [--demo PROMPT]
            [--http-port P] [--metrics-port BASE] [--predictor FILE.onnx | --no-predictor] [--json]
   loadtest --target HOST:PORT [--api grpc|openai [--model NAME]] [--rate R [--burstiness K] | --concurrency C] [--duration S] [--requests N] [--warmup S]
            [--prompts FILE | --prompt-tokens N|MIN:MAX] [--max-tokens N] [--slo-ttft MS] [--slo-tpot MS] [--shards HOST:PORT,...]

@@ -7,12 +7,13 @@
 //                                   saved_k: stall time it avoids, x minus what of the transfer would still
 //                                   be under way when k is needed: max(0, backlog + x - d_k · τ̂), τ̂ the
 //                                   measured time of a layer-step (stalls included), d_k layers ahead.
-//   cost     = (1 - u_k) · x · (ρ + u_v)
-//                                   a prefetch that is not used costs its link time (x, weighted by ρ,
-//                                   the share of time the link is busy: link time is only lost where
-//                                   something else wanted it) and the expected use of the expert v it
-//                                   evicted (u_v, of v's next run; 0 for a free slot). A prefetch that is
-//                                   used would have been loaded on demand anyway, evicting the same v.
+//   cost     = (1 - u_k) · x · ρ  +  u_v · x
+//                                   link time now: a prefetch that is not used costs its transfer (x,
+//                                   weighted by ρ, the share of time the link is busy: link time is only
+//                                   lost where something else wanted it; a used one would have moved on
+//                                   demand anyway); and the expected use of what it evicts: the expert v
+//                                   leaves now, before the gate has decided, and comes back with
+//                                   probability u_v (of v's next run; 0 for a free slot) at the cost of a load.
 //   prefetch k iff benefit > cost and k's expected next use comes before v's.
 //
 // Correction one layer ahead: in window l the caller may hand over a sharper prediction of layer l (the
@@ -136,7 +137,7 @@ export class ExpertflowTimePolicy extends ExpertflowPolicy {
   private net(key: number, uVictim: number): number {
     const x = this.link?.transferMs ?? 1;
     const u = this.useProbability(key);
-    return u * this.saved(key) - (1 - u) * x * (this.utilisation() + uVictim);
+    return u * this.saved(key) - (1 - u) * x * this.utilisation() - uVictim * x;
   }
 
   observeLink(link: LinkView): void {

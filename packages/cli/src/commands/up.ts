@@ -1,4 +1,4 @@
-// expertmesh up [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow]
+// expertmesh up [--model DIR] [--shards N] [--replicas R] [--device-budget PCT|BYTES] [--policy lru|expertflow|expertflow-v1]
 //               [--port P] [--http-port P] [--metrics-port BASE] [--predictor FILE | --no-predictor] [--no-nats] [--tls]
 //               [--demo PROMPT] [--json]
 // Starts nats-server, the predictor, N shards and the router on loopback and serves until interrupted.
