@@ -67,8 +67,9 @@ export class ExpertShard {
   readonly #feed: ExpertflowFeed | undefined;
   #inFlight = 0;
   #closing: Promise<void> | undefined;
-  /** Mean milliseconds of a RunExperts call (an exponential average), the policy's compute time per layer-step. */
-  #callMs = NaN;
+  /** Mean milliseconds of one expert run and mean experts per call (exponential averages): the policy's compute time per layer-step. */
+  #runMs = NaN;
+  #expertsPerCall = NaN;
   readonly #startedMs = performance.now();
 
   private constructor(init: {
@@ -254,7 +255,10 @@ export class ExpertShard {
     try {
       const acquired = await this.store.acquire(key, signal);
       try {
+        const t0 = performance.now();
         const y = await this.#pool.run(acquired.value, x, rows, signal);
+        const ms = performance.now() - t0;
+        this.#runMs = Number.isFinite(this.#runMs) ? 0.9 * this.#runMs + 0.1 * ms : ms;
         return { y, wasResident: acquired.hit };
       } finally {
         acquired.release();
@@ -332,13 +336,9 @@ export class ExpertShard {
     const feed = this.#feed;
     if (feed === undefined) return () => {};
     const need = Int32Array.from(new Set(keys)).sort();
-    const t0 = performance.now();
+    this.#expertsPerCall = Number.isFinite(this.#expertsPerCall) ? 0.9 * this.#expertsPerCall + 0.1 * need.length : need.length;
     feed.beginCall(layer, need);
-    return () => {
-      const ms = performance.now() - t0;
-      this.#callMs = Number.isFinite(this.#callMs) ? 0.9 * this.#callMs + 0.1 * ms : ms;
-      feed.endCall(layer, need);
-    };
+    return () => feed.endCall(layer, need);
   }
 
   #stillWorthLoading(key: number): boolean {
@@ -357,7 +357,8 @@ export class ExpertShard {
       nowMs: performance.now() - this.#startedMs,
       backlogMs: link.pending() * link.transferMs,
       transferMs: link.transferMs,
-      layerMs: Number.isFinite(this.#callMs) ? this.#callMs : 0,
+      // Compute only (expert runs of a call), not the call's waits for loads: as τ in the simulator.
+      layerMs: Number.isFinite(this.#runMs) && Number.isFinite(this.#expertsPerCall) ? this.#runMs * this.#expertsPerCall : 0,
       busyMs: linkBusyMs,
     };
   }
