@@ -116,6 +116,8 @@ async function sampleHealth(mesh: Mesh, address: string, stop: Promise<unknown>,
   let done = false;
   void stop.then(() => (done = true));
   try {
+    // One check first, untimed: connecting is not the latency of a health answer.
+    await new Promise((resolve) => c.check({ service: "" }, new Metadata(), { deadline: Date.now() + 5_000 }, resolve));
     while (!done) {
       const t0 = performance.now();
       await new Promise((resolve) => c.check({ service: "" }, new Metadata(), { deadline: Date.now() + 5_000 }, resolve));
