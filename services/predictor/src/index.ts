@@ -1,5 +1,4 @@
-// @expertmesh/predictor: the predictor service (startPredictor, its config) and the predictor model
-// format (also importable alone, without gRPC, as "@expertmesh/predictor/model").
+// @expertmesh/predictor: the predictor service (startPredictor, its config). The predictor model format
+// lives in @expertmesh/model (packages/model/src/predictor).
 export { startPredictor, type Predictor } from "./server.js";
 export { BUNDLED_PREDICTOR, predictorConfig, type PredictorConfig } from "./config.js";
-export * from "./model.js";
