@@ -62,9 +62,11 @@ test("generate streams the tokens of complete() and ends with finish reason and 
 test("an abort stops the server's work: the only slot is free again at once, not after the generation", async () => {
   const abort = new AbortController();
   const seen: number[] = [];
+  const arrivals: number[] = [];
   const running = (async () => {
     for await (const c of client.generate(PROMPT, { maxTokens: 400, signal: abort.signal })) {
       seen.push(...c.tokenIds);
+      arrivals.push(performance.now());
       if (seen.length === 3) {
         // While it runs the router is full: overload is a typed error, at once.
         await assert.rejects(client.complete("Second", { maxTokens: 2 }), (e) => e instanceof ResourceExhaustedError && e.resource !== "");
@@ -73,9 +75,12 @@ test("an abort stops the server's work: the only slot is free again at once, not
     }
   })();
   await assert.rejects(running, /user stop/);
-  // 400 tokens would take many seconds; the cancelled one must free its slot within a second.
-  const ms = await admittedWithin(1_000);
-  assert.ok(ms < 1_000, `admitted after ${ms} ms`);
+  // The rest of the 400 tokens would take (400 - 3) x the stream's own pace; the cancelled one must free
+  // its slot in a small part of that. The bound follows the pace, so a loaded machine does not fail it.
+  const pace = (arrivals[2] - arrivals[0]) / 2;
+  const bound = Math.max(1_000, 0.25 * (400 - 3) * pace);
+  const ms = await admittedWithin(bound);
+  assert.ok(ms < bound, `admitted after ${ms} ms (bound ${bound.toFixed(0)} ms at ${pace.toFixed(1)} ms per token)`);
   assert.ok(seen.length < 50, `received ${seen.length} tokens after the abort`);
 });
 
