@@ -49,17 +49,22 @@ export function deadlineMs(deadline: Deadline): number {
   return deadline instanceof Date ? deadline.getTime() : deadline;
 }
 
+/** How early before its deadline a cancelled call still counts as past its deadline (transit and timer jitter). */
+const DEADLINE_SLACK_MS = 50;
+
 export function createCallScope(call: ServerCall, method: string): CallScope {
   const controller = new AbortController();
   const deadline = deadlineMs(call.getDeadline());
   const abort = (reason: Error): void => {
     if (!controller.signal.aborted) controller.abort(reason);
   };
-  // grpc-js also cancels the call when its own deadline timer fires, which may run before ours:
-  // a cancellation at (or within timer jitter of) the deadline is the deadline.
+  // grpc-js also cancels the call when its own deadline timer fires, which may run before ours, and a
+  // client cancels at its own deadline, which the server (having read the relative grpc-timeout late on a
+  // busy machine) sees up to the request's transit time later: a cancellation within DEADLINE_SLACK_MS
+  // of the deadline is the deadline.
   const onCancelled = (): void =>
     abort(
-      Date.now() >= deadline - 5
+      Date.now() >= deadline - DEADLINE_SLACK_MS
         ? new DeadlineExceededError(`${method}: deadline exceeded`)
         : new CancelledError(`${method} cancelled by the client`),
     );
