@@ -27,25 +27,63 @@ interface Row {
   output_tokens: number;
   over_lru: number;
   over_limit: number;
-  device: { hits: number; stalls: number; hit_ratio: number; loads: number; prefetch_loads: number; simulated_bytes_moved: number | null; used_bytes: number; budget_bytes: number };
+  device: {
+    hits: number;
+    stalls: number;
+    hit_ratio: number;
+    loads: number;
+    prefetch_loads: number;
+    simulated_bytes_moved: number | null;
+    used_bytes: number;
+    budget_bytes: number;
+  };
 }
 
 test("bench e2e --json: resident, lru and expertflow rows under a simulated link, counters consistent", async () => {
   const S = 100_000_000; // 100 MB at 50 GB/s: 2 ms per load
-  const r = await run("--links", "on", "--link-gbps", "50", "--link-expert-bytes", String(S), "--requests", "2", "--concurrency", "2",
-    "--warmup-requests", "1", "--max-tokens", "4", "--prompt-tokens", "8", "--json");
+  const r = await run(
+    "--links",
+    "on",
+    "--link-gbps",
+    "50",
+    "--link-expert-bytes",
+    String(S),
+    "--requests",
+    "2",
+    "--concurrency",
+    "2",
+    "--warmup-requests",
+    "1",
+    "--max-tokens",
+    "4",
+    "--prompt-tokens",
+    "8",
+    "--json",
+  );
   assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { simulated_link: { gbps: number; expert_bytes: number; ms_per_load: number }; in_process: { tokens_per_s: number }; rows: Row[]; failed_requests: number;
-    link_bound_limit: { belady_loads_per_shard: number[]; link_s: number; tokens_per_s: number } };
+  const out = JSON.parse(r.stdout) as {
+    simulated_link: { gbps: number; expert_bytes: number; ms_per_load: number };
+    in_process: { tokens_per_s: number };
+    rows: Row[];
+    failed_requests: number;
+    link_bound_limit: { belady_loads_per_shard: number[]; link_s: number; tokens_per_s: number };
+  };
   assert.deepEqual(out.simulated_link, { gbps: 50, expert_bytes: S, ms_per_load: 2 });
   assert.equal(out.failed_requests, 0);
   assert.ok(out.in_process.tokens_per_s > 0);
-  assert.deepEqual(out.rows.map((x) => x.config), ["resident", "lru", "expertflow"]);
+  assert.deepEqual(
+    out.rows.map((x) => x.config),
+    ["resident", "lru", "expertflow"],
+  );
   const tokens = out.rows[0]!.output_tokens;
   for (const row of out.rows) {
     assert.deepEqual(row.link, { simulated: true, gbps: 50, expert_bytes: S });
     assert.equal(row.requests.completed, 2);
-    assert.equal(row.output_tokens, tokens, `${row.config}: greedy decoding of the same prompts gives the same tokens in every configuration`);
+    assert.equal(
+      row.output_tokens,
+      tokens,
+      `${row.config}: greedy decoding of the same prompts gives the same tokens in every configuration`,
+    );
     assert.ok(row.tokens_per_s > 0);
     assert.equal(row.device.simulated_bytes_moved, row.device.loads * S);
     assert.ok(row.device.used_bytes <= row.device.budget_bytes);
@@ -66,21 +104,59 @@ test("bench e2e --json: resident, lru and expertflow rows under a simulated link
 });
 
 test("bench e2e --links off --concurrency 1,2: one row per configuration and concurrency, with over_in_process, latencies and CPU per process", async () => {
-  const r = await run("--links", "off", "--concurrency", "1,2", "--configs", "resident,resident-unary", "--requests", "2",
-    "--warmup-requests", "1", "--max-tokens", "4", "--prompt-tokens", "8", "--json");
+  const r = await run(
+    "--links",
+    "off",
+    "--concurrency",
+    "1,2",
+    "--configs",
+    "resident,resident-unary",
+    "--requests",
+    "2",
+    "--warmup-requests",
+    "1",
+    "--max-tokens",
+    "4",
+    "--prompt-tokens",
+    "8",
+    "--json",
+  );
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as {
     in_process: { concurrency: number; tokens_per_s: number }[];
-    rows: { config: string; concurrency: number; tokens_per_s: number; over_in_process: number; output_tokens: number; cpu_ms_per_token: Record<string, number | null> }[];
+    rows: {
+      config: string;
+      concurrency: number;
+      tokens_per_s: number;
+      over_in_process: number;
+      output_tokens: number;
+      cpu_ms_per_token: Record<string, number | null>;
+    }[];
   };
-  assert.deepEqual(out.in_process.map((x) => x.concurrency), [1, 2]);
-  assert.deepEqual(out.rows.map((x) => [x.config, x.concurrency]), [["resident", 1], ["resident", 2], ["resident-unary", 1], ["resident-unary", 2]]);
+  assert.deepEqual(
+    out.in_process.map((x) => x.concurrency),
+    [1, 2],
+  );
+  assert.deepEqual(
+    out.rows.map((x) => [x.config, x.concurrency]),
+    [
+      ["resident", 1],
+      ["resident", 2],
+      ["resident-unary", 1],
+      ["resident-unary", 2],
+    ],
+  );
   for (const row of out.rows) {
     const inProcess = out.in_process.find((x) => x.concurrency === row.concurrency)!;
     assert.equal(row.over_in_process, row.tokens_per_s / inProcess.tokens_per_s);
     assert.equal(row.output_tokens, out.rows[0]!.output_tokens, "greedy: the same tokens over either dispatch");
-    for (const key of ["ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms"]) assert.ok((row as unknown as Record<string, number>)[key]! >= 0, key);
-    assert.deepEqual(Object.keys(row.cpu_ms_per_token), ["router", "shards", "nats"], "no predictor: nothing consumes predictions with lru shards");
+    for (const key of ["ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms"])
+      assert.ok((row as unknown as Record<string, number>)[key]! >= 0, key);
+    assert.deepEqual(
+      Object.keys(row.cpu_ms_per_token),
+      ["router", "shards", "nats"],
+      "no predictor: nothing consumes predictions with lru shards",
+    );
     assert.ok(row.cpu_ms_per_token.router! > 0 && row.cpu_ms_per_token.shards! > 0);
   }
 });

@@ -4,7 +4,14 @@
 // stream neither retried before it starts nor after it is cut).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ExpertMeshClient, DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError, UnavailableError, type TokenChunk } from "@expertmesh/client";
+import {
+  ExpertMeshClient,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  UnavailableError,
+  type TokenChunk,
+} from "@expertmesh/client";
 import { freePort, startMesh, type Mesh } from "@expertmesh/cli/launcher";
 import { TcpProxy } from "./tcp-proxy.js";
 
@@ -45,7 +52,10 @@ test("generate streams the tokens of complete() and ends with finish reason and 
     chunks.push(r.value);
     r = await it.next();
   }
-  assert.deepEqual(chunks.flatMap((c) => c.tokenIds), want.tokenIds);
+  assert.deepEqual(
+    chunks.flatMap((c) => c.tokenIds),
+    want.tokenIds,
+  );
   assert.equal(chunks.map((c) => c.text).join(""), want.text);
   const last = chunks.at(-1)!;
   assert.equal(last.finishReason, "length");
@@ -100,16 +110,24 @@ test("invalid input is an InvalidArgumentError naming the field, the limit and t
     client.complete("x", { maxTokens: 100_000 }),
     (e) => e instanceof InvalidArgumentError && e.field === "sampling.max_tokens" && e.value === "100000" && e.limit !== undefined,
   );
-  await assert.rejects(async () => {
-    for await (const _ of client.generate("", { maxTokens: 4 }));
-  }, (e) => e instanceof InvalidArgumentError && e.field === "prompt");
+  await assert.rejects(
+    async () => {
+      for await (const _ of client.generate("", { maxTokens: 4 }));
+    },
+    (e) => e instanceof InvalidArgumentError && e.field === "prompt",
+  );
 });
 
 test("a unary call is retried on UNAVAILABLE until the router's port comes up", async () => {
   const proxy = new TcpProxy(await freePort(), mesh.router.address);
   const retries: number[] = [];
   // Full jitter under a 400 ms cap: 20 attempts span seconds, well past the 400 ms below.
-  const late = new ExpertMeshClient(proxy.address, { ...mesh.clientOptions, timeoutMs: 20_000, retry: { maxAttempts: 20, initialBackoffMs: 100, maxBackoffMs: 400 }, onRetry: (e) => retries.push(e.attempt) });
+  const late = new ExpertMeshClient(proxy.address, {
+    ...mesh.clientOptions,
+    timeoutMs: 20_000,
+    retry: { maxAttempts: 20, initialBackoffMs: 100, maxBackoffMs: 400 },
+    onRetry: (e) => retries.push(e.attempt),
+  });
   try {
     const opening = new Promise((r) => setTimeout(r, 400)).then(() => proxy.listen());
     const r = await late.complete(PROMPT, { maxTokens: 4 });
@@ -125,7 +143,12 @@ test("a unary call is retried on UNAVAILABLE until the router's port comes up", 
 test("a stream is never retried: not when the port is down, not when the connection is cut mid-stream", async () => {
   const proxy = new TcpProxy(await freePort(), mesh.router.address);
   let retries = 0;
-  const c = new ExpertMeshClient(proxy.address, { ...mesh.clientOptions, timeoutMs: 20_000, retry: { maxAttempts: 20, initialBackoffMs: 10, maxBackoffMs: 50 }, onRetry: () => retries++ });
+  const c = new ExpertMeshClient(proxy.address, {
+    ...mesh.clientOptions,
+    timeoutMs: 20_000,
+    retry: { maxAttempts: 20, initialBackoffMs: 10, maxBackoffMs: 50 },
+    onRetry: () => retries++,
+  });
   try {
     const t0 = Date.now();
     await assert.rejects(async () => {

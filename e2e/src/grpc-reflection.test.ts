@@ -33,14 +33,28 @@ function ask(client: Reflection, request: object): Promise<Record<string, unknow
 }
 
 test("reflection lists the public service and health, and serves InferenceService's file", async () => {
-  const def = loadSync("grpc/reflection/v1/reflection.proto", { includeDirs: [reflectionDir], keepCase: true, longs: Number, defaults: true, oneofs: true });
-  const Ctor = (loadPackageDefinition(def) as unknown as { grpc: { reflection: { v1: { ServerReflection: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => Reflection } } } })
-    .grpc.reflection.v1.ServerReflection;
+  const def = loadSync("grpc/reflection/v1/reflection.proto", {
+    includeDirs: [reflectionDir],
+    keepCase: true,
+    longs: Number,
+    defaults: true,
+    oneofs: true,
+  });
+  const Ctor = (
+    loadPackageDefinition(def) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => Reflection } } };
+    }
+  ).grpc.reflection.v1.ServerReflection;
   const client = new Ctor(mesh.router.address, credentials.createInsecure());
   try {
     const listed = (await ask(client, { list_services: "" })) as { list_services_response: { service: { name: string }[] } };
-    assert.deepEqual(listed.list_services_response.service.map((s) => s.name).sort(), ["expertmesh.v1.InferenceService", "grpc.health.v1.Health"]);
-    const file = (await ask(client, { file_containing_symbol: "expertmesh.v1.InferenceService" })) as { file_descriptor_response: { file_descriptor_proto: Buffer[] } };
+    assert.deepEqual(listed.list_services_response.service.map((s) => s.name).sort(), [
+      "expertmesh.v1.InferenceService",
+      "grpc.health.v1.Health",
+    ]);
+    const file = (await ask(client, { file_containing_symbol: "expertmesh.v1.InferenceService" })) as {
+      file_descriptor_response: { file_descriptor_proto: Buffer[] };
+    };
     const protos = file.file_descriptor_response.file_descriptor_proto.map((b) => Buffer.from(b).toString("latin1")).join("");
     for (const method of ["Generate", "Complete", "Tokenize", "ModelInfo"]) assert.ok(protos.includes(method), method);
   } finally {

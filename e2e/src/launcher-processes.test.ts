@@ -24,7 +24,9 @@ test("up names the taken port and starts nothing", async () => {
   const holder = createServer().listen(port, "127.0.0.1");
   await new Promise((r) => holder.once("listening", r));
   try {
-    const child = spawn(process.execPath, [CLI, "up", "--shards", "1", "--no-predictor", "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "up", "--shards", "1", "--no-predictor", "--port", String(port)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let err = "";
     child.stderr.on("data", (d) => (err += d));
     const code = await new Promise<number | null>((r) => child.once("exit", r));
@@ -36,24 +38,30 @@ test("up names the taken port and starts nothing", async () => {
   }
 });
 
-test("the children of up exit when up is SIGKILLed", { skip: CHILDREN_FOLLOW_PARENT ? false : "needs setpriv --pdeathsig (Linux util-linux)" }, async () => {
-  const child = spawn(process.execPath, [CLI, "up", "--shards", "1", "--no-predictor", "--port", "0", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  const ready = await new Promise<{ pids: { router: number; shards: number[]; nats: number | null } }>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`up not ready: ${out}`)), 90_000);
-    child.stdout.on("data", () => {
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) {
-        clearTimeout(timer);
-        resolveReady(JSON.parse(line));
-      }
+test(
+  "the children of up exit when up is SIGKILLed",
+  { skip: CHILDREN_FOLLOW_PARENT ? false : "needs setpriv --pdeathsig (Linux util-linux)" },
+  async () => {
+    const child = spawn(process.execPath, [CLI, "up", "--shards", "1", "--no-predictor", "--port", "0", "--json"], {
+      stdio: ["ignore", "pipe", "pipe"],
     });
-  });
-  const pids = [ready.pids.router, ...ready.pids.shards, ...(ready.pids.nats ? [ready.pids.nats] : [])];
-  assert.ok(pids.every(alive), "every child runs");
-  child.kill("SIGKILL");
-  const deadline = Date.now() + 30_000;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(pids.filter(alive), [], "children still running 30 s after the launcher was SIGKILLed");
-});
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    const ready = await new Promise<{ pids: { router: number; shards: number[]; nats: number | null } }>((resolveReady, reject) => {
+      const timer = setTimeout(() => reject(new Error(`up not ready: ${out}`)), 90_000);
+      child.stdout.on("data", () => {
+        const line = out.split("\n").find((l) => l.startsWith("{"));
+        if (line) {
+          clearTimeout(timer);
+          resolveReady(JSON.parse(line));
+        }
+      });
+    });
+    const pids = [ready.pids.router, ...ready.pids.shards, ...(ready.pids.nats ? [ready.pids.nats] : [])];
+    assert.ok(pids.every(alive), "every child runs");
+    child.kill("SIGKILL");
+    const deadline = Date.now() + 30_000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(pids.filter(alive), [], "children still running 30 s after the launcher was SIGKILLed");
+  },
+);

@@ -13,7 +13,16 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { startMesh, type Mesh } from "@expertmesh/cli/launcher";
-import { generatedPrompts, loadTest, MLPERF_MOE_OBJECTIVES, reportTable, runLoad, seededRandom, summarize, type Prompt } from "@expertmesh/loadtest";
+import {
+  generatedPrompts,
+  loadTest,
+  MLPERF_MOE_OBJECTIVES,
+  reportTable,
+  runLoad,
+  seededRandom,
+  summarize,
+  type Prompt,
+} from "@expertmesh/loadtest";
 
 let mesh: Mesh;
 let dir: string;
@@ -31,12 +40,19 @@ after(async () => {
 test("an open-loop run gives a full report: counts, statuses, latencies, goodput, cache statistics and a plot", async () => {
   const plotPath = join(dir, "latency.html");
   const { report } = await loadTest({
-    target: mesh.router.address, client: mesh.clientOptions,
+    target: mesh.router.address,
+    client: mesh.clientOptions,
     load: { kind: "open", rate: 6, burstiness: 1, maxInFlight: 64 },
     prompts: { minTokens: 8, maxTokens: 24, count: 4 },
     sampling: { maxTokens: 6, temperature: 0.7, seed: 1 },
-    warmupS: 0.5, durationS: 2, maxRequests: 1000, requestTimeoutMs: 20_000,
-    objectives: MLPERF_MOE_OBJECTIVES, shards: mesh.shards.map((s) => s.address), plotPath, seed: 1,
+    warmupS: 0.5,
+    durationS: 2,
+    maxRequests: 1000,
+    requestTimeoutMs: 20_000,
+    objectives: MLPERF_MOE_OBJECTIVES,
+    shards: mesh.shards.map((s) => s.address),
+    plotPath,
+    seed: 1,
   });
   const s = report.summary;
   assert.ok(s.requests.scheduled >= 3, `scheduled ${s.requests.scheduled}`);
@@ -57,15 +73,22 @@ test("an open-loop run gives a full report: counts, statuses, latencies, goodput
   assert.match(readFileSync(plotPath, "utf8"), /<svg[\s\S]*end-to-end latency[\s\S]*time to first token[\s\S]*<\/svg>[\s\S]*<table>/);
   assert.deepEqual(JSON.parse(JSON.stringify(report)).summary.requests, s.requests);
   const table = reportTable(report);
-  for (const word of ["TTFT", "TPOT", "inter-token", "end-to-end", "goodput", "p99", "shard 0", "throughput"]) assert.ok(table.includes(word), word);
+  for (const word of ["TTFT", "TPOT", "inter-token", "end-to-end", "goodput", "p99", "shard 0", "throughput"])
+    assert.ok(table.includes(word), word);
 });
 
 test("a closed loop sends exactly the requested count, at most `concurrency` at a time", async () => {
   const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, retry: false });
   try {
     const run = await runLoad(client, {
-      load: { kind: "closed", concurrency: 2 }, prompts: [{ text: "We the people" }], sampling: { maxTokens: 4 },
-      warmupS: 0, durationS: 30, maxRequests: 5, requestTimeoutMs: 20_000, seed: 1,
+      load: { kind: "closed", concurrency: 2 },
+      prompts: [{ text: "We the people" }],
+      sampling: { maxTokens: 4 },
+      warmupS: 0,
+      durationS: 30,
+      maxRequests: 5,
+      requestTimeoutMs: 20_000,
+      seed: 1,
     });
     assert.equal(run.records.length, 5);
     assert.ok(run.records.every((r) => r.code === "OK" && r.outputTokens === 4));
@@ -85,8 +108,14 @@ test("self-check: stalls injected into one shard show in full in the p99 measure
     // at most 4 in flight: during a stall the later arrivals wait in the client, which a latency
     // measured from the actual send does not see; about 50 requests, of which the stalls hold up a few.
     const options = {
-      load: { kind: "open" as const, rate: 8, burstiness: 10, maxInFlight: 4 }, prompts, sampling: { maxTokens: 2, temperature: 0 },
-      warmupS: 0.5, durationS: 6, maxRequests: 1000, requestTimeoutMs: 20_000, seed: 7,
+      load: { kind: "open" as const, rate: 8, burstiness: 10, maxInFlight: 4 },
+      prompts,
+      sampling: { maxTokens: 2, temperature: 0 },
+      warmupS: 0.5,
+      durationS: 6,
+      maxRequests: 1000,
+      requestTimeoutMs: 20_000,
+      seed: 7,
     };
     // The first requests after a mesh starts are slow (workers, caches): warm it before the baseline.
     await runLoad(client, { ...options, warmupS: 0, durationS: 2 });
@@ -111,8 +140,12 @@ test("self-check: stalls injected into one shard show in full in the p99 measure
     const s = stalled.latencyMs;
     const p99Ratio = s.e2e.p99 / b.e2e.p99;
     const meanSendRatio = s.e2eFromSend.mean / b.e2eFromSend.mean;
-    t.diagnostic(`baseline: e2e p99 ${b.e2e.p99.toFixed(0)} ms, mean from send ${b.e2eFromSend.mean.toFixed(0)} ms, mean from sched ${b.e2e.mean.toFixed(0)} ms, n ${b.e2e.count}`);
-    t.diagnostic(`stalled:  e2e p99 ${s.e2e.p99.toFixed(0)} ms, mean from send ${s.e2eFromSend.mean.toFixed(0)} ms, mean from sched ${s.e2e.mean.toFixed(0)} ms, n ${s.e2e.count}`);
+    t.diagnostic(
+      `baseline: e2e p99 ${b.e2e.p99.toFixed(0)} ms, mean from send ${b.e2eFromSend.mean.toFixed(0)} ms, mean from sched ${b.e2e.mean.toFixed(0)} ms, n ${b.e2e.count}`,
+    );
+    t.diagnostic(
+      `stalled:  e2e p99 ${s.e2e.p99.toFixed(0)} ms, mean from send ${s.e2eFromSend.mean.toFixed(0)} ms, mean from sched ${s.e2e.mean.toFixed(0)} ms, n ${s.e2e.count}`,
+    );
     t.diagnostic(`ratios: p99 from scheduled start ${p99Ratio.toFixed(2)}, mean from send ${meanSendRatio.toFixed(2)}`);
     assert.equal(stalled.requests.failed, 0);
     // The stall shows in full in the reported p99: a request held up by a stall waits for all of it,

@@ -8,7 +8,13 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { startMesh } from "@expertmesh/cli/launcher";
-import { calibrate, calibrateDynamicPruning, mergeCheckpoint, quantizeCheckpoint, writeDynamicPruningCheckpoint } from "@expertmesh/compress";
+import {
+  calibrate,
+  calibrateDynamicPruning,
+  mergeCheckpoint,
+  quantizeCheckpoint,
+  writeDynamicPruningCheckpoint,
+} from "@expertmesh/compress";
 import { BUNDLED_MODEL_DIR, generate, MoeRuntime, TextTokenizer } from "@expertmesh/model";
 import { PROMPTS } from "./reference.js";
 
@@ -44,7 +50,10 @@ test("a mixed-precision quantised checkpoint (2/4/8-bit experts) through 2 shard
   const rt = await MoeRuntime.load(BUNDLED_MODEL_DIR);
   try {
     const tok = TextTokenizer.load(BUNDLED_MODEL_DIR, rt.config);
-    const cal = await calibrate(rt, PROMPTS.map((p) => tok.encodePrompt(p)));
+    const cal = await calibrate(
+      rt,
+      PROMPTS.map((p) => tok.encodePrompt(p)),
+    );
     const report = await quantizeCheckpoint(rt.checkpoint, cal, out, { avgBits: 3.5 });
     assert.ok(new Set(report.bits.flat()).size > 1, "the solver mixed widths");
   } finally {
@@ -58,7 +67,11 @@ test("a merged checkpoint (8 of 16 experts per layer, gate slots mapped) through
   const rt = await MoeRuntime.load(BUNDLED_MODEL_DIR);
   try {
     const tok = TextTokenizer.load(BUNDLED_MODEL_DIR, rt.config);
-    const { stats } = await calibrate(rt, PROMPTS.map((p) => tok.encodePrompt(p)), { samplesPerExpert: 0 });
+    const { stats } = await calibrate(
+      rt,
+      PROMPTS.map((p) => tok.encodePrompt(p)),
+      { samplesPerExpert: 0 },
+    );
     mergeCheckpoint(rt.checkpoint, stats, out, { expertsPerLayer: 8, method: "merge" });
   } finally {
     await rt.release();
@@ -71,7 +84,11 @@ test("online dynamic pruning (thresholds in config.json, applied by the router's
   const rt = await MoeRuntime.load(BUNDLED_MODEL_DIR);
   try {
     const tok = TextTokenizer.load(BUNDLED_MODEL_DIR, rt.config);
-    const cal = await calibrate(rt, PROMPTS.map((p) => tok.encodePrompt(p)), { samplesPerExpert: 0 });
+    const cal = await calibrate(
+      rt,
+      PROMPTS.map((p) => tok.encodePrompt(p)),
+      { samplesPerExpert: 0 },
+    );
     writeDynamicPruningCheckpoint(BUNDLED_MODEL_DIR, out, calibrateDynamicPruning(cal, 0.3));
   } finally {
     await rt.release();

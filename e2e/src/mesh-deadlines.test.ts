@@ -28,12 +28,17 @@ test("mixed deadlines in one batch: the short ones end alone with DEADLINE_EXCEE
     { prompt, timeoutMs: 60_000, maxTokens: long },
     { prompt: `${prompt} ${i}`, timeoutMs: 150 + 100 * i, maxTokens: 400 },
   ]);
-  const results = await Promise.allSettled(runs.map((r) => client.complete(r.prompt, { maxTokens: r.maxTokens, timeoutMs: r.timeoutMs, temperature: 0 })));
+  const results = await Promise.allSettled(
+    runs.map((r) => client.complete(r.prompt, { maxTokens: r.maxTokens, timeoutMs: r.timeoutMs, temperature: 0 })),
+  );
   for (const [i, r] of runs.entries()) {
     const result = results[i]!;
     if (r.timeoutMs < 60_000) {
       assert.equal(result.status, "rejected", `${r.prompt}: a ${r.timeoutMs} ms deadline cannot fit 400 tokens`);
-      assert.ok((result as PromiseRejectedResult).reason instanceof DeadlineExceededError, String((result as PromiseRejectedResult).reason));
+      assert.ok(
+        (result as PromiseRejectedResult).reason instanceof DeadlineExceededError,
+        String((result as PromiseRejectedResult).reason),
+      );
     } else {
       assert.equal(result.status, "fulfilled", `${r.prompt}: ${String((result as PromiseRejectedResult).reason)}`);
       assert.deepEqual((result as PromiseFulfilledResult<{ tokenIds: number[] }>).value.tokenIds, await referenceTokens(r.prompt, long));

@@ -32,7 +32,11 @@ test("mesh with --policy expertflow prefetches from the predictor's hints and = 
     const loads = cache.reduce((a, c) => a + c.delta!.loads, 0);
     assert.ok(prefetchLoads > 0, `no expert was loaded ahead of need (${loads} loads, all on demand)`);
     assert.ok(prefetchLoads <= loads);
-    for (const c of cache) assert.ok(c.delta!.usedBytes <= c.delta!.budgetBytes, `shard ${c.shardId} holds ${c.delta!.usedBytes} bytes, over its budget of ${c.delta!.budgetBytes}`);
+    for (const c of cache)
+      assert.ok(
+        c.delta!.usedBytes <= c.delta!.budgetBytes,
+        `shard ${c.shardId} holds ${c.delta!.usedBytes} bytes, over its budget of ${c.delta!.budgetBytes}`,
+      );
   } finally {
     client.close();
     await mesh.stop();

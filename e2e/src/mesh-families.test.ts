@@ -47,7 +47,11 @@ for (const family of FAMILY_FIXTURES) {
 
 test("a synthesised DeepSeek-V3 geometry with E=256, k=8 through 2 shards at 25 % = in-process, token for token", async () => {
   const model = join(mkdtempSync(join(tmpdir(), "em-mesh-e256-")), "m");
-  writeSynthCheckpoint(model, { geometry: { hidden: 64, intermediate: 16, layers: 2, experts: 256, topK: 8, heads: 4 }, family: "deepseek_v3", seed: 2 });
+  writeSynthCheckpoint(model, {
+    geometry: { hidden: 64, intermediate: 16, layers: 2, experts: 256, topK: 8, heads: 4 },
+    family: "deepseek_v3",
+    seed: 2,
+  });
   const prompts = ["The state of the Union is", "We must never forget that"];
   const want: number[][] = [];
   const rt = await MoeRuntime.load(model);

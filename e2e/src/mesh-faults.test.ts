@@ -4,7 +4,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { ExpertMeshClient, InvalidArgumentError, ResourceExhaustedError, UnavailableError, DeadlineExceededError } from "@expertmesh/client";
+import {
+  ExpertMeshClient,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  UnavailableError,
+  DeadlineExceededError,
+} from "@expertmesh/client";
 import { startMesh, type Mesh } from "@expertmesh/cli/launcher";
 import { ExpertShardServiceClient, InferenceServiceClient, type CacheStatsResponse } from "@expertmesh/proto";
 import { channelOptions } from "@expertmesh/runtime";
@@ -22,7 +28,13 @@ function cacheStats(mesh: Mesh, address: string): Promise<CacheStatsResponse> {
 }
 
 /** Streams a generation, calling `onToken(count)` after each chunk; returns all token ids. */
-async function stream(client: ExpertMeshClient, prompt: string, maxTokens: number, onToken: (n: number) => void = () => {}, opts: { signal?: AbortSignal; timeoutMs?: number } = {}) {
+async function stream(
+  client: ExpertMeshClient,
+  prompt: string,
+  maxTokens: number,
+  onToken: (n: number) => void = () => {},
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+) {
   const ids: number[] = [];
   const it = client.generate(prompt, { maxTokens, ...opts });
   let r = await it.next();
@@ -75,7 +87,13 @@ describe("without replicas (2 shards x 1 replica), a batch of 1 and a queue of 1
   let mesh: Mesh;
   let client: ExpertMeshClient;
   before(async () => {
-    mesh = await startMesh({ shards: 2, replicas: 1, deviceBudget: "50%", predictor: false, routerArgs: ["--max-batch", "1", "--max-queue", "1"] });
+    mesh = await startMesh({
+      shards: 2,
+      replicas: 1,
+      deviceBudget: "50%",
+      predictor: false,
+      routerArgs: ["--max-batch", "1", "--max-queue", "1"],
+    });
     client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   });
   after(async () => {
@@ -95,7 +113,11 @@ describe("without replicas (2 shards x 1 replica), a batch of 1 and a queue of 1
       [() => other.complete("x", { maxTokens: 4 }), "model", /unknown model/],
     ];
     for (const [call, field, message] of cases) {
-      await assert.rejects(call(), (e) => e instanceof InvalidArgumentError && e.field === field && message.test(e.message), `${field} ${message}`);
+      await assert.rejects(
+        call(),
+        (e) => e instanceof InvalidArgumentError && e.field === field && message.test(e.message),
+        `${field} ${message}`,
+      );
     }
     other.close();
   });
@@ -104,7 +126,12 @@ describe("without replicas (2 shards x 1 replica), a batch of 1 and a queue of 1
     // A raw client whose own send limit is higher, so that the router's limit is the one that acts.
     const raw = new InferenceServiceClient(mesh.router.address, mesh.credentials(), { "grpc.max_send_message_length": 64 * 2 ** 20 });
     const err = await new Promise<ServiceError>((resolve) =>
-      raw.complete({ model: "", prompt: "x".repeat(40 * 2 ** 20), sampling: undefined }, new Metadata(), { deadline: Date.now() + 20_000 }, (e) => resolve(e!)),
+      raw.complete(
+        { model: "", prompt: "x".repeat(40 * 2 ** 20), sampling: undefined },
+        new Metadata(),
+        { deadline: Date.now() + 20_000 },
+        (e) => resolve(e!),
+      ),
     );
     raw.close();
     assert.equal(err.code, status.RESOURCE_EXHAUSTED);

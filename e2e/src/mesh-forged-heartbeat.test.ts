@@ -20,7 +20,13 @@ let forgedCalls = 0;
 const lines: string[] = [];
 
 before(async () => {
-  mesh = await startMesh({ shards: 2, predictor: false, secure: false, shardArgs: ["--heartbeat-interval", "200ms"], log: (l) => lines.push(l) });
+  mesh = await startMesh({
+    shards: 2,
+    predictor: false,
+    secure: false,
+    shardArgs: ["--heartbeat-interval", "200ms"],
+    log: (l) => lines.push(l),
+  });
   // The forger: a real ExpertShardService that answers every expert call (unary or on the dispatch
   // stream) with zeros, and counts.
   const zeros = (request: RunExpertsRequest) => {
@@ -35,7 +41,9 @@ before(async () => {
     };
   };
   forger = await createServer({
-    name: "forger", signals: [], logger: silentLogger,
+    name: "forger",
+    signals: [],
+    logger: silentLogger,
     services: [
       service(ExpertShardServiceService, {
         runExperts: zeros,
@@ -59,8 +67,17 @@ after(async () => {
 
 const forged = (shardId: number, shards: number): Uint8Array =>
   ShardHeartbeat.encode({
-    shardId, shards, replicas: 1, address: forger.address, deviceResident: [], inFlight: 0, deviceUsedBytes: 0, deviceBudgetBytes: 0,
-    sentAtMs: Date.now(), intervalMs: 200, draining: false,
+    shardId,
+    shards,
+    replicas: 1,
+    address: forger.address,
+    deviceResident: [],
+    inFlight: 0,
+    deviceUsedBytes: 0,
+    deviceBudgetBytes: 0,
+    sentAtMs: Date.now(),
+    intervalMs: 200,
+    draining: false,
   }).finish();
 
 test("forged heartbeats move no traffic to the forger: every token comes from the real shards", async () => {
@@ -68,7 +85,10 @@ test("forged heartbeats move no traffic to the forger: every token comes from th
   const flood = setInterval(() => {
     link.publish(shardSubject("0"), forged(0, 2)); // shard 0 at the forger's address
     for (let id = 0; id < 3; id++) link.publish(shardSubject(String(id)), forged(id, 3)); // a "larger" layout, all at the forger
-    link.publish(shardSubject("1"), ShardHeartbeat.encode({ ...ShardHeartbeat.decode(forged(0, 2)), address: mesh.shards[1]!.address }).finish());
+    link.publish(
+      shardSubject("1"),
+      ShardHeartbeat.encode({ ...ShardHeartbeat.decode(forged(0, 2)), address: mesh.shards[1]!.address }).finish(),
+    );
   }, 50);
   const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   try {
@@ -76,7 +96,10 @@ test("forged heartbeats move no traffic to the forger: every token comes from th
     const got = await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: 12 })));
     got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `prompt ${i}`));
     assert.equal(forgedCalls, 0, "RunExperts calls that reached the forger");
-    assert.ok(lines.some((l) => l.includes("shard heartbeat refused") && l.includes("address_not_allowed")), "the router says it refused them");
+    assert.ok(
+      lines.some((l) => l.includes("shard heartbeat refused") && l.includes("address_not_allowed")),
+      "the router says it refused them",
+    );
     assert.ok(lines.some((l) => l.includes("shard heartbeat refused") && l.includes("subject_mismatch")));
     assert.ok(!lines.some((l) => l.includes("shard layout changed")), "the router kept its layout");
   } finally {

@@ -20,7 +20,11 @@ let link: NatsLink;
 
 before(async () => {
   mesh = await startMesh({
-    shards: 2, deviceBudget: "25%", policy: "expertflow", secure: false, metricsPort: await freePort(),
+    shards: 2,
+    deviceBudget: "25%",
+    policy: "expertflow",
+    secure: false,
+    metricsPort: await freePort(),
     shardArgs: ["--hint-rate", "200", "--hint-expert-rate", String(HINT_EXPERT_RATE)],
   });
   link = createNatsLink({ servers: [mesh.nats!.url], name: "flooder", logger: silentLogger });
@@ -64,7 +68,10 @@ test("a hint flood is bounded by each shard's hint gate: same tokens, drops coun
       for (let i = 0; i < 25; i++) {
         const layer = (sent + i) % 4;
         const expertIds = Array.from({ length: 8 }, (_, j) => (step * 7 + j * 3 + i) % 16);
-        link.publish(hintSubject(layer), PrefetchHint.encode({ layer, expertIds, scores: expertIds.map(() => 1), step: ++step, correction: true }).finish());
+        link.publish(
+          hintSubject(layer),
+          PrefetchHint.encode({ layer, expertIds, scores: expertIds.map(() => 1), step: ++step, correction: true }).finish(),
+        );
       }
       sent += 25;
     }, 5);
@@ -84,7 +91,9 @@ test("a hint flood is bounded by each shard's hint gate: same tokens, drops coun
       // One second's burst plus the rate over the flood, plus the router's own hints in that time.
       assert.ok(admitted <= HINT_EXPERT_RATE * (floodS + 1) + 1, `shard ${i} passed ${admitted} hinted experts in ${floodS.toFixed(1)} s`);
     }
-    t.diagnostic(`median latency: ${baseline.toFixed(0)} ms without, ${flooded.toFixed(0)} ms under the flood of ${sent} hints in ${floodS.toFixed(1)} s`);
+    t.diagnostic(
+      `median latency: ${baseline.toFixed(0)} ms without, ${flooded.toFixed(0)} ms under the flood of ${sent} hints in ${floodS.toFixed(1)} s`,
+    );
   } finally {
     client.close();
   }

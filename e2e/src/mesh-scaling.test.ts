@@ -30,13 +30,18 @@ test("a mesh that grows from 2 to 3 shards keeps serving the in-process output, 
   const want = await Promise.all(PROMPTS.map((p) => referenceTokens(p, MAX_TOKENS)));
   const lines: string[] = [];
   const mesh = await startMesh({
-    shards: 2, replicas: 1, predictor: false, shardArgs: HEARTBEAT, log: (l) => lines.push(l),
+    shards: 2,
+    replicas: 1,
+    predictor: false,
+    shardArgs: HEARTBEAT,
+    log: (l) => lines.push(l),
     routerArgs: ["--allowed-shard-addresses", "127.0.0.1:*"], // the new shards listen on ports not known in advance
   });
   const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   const joined: ManagedProcess[] = [];
   const completeAll = () => Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
-  const check = (got: Awaited<ReturnType<typeof completeAll>>, when: string) => got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `${when}, prompt ${i}`));
+  const check = (got: Awaited<ReturnType<typeof completeAll>>, when: string) =>
+    got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `${when}, prompt ${i}`));
   try {
     check(await completeAll(), "2 shards");
 
@@ -45,14 +50,36 @@ test("a mesh that grows from 2 to 3 shards keeps serving the in-process output, 
     const deadline = Date.now() + 60_000;
     for (let id = 0; id < 3; id++) {
       const port = await freePort();
-      const proc = ManagedProcess.start(`shard3-${id}`, process.execPath, [
-        SHARD_MAIN, "--model", BUNDLED_MODEL_DIR, "--shard-id", String(id), "--shards", "3", "--replicas", "1",
-        "--device-budget", "100%", "--port", String(port), ...HEARTBEAT, ...mesh.extraShard(id).args,
-      ], { env: mesh.extraShard(id).env });
+      const proc = ManagedProcess.start(
+        `shard3-${id}`,
+        process.execPath,
+        [
+          SHARD_MAIN,
+          "--model",
+          BUNDLED_MODEL_DIR,
+          "--shard-id",
+          String(id),
+          "--shards",
+          "3",
+          "--replicas",
+          "1",
+          "--device-budget",
+          "100%",
+          "--port",
+          String(port),
+          ...HEARTBEAT,
+          ...mesh.extraShard(id).args,
+        ],
+        { env: mesh.extraShard(id).env },
+      );
       joined.push(proc);
       await waitForServing(`127.0.0.1:${port}`, "expertmesh.v1.ExpertShardService", deadline, { credentials: mesh.credentials() });
     }
-    await waitFor("the router to move to 3 shards", () => lines.some((l) => l.includes("shard layout changed") && l.includes('"shards":3')), 15_000);
+    await waitFor(
+      "the router to move to 3 shards",
+      () => lines.some((l) => l.includes("shard layout changed") && l.includes('"shards":3')),
+      15_000,
+    );
     check(await during, "during the change");
     check(await completeAll(), "3 shards beside the old 2");
 

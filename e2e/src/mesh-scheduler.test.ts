@@ -17,7 +17,10 @@ for (const schedule of ["regroup"]) {
   test(`mesh with --schedule ${schedule} --step-batch 2 = in-process, token for token`, async () => {
     const want = await Promise.all(PROMPTS.map((p) => referenceTokens(p, MAX_TOKENS)));
     const mesh = await startMesh({
-      shards: 2, replicas: 1, deviceBudget: "50%", predictor: false,
+      shards: 2,
+      replicas: 1,
+      deviceBudget: "50%",
+      predictor: false,
       routerArgs: ["--schedule", schedule, "--step-batch", "2", "--max-batch", "8"],
     });
     const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });

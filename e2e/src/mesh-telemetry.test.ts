@@ -13,7 +13,11 @@ test("one trace id covers the request's spans on the router, the predictor and e
   const traceFile = join(mkdtempSync(join(tmpdir(), "trace-")), "spans.jsonl");
   const metricsPort = await freePort();
   const mesh = await startMesh({
-    shards: 2, replicas: 1, deviceBudget: "50%", predictor: true, env: { EXPERTMESH_TRACE_FILE: traceFile },
+    shards: 2,
+    replicas: 1,
+    deviceBudget: "50%",
+    predictor: true,
+    env: { EXPERTMESH_TRACE_FILE: traceFile },
     routerArgs: ["--metrics-port", String(metricsPort)],
   });
   const client = new ExpertMeshClient(mesh.router.address, mesh.clientOptions);
@@ -29,7 +33,10 @@ test("one trace id covers the request's spans on the router, the predictor and e
     client.close();
     await mesh.stop(); // processes flush their spans on exit
   }
-  const spans: SpanRecord[] = readFileSync(traceFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const spans: SpanRecord[] = readFileSync(traceFile, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   const root = spans.find((s) => s.name === "expertmesh.v1.InferenceService/Complete");
   assert.ok(root, "the router's server span");
   const trace = spans.filter((s) => s.traceId === root.traceId);
@@ -37,9 +44,14 @@ test("one trace id covers the request's spans on the router, the predictor and e
   assert.ok(services.has("router") && services.has("expert-shard") && services.has("predictor"), [...services].join(","));
   assert.ok(trace.some((s) => s.service === "predictor" && s.name === "expertmesh.v1.PredictorService/PredictRoutes"));
   // One span per expert call: a unary RunExperts, or a call on the DispatchExperts stream.
-  const shardSpans = trace.filter((s) => s.service === "expert-shard" && (s.name === "expertmesh.v1.ExpertShardService/RunExperts" || s.name === "expert-shard.call"));
+  const shardSpans = trace.filter(
+    (s) => s.service === "expert-shard" && (s.name === "expertmesh.v1.ExpertShardService/RunExperts" || s.name === "expert-shard.call"),
+  );
   const shardPids = new Set(shardSpans.map((s) => s.pid));
   assert.equal(shardPids.size, 2, "both shards served the request under the same trace");
-  assert.ok(trace.some((s) => s.name === "router.dispatch"), "per-layer dispatch spans");
+  assert.ok(
+    trace.some((s) => s.name === "router.dispatch"),
+    "per-layer dispatch spans",
+  );
   assert.ok(trace.some((s) => s.name === "router.prefill") && trace.some((s) => s.name === "router.decode"));
 });

@@ -21,7 +21,12 @@ let metricsUrl: string;
 /** A series' value on the router's /metrics. */
 async function metric(series: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
-  return Number(text.split("\n").find((l) => l.startsWith(`${series} `))?.split(" ")[1]);
+  return Number(
+    text
+      .split("\n")
+      .find((l) => l.startsWith(`${series} `))
+      ?.split(" ")[1],
+  );
 }
 
 // One running sequence and no queue: a second request is refused at once while one runs.
@@ -29,7 +34,11 @@ before(async () => {
   const metricsPort = await freePort();
   metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   mesh = await startMesh({
-    shards: 2, predictor: false, nats: false, httpPort: 0, routerArgs: ["--max-batch", "1", "--max-queue", "0", "--metrics-port", String(metricsPort)],
+    shards: 2,
+    predictor: false,
+    nats: false,
+    httpPort: 0,
+    routerArgs: ["--max-batch", "1", "--max-queue", "0", "--metrics-port", String(metricsPort)],
   });
   openai = new OpenAI({ baseURL: `${mesh.http}/v1`, apiKey: "unused", maxRetries: 0 });
   grpc = new ExpertMeshClient(mesh.router.address, mesh.clientOptions);
@@ -41,16 +50,22 @@ after(async () => {
 
 /** The events of an SSE body: the `data:` payload of each event, in order. */
 function sseData(body: string): string[] {
-  return body.split("\n\n").filter((e) => e.trim() !== "").map((e) => {
-    assert.match(e, /^data: /, `an SSE event is a data line: ${JSON.stringify(e)}`);
-    return e.slice("data: ".length);
-  });
+  return body
+    .split("\n\n")
+    .filter((e) => e.trim() !== "")
+    .map((e) => {
+      assert.match(e, /^data: /, `an SSE event is a data line: ${JSON.stringify(e)}`);
+      return e.slice("data: ".length);
+    });
 }
 
 async function admittedWithin(limitMs: number): Promise<number> {
   const t0 = Date.now();
   for (;;) {
-    const r = await fetch(`${mesh.http}/v1/completions`, { method: "POST", body: JSON.stringify({ model: "sotu-moe", prompt: "Admitted", max_tokens: 2 }) });
+    const r = await fetch(`${mesh.http}/v1/completions`, {
+      method: "POST",
+      body: JSON.stringify({ model: "sotu-moe", prompt: "Admitted", max_tokens: 2 }),
+    });
     await r.arrayBuffer();
     if (r.status === 200) return Date.now() - t0;
     if (r.status !== 429 || Date.now() - t0 > limitMs) throw new Error(`status ${r.status} after ${Date.now() - t0} ms`);
@@ -60,7 +75,10 @@ async function admittedWithin(limitMs: number): Promise<number> {
 
 test("GET /v1/models lists the served model, and the openai client sees it", async () => {
   const models = await openai.models.list();
-  assert.deepEqual(models.data.map((m) => m.id), ["sotu-moe"]);
+  assert.deepEqual(
+    models.data.map((m) => m.id),
+    ["sotu-moe"],
+  );
   const health = await fetch(`${mesh.http}/health`);
   assert.equal(health.status, 200);
 });
@@ -70,14 +88,26 @@ test("a completion gives the gRPC API's greedy tokens' text, with usage", async 
   const got = await openai.completions.create({ model: "sotu-moe", prompt: PROMPT, max_tokens: 12, temperature: 0 });
   assert.equal(got.choices[0]!.text, want.text);
   assert.equal(got.choices[0]!.finish_reason, "length");
-  assert.deepEqual(got.usage, { prompt_tokens: want.usage!.promptTokens, completion_tokens: 12, total_tokens: want.usage!.promptTokens + 12 });
+  assert.deepEqual(got.usage, {
+    prompt_tokens: want.usage!.promptTokens,
+    completion_tokens: 12,
+    total_tokens: want.usage!.promptTokens + 12,
+  });
 });
 
 test("the openai client streams a chat completion: role first, the text in deltas, finish reason, then usage", async () => {
-  const messages = [{ role: "system" as const, content: "A speech." }, { role: "user" as const, content: "What is the state of the Union?" }];
+  const messages = [
+    { role: "system" as const, content: "A speech." },
+    { role: "user" as const, content: "What is the state of the Union?" },
+  ];
   const whole = await openai.chat.completions.create({ model: "sotu-moe", messages, max_tokens: 10, temperature: 0 });
   const stream = await openai.chat.completions.create({
-    model: "sotu-moe", messages, max_tokens: 10, temperature: 0, stream: true, stream_options: { include_usage: true },
+    model: "sotu-moe",
+    messages,
+    max_tokens: 10,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
   });
   const chunks = [];
   for await (const c of stream) chunks.push(c);
@@ -85,7 +115,10 @@ test("the openai client streams a chat completion: role first, the text in delta
   const text = chunks.flatMap((c) => c.choices.map((ch) => ch.delta.content ?? "")).join("");
   assert.equal(text, whole.choices[0]!.message.content);
   assert.ok(text.length > 0);
-  assert.deepEqual(chunks.flatMap((c) => c.choices.flatMap((ch) => (ch.finish_reason ? [ch.finish_reason] : []))), ["length"]);
+  assert.deepEqual(
+    chunks.flatMap((c) => c.choices.flatMap((ch) => (ch.finish_reason ? [ch.finish_reason] : []))),
+    ["length"],
+  );
   const last = chunks.at(-1)!;
   assert.deepEqual(last.choices, []);
   assert.equal(last.usage?.completion_tokens, 10);
@@ -97,14 +130,17 @@ test("the openai client streams a chat completion: role first, the text in delta
 
 test("raw HTTP as curl -N sees it: text/event-stream, one data: line per chunk, ending in data: [DONE]", async () => {
   const r = await fetch(`${mesh.http}/v1/completions`, {
-    method: "POST", headers: { "content-type": "application/json" },
+    method: "POST",
+    headers: { "content-type": "application/json" },
     body: JSON.stringify({ model: "sotu-moe", prompt: PROMPT, max_tokens: 6, temperature: 0, stream: true }),
   });
   assert.equal(r.status, 200);
   assert.match(r.headers.get("content-type")!, /^text\/event-stream/);
   const events = sseData(await r.text());
   assert.equal(events.at(-1), "[DONE]");
-  const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { object: string; choices: { text: string; finish_reason: string | null }[]; usage?: unknown });
+  const chunks = events
+    .slice(0, -1)
+    .map((e) => JSON.parse(e) as { object: string; choices: { text: string; finish_reason: string | null }[]; usage?: unknown });
   assert.ok(chunks.every((c) => c.object === "text_completion" && c.choices.length === 1 && c.usage === undefined));
   assert.equal(chunks.filter((c) => c.choices[0]!.finish_reason !== null).length, 1);
   assert.equal(chunks.at(-1)!.choices[0]!.finish_reason, "length");
@@ -126,11 +162,17 @@ test("errors are OpenAI's JSON with the matching status: 404 unknown model, 400 
     assert.match(e.message, /100000.*512/);
     return true;
   });
-  await assert.rejects(openai.chat.completions.create({ model: "sotu-moe", messages: [{ role: "user", content: "x" }], n: 2 }), (e) => e instanceof APIError && e.status === 400 && e.param === "n");
+  await assert.rejects(
+    openai.chat.completions.create({ model: "sotu-moe", messages: [{ role: "user", content: "x" }], n: 2 }),
+    (e) => e instanceof APIError && e.status === 400 && e.param === "n",
+  );
   const bad = await fetch(`${mesh.http}/v1/completions`, { method: "POST", body: "{not json" });
   assert.equal(bad.status, 400);
   assert.match(((await bad.json()) as { error: { message: string } }).error.message, /not valid JSON/);
-  const big = await fetch(`${mesh.http}/v1/completions`, { method: "POST", body: JSON.stringify({ model: "sotu-moe", prompt: "x".repeat(2 * 1024 * 1024) }) });
+  const big = await fetch(`${mesh.http}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify({ model: "sotu-moe", prompt: "x".repeat(2 * 1024 * 1024) }),
+  });
   assert.equal(big.status, 413);
   assert.match(((await big.json()) as { error: { message: string } }).error.message, /above the limit of 1048576/);
 });
@@ -138,13 +180,17 @@ test("errors are OpenAI's JSON with the matching status: 404 unknown model, 400 
 test("a client that disconnects mid-stream frees the only slot at once; while it runs, a second request gets 429", async () => {
   const abort = new AbortController();
   const r = await fetch(`${mesh.http}/v1/chat/completions`, {
-    method: "POST", signal: abort.signal,
+    method: "POST",
+    signal: abort.signal,
     body: JSON.stringify({ model: "sotu-moe", messages: [{ role: "user", content: PROMPT }], max_tokens: 400, stream: true }),
   });
   const reader = r.body!.getReader();
   let seen = "";
   while ((seen.match(/data: /g) ?? []).length < 4) seen += new TextDecoder().decode((await reader.read()).value);
-  const busy = await fetch(`${mesh.http}/v1/completions`, { method: "POST", body: JSON.stringify({ model: "sotu-moe", prompt: "x", max_tokens: 2 }) });
+  const busy = await fetch(`${mesh.http}/v1/completions`, {
+    method: "POST",
+    body: JSON.stringify({ model: "sotu-moe", prompt: "x", max_tokens: 2 }),
+  });
   assert.equal(busy.status, 429);
   assert.ok(Number(busy.headers.get("retry-after")) >= 1);
   assert.equal(((await busy.json()) as { error: { type: string } }).error.type, "rate_limit_error");
@@ -155,14 +201,27 @@ test("a client that disconnects mid-stream frees the only slot at once; while it
   const ms = await admittedWithin(1_000);
   assert.ok(ms < 1_000, `admitted after ${ms} ms`);
   assert.equal(await metric('expertmesh:num_requests_running{model_name="sotu-moe"}'), 0);
-  assert.equal(await metric('expertmesh:request_success_total{model_name="sotu-moe",finished_reason="abort"}'), 1, "the disconnected stream counts as aborted");
+  assert.equal(
+    await metric('expertmesh:request_success_total{model_name="sotu-moe",finished_reason="abort"}'),
+    1,
+    "the disconnected stream counts as aborted",
+  );
 });
 
 test("the load test drives the OpenAI API: prompts measured by the server, tokens and usage counted, no failures", async () => {
   const { report, run } = await loadTest({
-    target: mesh.http!, api: "openai", load: { kind: "closed", concurrency: 1 }, prompts: { minTokens: 8, maxTokens: 12, count: 2 },
-    sampling: { maxTokens: 5, temperature: 0 }, warmupS: 0, durationS: 30, maxRequests: 3, requestTimeoutMs: 30_000,
-    objectives: MLPERF_MOE_OBJECTIVES, shards: [], seed: 1,
+    target: mesh.http!,
+    api: "openai",
+    load: { kind: "closed", concurrency: 1 },
+    prompts: { minTokens: 8, maxTokens: 12, count: 2 },
+    sampling: { maxTokens: 5, temperature: 0 },
+    warmupS: 0,
+    durationS: 30,
+    maxRequests: 3,
+    requestTimeoutMs: 30_000,
+    objectives: MLPERF_MOE_OBJECTIVES,
+    shards: [],
+    seed: 1,
   });
   assert.equal(report.api, "openai");
   const measured = run.records.filter((r) => !r.warmup);
@@ -180,7 +239,15 @@ test("one set of defaults: a request without temperature or seed is greedy on th
   const greedy = await grpc.complete(PROMPT, { maxTokens: 8, temperature: 0 });
   const sdk = await grpc.complete(PROMPT, { maxTokens: 8 });
   const http = await openai.completions.create({ model: "sotu-moe", prompt: PROMPT, max_tokens: 8 });
-  const cli = await promisify(execFile)(process.execPath, [createRequire(import.meta.url).resolve("@expertmesh/cli"), "generate", "--prompt", PROMPT, "--max-tokens", "8", "--json"]);
+  const cli = await promisify(execFile)(process.execPath, [
+    createRequire(import.meta.url).resolve("@expertmesh/cli"),
+    "generate",
+    "--prompt",
+    PROMPT,
+    "--max-tokens",
+    "8",
+    "--json",
+  ]);
   assert.equal(sdk.text, greedy.text);
   assert.equal(http.choices[0]!.text, greedy.text);
   assert.equal((JSON.parse(cli.stdout) as { text: string }).text, greedy.text);

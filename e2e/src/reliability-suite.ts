@@ -10,7 +10,13 @@ import { Client, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { ExpertMeshClient } from "@expertmesh/client";
 import { startMesh, type Mesh } from "@expertmesh/cli/launcher";
 import {
-  ExpertShardServiceService, HealthClient, HealthService, InferenceServiceService, PrefetchHint, PredictorServiceService, ServingStatus,
+  ExpertShardServiceService,
+  HealthClient,
+  HealthService,
+  InferenceServiceService,
+  PrefetchHint,
+  PredictorServiceService,
+  ServingStatus,
 } from "@expertmesh/proto";
 import { createNatsLink, hintSubject, silentLogger, channelOptions, type ServiceDefinitionLike } from "@expertmesh/runtime";
 import { PROMPTS, referenceTokens } from "./reference.js";
@@ -36,7 +42,13 @@ interface StreamResult {
 }
 
 /** One greedy generation, timed: first token, mean time per later token, total; `onToken(n)` after each chunk. */
-async function timedStream(client: ExpertMeshClient, prompt: string, maxTokens: number, onToken: (n: number) => void = () => {}, timeoutMs = 60_000): Promise<StreamResult> {
+async function timedStream(
+  client: ExpertMeshClient,
+  prompt: string,
+  maxTokens: number,
+  onToken: (n: number) => void = () => {},
+  timeoutMs = 60_000,
+): Promise<StreamResult> {
   const t0 = performance.now();
   let first = NaN;
   const tokens: number[] = [];
@@ -54,13 +66,23 @@ async function timedStream(client: ExpertMeshClient, prompt: string, maxTokens: 
 }
 
 /** A row from a scenario; a scenario that throws is a failed row naming the error. */
-async function row(fault: string, expected: string, run: () => Promise<{ observed: string; ok: boolean; timeMs?: number }>): Promise<ReliabilityRow> {
+async function row(
+  fault: string,
+  expected: string,
+  run: () => Promise<{ observed: string; ok: boolean; timeMs?: number }>,
+): Promise<ReliabilityRow> {
   const t0 = performance.now();
   try {
     const r = await run();
     return { fault, expected, observed: r.observed, ok: r.ok, timeMs: r.timeMs ?? performance.now() - t0 };
   } catch (error) {
-    return { fault, expected, observed: `threw ${errName(error)}: ${(error as Error).message}`.slice(0, 200), ok: false, timeMs: performance.now() - t0 };
+    return {
+      fault,
+      expected,
+      observed: `threw ${errName(error)}: ${(error as Error).message}`.slice(0, 200),
+      ok: false,
+      timeMs: performance.now() - t0,
+    };
   }
 }
 
@@ -146,97 +168,152 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
 
   // Mesh R: 2 shards x 2 replicas, NATS, the predictor in the long suite (its fuzz); a router of 8 running sequences and no queue, to
   // overload twice over (what is accepted starts at once: TTFT is its own prefill, not a wait).
-  const r = await startMesh({ shards: 2, replicas: 2, deviceBudget: "50%", predictor: o.long, routerArgs: ["--max-batch", "8", "--max-queue", "0"] });
+  const r = await startMesh({
+    shards: 2,
+    replicas: 2,
+    deviceBudget: "50%",
+    predictor: o.long,
+    routerArgs: ["--max-batch", "8", "--max-queue", "0"],
+  });
   const client = new ExpertMeshClient(r.router.address, { ...r.clientOptions, timeoutMs: 60_000, retry: false });
   try {
     await timedStream(client, prompt, 4); // warm-up
 
     const bodies = o.long ? 200 : 8;
-    add(await row("fuzz: undecodable bodies to every RPC", "no INTERNAL/UNKNOWN, every process still SERVING", async () => {
-      const targets: [string, string, ServiceDefinitionLike][] = [
-        ["router", r.router.address, InferenceServiceService], ["router", r.router.address, HealthService],
-        ["shard-0", r.shards[0]!.address, ExpertShardServiceService], ["shard-0", r.shards[0]!.address, HealthService],
-        ...(r.predictor ? [["predictor", r.predictor.address, PredictorServiceService] as [string, string, ServiceDefinitionLike]] : []),
-      ];
-      let calls = 0;
-      const bad: string[] = [];
-      for (const [, address, def] of targets) {
-        for (const [name, n] of await fuzz(r, address, def, bodies)) {
-          calls += n;
-          if (/ (INTERNAL|UNKNOWN)$/.test(name)) bad.push(`${name} x${n}`);
+    add(
+      await row("fuzz: undecodable bodies to every RPC", "no INTERNAL/UNKNOWN, every process still SERVING", async () => {
+        const targets: [string, string, ServiceDefinitionLike][] = [
+          ["router", r.router.address, InferenceServiceService],
+          ["router", r.router.address, HealthService],
+          ["shard-0", r.shards[0]!.address, ExpertShardServiceService],
+          ["shard-0", r.shards[0]!.address, HealthService],
+          ...(r.predictor ? [["predictor", r.predictor.address, PredictorServiceService] as [string, string, ServiceDefinitionLike]] : []),
+        ];
+        let calls = 0;
+        const bad: string[] = [];
+        for (const [, address, def] of targets) {
+          for (const [name, n] of await fuzz(r, address, def, bodies)) {
+            calls += n;
+            if (/ (INTERNAL|UNKNOWN)$/.test(name)) bad.push(`${name} x${n}`);
+          }
         }
-      }
-      const alive = (await Promise.all([r.router, ...r.shards, ...(r.predictor ? [r.predictor] : [])].map((s) => healthy(r, s.address)))).every(Boolean);
-      return { ok: bad.length === 0 && alive, observed: `${calls} calls, ${bad.length ? bad.join(", ") : "no INTERNAL/UNKNOWN"}, ${alive ? "all SERVING" : "a process is not SERVING"}` };
-    }));
+        const alive = (
+          await Promise.all([r.router, ...r.shards, ...(r.predictor ? [r.predictor] : [])].map((s) => healthy(r, s.address)))
+        ).every(Boolean);
+        return {
+          ok: bad.length === 0 && alive,
+          observed: `${calls} calls, ${bad.length ? bad.join(", ") : "no INTERNAL/UNKNOWN"}, ${alive ? "all SERVING" : "a process is not SERVING"}`,
+        };
+      }),
+    );
 
     let healthMs: number[] = [];
-    add(await row("2x overload (16 streams, capacity 8)", o.long ? "refused: RESOURCE_EXHAUSTED at once; accepted: OK, p99 TTFT <= 2 s, TPOT <= 200 ms" : "refused: RESOURCE_EXHAUSTED; accepted: all OK", async () => {
-      const runs = Promise.all(Array.from({ length: 16 }, (_, i) => timedStream(client, PROMPTS[i % PROMPTS.length]!, 16)));
-      const health = sampleHealth(r, r.router.address, runs);
-      const results = await runs;
-      healthMs = await health;
-      const refused = results.filter((x) => x.code === "ResourceExhaustedError");
-      const accepted = results.filter((x) => x.code === "OK");
-      const other = results.length - refused.length - accepted.length;
-      const refusalP99 = percentile(refused.map((x) => x.ms), 99);
-      const ttft = percentile(accepted.map((x) => x.ttftMs), 99);
-      const tpot = percentile(accepted.map((x) => x.tpotMs), 99);
-      const timing = !o.long || (refusalP99 < 1_000 && ttft <= 2_000 && tpot <= 200);
-      return {
-        ok: refused.length > 0 && other === 0 && accepted.length > 0 && timing,
-        observed: `${accepted.length} OK, ${refused.length} RESOURCE_EXHAUSTED (p99 ${refusalP99.toFixed(0)} ms), ${other} other; accepted p99 TTFT ${ttft.toFixed(0)} ms, TPOT ${tpot.toFixed(0)} ms`,
-      };
-    }));
-    add(await row("health under saturation (the overload above)", o.long ? "health p99 < 100 ms" : "answered throughout", async () => {
-      const p99 = percentile(healthMs, 99);
-      return { ok: healthMs.length > 0 && (!o.long || p99 < 100), observed: `${healthMs.length} checks, p99 ${p99.toFixed(1)} ms, max ${Math.max(...healthMs).toFixed(1)} ms` };
-    }));
+    add(
+      await row(
+        "2x overload (16 streams, capacity 8)",
+        o.long
+          ? "refused: RESOURCE_EXHAUSTED at once; accepted: OK, p99 TTFT <= 2 s, TPOT <= 200 ms"
+          : "refused: RESOURCE_EXHAUSTED; accepted: all OK",
+        async () => {
+          const runs = Promise.all(Array.from({ length: 16 }, (_, i) => timedStream(client, PROMPTS[i % PROMPTS.length]!, 16)));
+          const health = sampleHealth(r, r.router.address, runs);
+          const results = await runs;
+          healthMs = await health;
+          const refused = results.filter((x) => x.code === "ResourceExhaustedError");
+          const accepted = results.filter((x) => x.code === "OK");
+          const other = results.length - refused.length - accepted.length;
+          const refusalP99 = percentile(
+            refused.map((x) => x.ms),
+            99,
+          );
+          const ttft = percentile(
+            accepted.map((x) => x.ttftMs),
+            99,
+          );
+          const tpot = percentile(
+            accepted.map((x) => x.tpotMs),
+            99,
+          );
+          const timing = !o.long || (refusalP99 < 1_000 && ttft <= 2_000 && tpot <= 200);
+          return {
+            ok: refused.length > 0 && other === 0 && accepted.length > 0 && timing,
+            observed: `${accepted.length} OK, ${refused.length} RESOURCE_EXHAUSTED (p99 ${refusalP99.toFixed(0)} ms), ${other} other; accepted p99 TTFT ${ttft.toFixed(0)} ms, TPOT ${tpot.toFixed(0)} ms`,
+          };
+        },
+      ),
+    );
+    add(
+      await row("health under saturation (the overload above)", o.long ? "health p99 < 100 ms" : "answered throughout", async () => {
+        const p99 = percentile(healthMs, 99);
+        return {
+          ok: healthMs.length > 0 && (!o.long || p99 < 100),
+          observed: `${healthMs.length} checks, p99 ${p99.toFixed(1)} ms, max ${Math.max(...healthMs).toFixed(1)} ms`,
+        };
+      }),
+    );
 
-    add(await row("NATS SIGKILL, restarted 1 s later", "every request OK (serving does not need NATS)", async () => {
-      let ok = 0;
-      let n = 0;
-      const loop = (async () => {
-        const end = Date.now() + 3_000;
-        while (Date.now() < end) {
-          n++;
-          if ((await timedStream(client, prompt, 6)).code === "OK") ok++;
-        }
-      })();
-      await sleep(300);
-      r.nats!.process.signal("SIGKILL");
-      await r.nats!.process.exited;
-      await sleep(1_000);
-      await r.nats!.restart();
-      await loop;
-      return { ok: ok === n && n > 0, observed: `${ok}/${n} OK` };
-    }));
+    add(
+      await row("NATS SIGKILL, restarted 1 s later", "every request OK (serving does not need NATS)", async () => {
+        let ok = 0;
+        let n = 0;
+        const loop = (async () => {
+          const end = Date.now() + 3_000;
+          while (Date.now() < end) {
+            n++;
+            if ((await timedStream(client, prompt, 6)).code === "OK") ok++;
+          }
+        })();
+        await sleep(300);
+        r.nats!.process.signal("SIGKILL");
+        await r.nats!.process.exited;
+        await sleep(1_000);
+        await r.nats!.restart();
+        await loop;
+        return { ok: ok === n && n > 0, observed: `${ok}/${n} OK` };
+      }),
+    );
 
-    add(await row("shard SIGKILL under load, with a replica", "every stream OK, tokens = in-process", async () => {
-      let killed = false;
-      const results = await Promise.all(Array.from({ length: 4 }, () => timedStream(client, prompt, 24, (n) => {
-        if (n >= 4 && !killed) {
-          killed = true;
-          r.shards[0]!.process.signal("SIGKILL");
-        }
-      })));
-      const same = results.filter((x) => x.code === "OK" && x.tokens.join() === want24.join()).length;
-      return { ok: killed && same === results.length, observed: `${same}/${results.length} OK and equal to in-process` };
-    }));
+    add(
+      await row("shard SIGKILL under load, with a replica", "every stream OK, tokens = in-process", async () => {
+        let killed = false;
+        const results = await Promise.all(
+          Array.from({ length: 4 }, () =>
+            timedStream(client, prompt, 24, (n) => {
+              if (n >= 4 && !killed) {
+                killed = true;
+                r.shards[0]!.process.signal("SIGKILL");
+              }
+            }),
+          ),
+        );
+        const same = results.filter((x) => x.code === "OK" && x.tokens.join() === want24.join()).length;
+        return { ok: killed && same === results.length, observed: `${same}/${results.length} OK and equal to in-process` };
+      }),
+    );
 
-    add(await row("router SIGTERM under load", "0 accepted requests lost; the router exits", async () => {
-      let signalled = false;
-      const t0 = performance.now();
-      const results = await Promise.all(Array.from({ length: 4 }, () => timedStream(client, prompt, 24, (n) => {
-        if (n >= 2 && !signalled) {
-          signalled = true;
-          r.router.process.signal("SIGTERM");
-        }
-      })));
-      const code = await Promise.race([r.router.process.exited, sleep(60_000).then(() => "still running")]);
-      const lost = results.filter((x) => x.code !== "OK").length;
-      return { ok: signalled && lost === 0 && code !== "still running", observed: `${lost} of ${results.length} lost; router exit ${String(code)}`, timeMs: performance.now() - t0 };
-    }));
+    add(
+      await row("router SIGTERM under load", "0 accepted requests lost; the router exits", async () => {
+        let signalled = false;
+        const t0 = performance.now();
+        const results = await Promise.all(
+          Array.from({ length: 4 }, () =>
+            timedStream(client, prompt, 24, (n) => {
+              if (n >= 2 && !signalled) {
+                signalled = true;
+                r.router.process.signal("SIGTERM");
+              }
+            }),
+          ),
+        );
+        const code = await Promise.race([r.router.process.exited, sleep(60_000).then(() => "still running")]);
+        const lost = results.filter((x) => x.code !== "OK").length;
+        return {
+          ok: signalled && lost === 0 && code !== "still running",
+          observed: `${lost} of ${results.length} lost; router exit ${String(code)}`,
+          timeMs: performance.now() - t0,
+        };
+      }),
+    );
   } finally {
     client.close();
     await r.stop();
@@ -248,25 +325,47 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
   const sc = new ExpertMeshClient(s.router.address, { ...s.clientOptions, timeoutMs: 60_000, retry: false });
   try {
     await timedStream(sc, prompt, 4);
-    add(await row("shard SIGSTOP (request deadline 3 s)", "DEADLINE_EXCEEDED by the deadline + 1 s; OK after SIGCONT", async () => {
-      s.shards[0]!.process.signal("SIGSTOP");
-      const res = await timedStream(sc, prompt, 64, () => {}, 3_000);
-      s.shards[0]!.process.signal("SIGCONT");
-      const after = await timedStream(sc, prompt, 4);
-      return { ok: res.code === "DeadlineExceededError" && res.ms <= 4_000 && after.code === "OK", observed: `${res.code} after ${res.ms.toFixed(0)} ms; then ${after.code}`, timeMs: res.ms };
-    }));
-    add(await row("shard SIGKILL under load, no replica", "UNAVAILABLE within the deadline (20 s)", async () => {
-      let killed = false;
-      const t0 = performance.now();
-      const results = await Promise.all(Array.from({ length: 2 }, () => timedStream(sc, prompt, 200, (n) => {
-        if (n >= 3 && !killed) {
-          killed = true;
-          s.shards[0]!.process.signal("SIGKILL");
-        }
-      }, 20_000)));
-      const ms = performance.now() - t0;
-      return { ok: results.every((x) => x.code === "UnavailableError") && ms < 20_000, observed: results.map((x) => `${x.code} at ${x.ms.toFixed(0)} ms`).join(", "), timeMs: ms };
-    }));
+    add(
+      await row("shard SIGSTOP (request deadline 3 s)", "DEADLINE_EXCEEDED by the deadline + 1 s; OK after SIGCONT", async () => {
+        s.shards[0]!.process.signal("SIGSTOP");
+        const res = await timedStream(sc, prompt, 64, () => {}, 3_000);
+        s.shards[0]!.process.signal("SIGCONT");
+        const after = await timedStream(sc, prompt, 4);
+        return {
+          ok: res.code === "DeadlineExceededError" && res.ms <= 4_000 && after.code === "OK",
+          observed: `${res.code} after ${res.ms.toFixed(0)} ms; then ${after.code}`,
+          timeMs: res.ms,
+        };
+      }),
+    );
+    add(
+      await row("shard SIGKILL under load, no replica", "UNAVAILABLE within the deadline (20 s)", async () => {
+        let killed = false;
+        const t0 = performance.now();
+        const results = await Promise.all(
+          Array.from({ length: 2 }, () =>
+            timedStream(
+              sc,
+              prompt,
+              200,
+              (n) => {
+                if (n >= 3 && !killed) {
+                  killed = true;
+                  s.shards[0]!.process.signal("SIGKILL");
+                }
+              },
+              20_000,
+            ),
+          ),
+        );
+        const ms = performance.now() - t0;
+        return {
+          ok: results.every((x) => x.code === "UnavailableError") && ms < 20_000,
+          observed: results.map((x) => `${x.code} at ${x.ms.toFixed(0)} ms`).join(", "),
+          timeMs: ms,
+        };
+      }),
+    );
   } finally {
     sc.close();
     await s.stop();
@@ -284,58 +383,78 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
       return percentile(ms, 50);
     };
     await median4();
-    add(await row("hint flood (5,000 forged hints/s)", "median latency <= 4x the unflooded + 1 s", async () => {
-      const base = await median4();
-      let step = 0;
-      const flood = setInterval(() => {
-        for (let i = 0; i < 25; i++) {
-          const layer = step % 4;
-          const expertIds = Array.from({ length: 8 }, (_, j) => (step * 7 + j * 3) % 16);
-          link.publish(hintSubject(layer), PrefetchHint.encode({ layer, expertIds, scores: expertIds.map(() => 1), step: ++step, correction: true }).finish());
-        }
-      }, 5);
-      try {
-        await sleep(500);
-        const flooded = await median4();
-        return { ok: flooded <= 4 * base + 1_000, observed: `median ${base.toFixed(0)} ms unflooded, ${flooded.toFixed(0)} ms flooded (${step} hints)` };
-      } finally {
-        clearInterval(flood);
-      }
-    }));
-    const soakS = o.soakS ?? 600;
-    add(await row(`soak: 1 request/s for ${soakS} s after a 60 s warm-up`, "RSS growth <= 10 MiB per process (medians of the first and last minute)", async () => {
-      const procs = [
-        ["router", x.router.process.pid], ...x.shards.map((sh, i) => [`shard-${i}`, sh.process.pid] as const),
-        ...(x.predictor ? [["predictor", x.predictor.process.pid] as const] : []), ["nats", x.nats!.process.pid],
-      ] as const;
-      // RSS is sampled every 5 s; growth is the median of the last 12 samples minus the median of the
-      // first 12 after the warm-up (single samples swing by tens of MiB with garbage collection).
-      const samples: number[][] = [];
-      const steady = async (seconds: number, sample: boolean) => {
-        const end = Date.now() + seconds * 1_000;
-        let failed = 0;
-        let nextSample = Date.now();
-        for (let i = 0; Date.now() < end; i++) {
-          const t0 = Date.now();
-          if ((await timedStream(xc, PROMPTS[i % PROMPTS.length]!, 16)).code !== "OK") failed++;
-          if (sample && Date.now() >= nextSample) {
-            samples.push(procs.map(([, pid]) => rssMiB(pid)));
-            nextSample += 5_000;
+    add(
+      await row("hint flood (5,000 forged hints/s)", "median latency <= 4x the unflooded + 1 s", async () => {
+        const base = await median4();
+        let step = 0;
+        const flood = setInterval(() => {
+          for (let i = 0; i < 25; i++) {
+            const layer = step % 4;
+            const expertIds = Array.from({ length: 8 }, (_, j) => (step * 7 + j * 3) % 16);
+            link.publish(
+              hintSubject(layer),
+              PrefetchHint.encode({ layer, expertIds, scores: expertIds.map(() => 1), step: ++step, correction: true }).finish(),
+            );
           }
-          await sleep(Math.max(0, 1_000 - (Date.now() - t0)));
+        }, 5);
+        try {
+          await sleep(500);
+          const flooded = await median4();
+          return {
+            ok: flooded <= 4 * base + 1_000,
+            observed: `median ${base.toFixed(0)} ms unflooded, ${flooded.toFixed(0)} ms flooded (${step} hints)`,
+          };
+        } finally {
+          clearInterval(flood);
         }
-        return failed;
-      };
-      await steady(60, false);
-      const failed = await steady(soakS, true);
-      const window = Math.min(12, Math.floor(samples.length / 2));
-      const med = (rows: number[][], j: number) => percentile(rows.map((r) => r[j]!), 50);
-      const growth = procs.map(([name], j) => [name, med(samples.slice(-window), j) - med(samples.slice(0, window), j)] as const);
-      return {
-        ok: failed === 0 && growth.every(([, g]) => g <= 10),
-        observed: `${growth.map(([n, g]) => `${n} ${g >= 0 ? "+" : ""}${g.toFixed(1)}`).join(", ")} MiB; ${failed} failed`,
-      };
-    }));
+      }),
+    );
+    const soakS = o.soakS ?? 600;
+    add(
+      await row(
+        `soak: 1 request/s for ${soakS} s after a 60 s warm-up`,
+        "RSS growth <= 10 MiB per process (medians of the first and last minute)",
+        async () => {
+          const procs = [
+            ["router", x.router.process.pid],
+            ...x.shards.map((sh, i) => [`shard-${i}`, sh.process.pid] as const),
+            ...(x.predictor ? [["predictor", x.predictor.process.pid] as const] : []),
+            ["nats", x.nats!.process.pid],
+          ] as const;
+          // RSS is sampled every 5 s; growth is the median of the last 12 samples minus the median of the
+          // first 12 after the warm-up (single samples swing by tens of MiB with garbage collection).
+          const samples: number[][] = [];
+          const steady = async (seconds: number, sample: boolean) => {
+            const end = Date.now() + seconds * 1_000;
+            let failed = 0;
+            let nextSample = Date.now();
+            for (let i = 0; Date.now() < end; i++) {
+              const t0 = Date.now();
+              if ((await timedStream(xc, PROMPTS[i % PROMPTS.length]!, 16)).code !== "OK") failed++;
+              if (sample && Date.now() >= nextSample) {
+                samples.push(procs.map(([, pid]) => rssMiB(pid)));
+                nextSample += 5_000;
+              }
+              await sleep(Math.max(0, 1_000 - (Date.now() - t0)));
+            }
+            return failed;
+          };
+          await steady(60, false);
+          const failed = await steady(soakS, true);
+          const window = Math.min(12, Math.floor(samples.length / 2));
+          const med = (rows: number[][], j: number) =>
+            percentile(
+              rows.map((r) => r[j]!),
+              50,
+            );
+          const growth = procs.map(([name], j) => [name, med(samples.slice(-window), j) - med(samples.slice(0, window), j)] as const);
+          return {
+            ok: failed === 0 && growth.every(([, g]) => g <= 10),
+            observed: `${growth.map(([n, g]) => `${n} ${g >= 0 ? "+" : ""}${g.toFixed(1)}`).join(", ")} MiB; ${failed} failed`,
+          };
+        },
+      ),
+    );
   } finally {
     await link.close();
     xc.close();

@@ -15,7 +15,11 @@ export function reliabilityTable(rows: readonly ReliabilityRow[]): string {
   const cells = rows.map((r) => [r.ok ? "ok" : "FAIL", r.fault, r.expected, r.observed, `${(r.timeMs / 1000).toFixed(1)} s`]);
   const head = ["", "fault", "expected", "observed", "time"];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((x, i) => x.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
 }
 

@@ -14,5 +14,8 @@ test("short reliability suite: every fault row holds", async (t) => {
   const rows = await runReliability({ long: false });
   for (const line of reliabilityTable(rows).split("\n")) t.diagnostic(line);
   assert.ok(rows.length >= 6, `${rows.length} rows`);
-  assert.deepEqual(rows.filter((r) => !r.ok).map((r) => `${r.fault}: ${r.observed}`), []);
+  assert.deepEqual(
+    rows.filter((r) => !r.ok).map((r) => `${r.fault}: ${r.observed}`),
+    [],
+  );
 });

@@ -43,16 +43,31 @@ test("the packed SDK installs outside the repository and streams from a mesh, wi
     if (copied.has(name)) continue;
     copied.add(name);
     cpSync(join(repoModules, name), join(app, "node_modules", name), { recursive: true, dereference: true });
-    queue.push(...Object.keys((JSON.parse(readFileSync(join(repoModules, name, "package.json"), "utf8")) as { dependencies?: object }).dependencies ?? {}));
+    queue.push(
+      ...Object.keys(
+        (JSON.parse(readFileSync(join(repoModules, name, "package.json"), "utf8")) as { dependencies?: object }).dependencies ?? {},
+      ),
+    );
   }
   assert.deepEqual(deps.sort(), ["@bufbuild/protobuf", "@grpc/grpc-js"]);
   await run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", tarball], { cwd: app });
-  const installed = readdirSync(join(app, "node_modules")).flatMap((d) => (d.startsWith("@") ? readdirSync(join(app, "node_modules", d)).map((n) => `${d}/${n}`) : [d]));
+  const installed = readdirSync(join(app, "node_modules")).flatMap((d) =>
+    d.startsWith("@") ? readdirSync(join(app, "node_modules", d)).map((n) => `${d}/${n}`) : [d],
+  );
   assert.ok(installed.includes("@expertmesh/client") && installed.includes("@grpc/grpc-js"));
-  for (const server of ["prom-client", "@expertmesh/runtime", "@expertmesh/proto", "@opentelemetry/api", "@opentelemetry/sdk-trace-base", "@nats-io/transport-node"]) {
+  for (const server of [
+    "prom-client",
+    "@expertmesh/runtime",
+    "@expertmesh/proto",
+    "@opentelemetry/api",
+    "@opentelemetry/sdk-trace-base",
+    "@nats-io/transport-node",
+  ]) {
     assert.ok(!installed.includes(server), `${server} installed with the SDK`);
   }
-  writeFileSync(join(app, "stream.mjs"), `
+  writeFileSync(
+    join(app, "stream.mjs"),
+    `
     import { ExpertMeshClient, InvalidArgumentError } from "@expertmesh/client";
     const client = new ExpertMeshClient(process.argv[2]);
     const chunks = [];
@@ -61,7 +76,8 @@ test("the packed SDK installs outside the repository and streams from a mesh, wi
     try { await client.complete("x", { maxTokens: 100000 }); } catch (e) { invalid = e instanceof InvalidArgumentError; }
     client.close();
     console.log(JSON.stringify({ text: chunks.map((c) => c.text).join(""), tokens: chunks.flatMap((c) => c.tokenIds).length, finish: chunks.at(-1).finishReason, invalid }));
-  `);
+  `,
+  );
   const streamed = JSON.parse((await run(process.execPath, [join(app, "stream.mjs"), mesh.router.address], { cwd: app })).stdout);
   const inRepo = new ExpertMeshClient(mesh.router.address);
   try {
@@ -74,14 +90,37 @@ test("the packed SDK installs outside the repository and streams from a mesh, wi
 
 test("the installed SDK's types check under strict TypeScript", async () => {
   assert.ok(existsSync(join(app, "node_modules/@expertmesh/client/dist/index.d.ts")), "installed by the test before");
-  writeFileSync(join(app, "check.ts"), `
+  writeFileSync(
+    join(app, "check.ts"),
+    `
     import { ExpertMeshClient, type TokenChunk, ResourceExhaustedError } from "@expertmesh/client";
     const client = new ExpertMeshClient("127.0.0.1:1", { timeoutMs: 1000, tls: false });
     export async function first(): Promise<string> {
       for await (const c of client.generate("x", { maxTokens: 1, temperature: 0 })) { const t: TokenChunk = c; return t.text; }
       return new ResourceExhaustedError("queue", "full").resource;
     }
-  `);
+  `,
+  );
   const tsc = join(repoModules, "typescript/bin/tsc");
-  await run(process.execPath, [tsc, "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", "--types", "node", "--typeRoots", join(repoModules, "@types"), "check.ts"], { cwd: app });
+  await run(
+    process.execPath,
+    [
+      tsc,
+      "--noEmit",
+      "--strict",
+      "--module",
+      "nodenext",
+      "--moduleResolution",
+      "nodenext",
+      "--target",
+      "es2022",
+      "--skipLibCheck",
+      "--types",
+      "node",
+      "--typeRoots",
+      join(repoModules, "@types"),
+      "check.ts",
+    ],
+    { cwd: app },
+  );
 });

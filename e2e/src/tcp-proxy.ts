@@ -8,14 +8,20 @@ export class TcpProxy {
   /** Connections accepted so far. */
   accepted = 0;
 
-  constructor(readonly port: number, private readonly upstream: string) {}
+  constructor(
+    readonly port: number,
+    private readonly upstream: string,
+  ) {}
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
   }
 
   listen(): Promise<void> {
-    const [host, port] = [this.upstream.slice(0, this.upstream.lastIndexOf(":")), Number(this.upstream.slice(this.upstream.lastIndexOf(":") + 1))];
+    const [host, port] = [
+      this.upstream.slice(0, this.upstream.lastIndexOf(":")),
+      Number(this.upstream.slice(this.upstream.lastIndexOf(":") + 1)),
+    ];
     this.server = createServer((client) => {
       this.accepted++;
       const server = connect(port, host);

@@ -19,7 +19,12 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 interface Up {
   child: ChildProcess;
-  ready: { router: string; http: string | null; metrics: { router: string; shards: string[]; predictor: string | null } | null; predictor: string | null };
+  ready: {
+    router: string;
+    http: string | null;
+    metrics: { router: string; shards: string[]; predictor: string | null } | null;
+    predictor: string | null;
+  };
   stderr: () => string;
   stop(): Promise<void>;
 }
@@ -35,7 +40,8 @@ function up(...args: string[]): Promise<Up> {
     child.stdout!.on("data", (d) => {
       out += d;
       const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve({ child, ready: JSON.parse(line), stderr: () => err, stop: async () => void (child.kill("SIGTERM"), await exited) });
+      if (line)
+        resolve({ child, ready: JSON.parse(line), stderr: () => err, stop: async () => void (child.kill("SIGTERM"), await exited) });
     });
     void exited.then((code) => reject(new Error(`up exited (code ${code}) before it was ready:\n${err}`)));
   });
@@ -82,7 +88,11 @@ test("the openai client streams a chat completion from `up --http-port`; each pr
     assert.match(mesh.ready.http!, /^http:\/\/127\.0\.0\.1:\d+$/);
     const openai = new OpenAI({ baseURL: `${mesh.ready.http}/v1`, apiKey: "unused", maxRetries: 0 });
     const stream = await openai.chat.completions.create({
-      model: "sotu-moe", messages: [{ role: "user", content: "What is the state of the Union?" }], max_tokens: 8, temperature: 0, stream: true,
+      model: "sotu-moe",
+      messages: [{ role: "user", content: "What is the state of the Union?" }],
+      max_tokens: 8,
+      temperature: 0,
+      stream: true,
     });
     let text = "";
     let finish: string | null = null;
@@ -93,10 +103,19 @@ test("the openai client streams a chat completion from `up --http-port`; each pr
     assert.ok(text.length > 0);
     assert.ok(finish === "length", `finish ${finish}`); // greedy text of the bundled model does not end within 8 tokens
     const m = mesh.ready.metrics!;
-    assert.deepEqual([m.router, ...m.shards, m.predictor], [0, 1, 2, 3].map((i) => `http://127.0.0.1:${base + i}/metrics`));
+    assert.deepEqual(
+      [m.router, ...m.shards, m.predictor],
+      [0, 1, 2, 3].map((i) => `http://127.0.0.1:${base + i}/metrics`),
+    );
     // The router's vLLM-style metrics saw that request: 1 TTFT, 7 inter-token gaps, 8 tokens, nothing running now.
     const router = await (await fetch(m.router)).text();
-    const value = (series: string) => Number(router.split("\n").find((l) => l.startsWith(`${series} `))?.split(" ")[1]);
+    const value = (series: string) =>
+      Number(
+        router
+          .split("\n")
+          .find((l) => l.startsWith(`${series} `))
+          ?.split(" ")[1],
+      );
     const l = '{model_name="sotu-moe"}';
     assert.equal(value(`expertmesh:time_to_first_token_seconds_count${l}`), 1);
     assert.equal(value(`expertmesh:inter_token_latency_seconds_count${l}`), 7);
@@ -118,7 +137,23 @@ test("the openai client streams a chat completion from `up --http-port`; each pr
 
 test("up --model with a user's checkpoint and no predictor of its shape serves, with a warning naming why", async () => {
   const model = join(root, "user-model");
-  const made = await run("synth", "--hidden", "64", "--intermediate", "96", "--layers", "3", "--experts", "8", "--top-k", "2", "--heads", "4", "--out", model);
+  const made = await run(
+    "synth",
+    "--hidden",
+    "64",
+    "--intermediate",
+    "96",
+    "--layers",
+    "3",
+    "--experts",
+    "8",
+    "--top-k",
+    "2",
+    "--heads",
+    "4",
+    "--out",
+    model,
+  );
   assert.equal(made.code, 0, made.stderr);
   // synth copies the bundled tokenizer, chat template included: this user's model has none.
   const config = join(model, "tokenizer_config.json");
@@ -128,11 +163,17 @@ test("up --model with a user's checkpoint and no predictor of its shape serves, 
   try {
     assert.match(mesh.stderr(), /warning: .*has no predictor\.onnx: serving without route prediction/);
     assert.equal(mesh.ready.predictor, null);
-    const r = await fetch(`${mesh.ready.http}/v1/completions`, { method: "POST", body: JSON.stringify({ model: "user-model", prompt: "The Congress", max_tokens: 4 }) });
+    const r = await fetch(`${mesh.ready.http}/v1/completions`, {
+      method: "POST",
+      body: JSON.stringify({ model: "user-model", prompt: "The Congress", max_tokens: 4 }),
+    });
     assert.equal(r.status, 200);
     assert.equal(((await r.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens, 4);
     // No chat template in its tokenizer_config.json: chat is refused with the reason, not rendered somehow.
-    const chat = await fetch(`${mesh.ready.http}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "user-model", messages: [{ role: "user", content: "x" }] }) });
+    const chat = await fetch(`${mesh.ready.http}/v1/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({ model: "user-model", messages: [{ role: "user", content: "x" }] }),
+    });
     assert.equal(chat.status, 400);
     assert.match(((await chat.json()) as { error: { message: string } }).error.message, /no chat_template/);
   } finally {

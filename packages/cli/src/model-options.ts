@@ -2,7 +2,6 @@
 import { BUNDLED_MODEL_DIR, MoeRuntime, type ExecutionProvider } from "@expertmesh/model";
 import { numberFlag, isPositiveInt, UsageError } from "./args.js";
 
-
 export const modelFlags = {
   model: { type: "string" },
   threads: { type: "string" },

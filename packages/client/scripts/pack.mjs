@@ -30,7 +30,10 @@ const own = { dist: join(client, "dist"), entry: "index", into: "dist" };
 const pkg = JSON.parse(readFileSync(join(client, "package.json"), "utf8"));
 const protoPkg = JSON.parse(readFileSync(join(repo, "packages/proto/package.json"), "utf8"));
 /** What the tarball may import: these dependencies (and subpaths) and Node's built-ins. */
-const DEPENDENCIES = { "@grpc/grpc-js": pkg.dependencies["@grpc/grpc-js"], "@bufbuild/protobuf": protoPkg.dependencies["@bufbuild/protobuf"] };
+const DEPENDENCIES = {
+  "@grpc/grpc-js": pkg.dependencies["@grpc/grpc-js"],
+  "@bufbuild/protobuf": protoPkg.dependencies["@bufbuild/protobuf"],
+};
 
 const SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])([^"']+)\2/g;
 const stage = mkdtempSync(join(tmpdir(), "expertmesh-client-pack-"));
@@ -62,7 +65,9 @@ function copyModule(p, name) {
       }
       const base = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
       if (spec.startsWith("node:") || base in DEPENDENCIES) return all;
-      throw new Error(`${relative(repo, file)} imports ${JSON.stringify(spec)}: not a dependency of the SDK (${Object.keys(DEPENDENCIES).join(", ")})`);
+      throw new Error(
+        `${relative(repo, file)} imports ${JSON.stringify(spec)}: not a dependency of the SDK (${Object.keys(DEPENDENCIES).join(", ")})`,
+      );
     });
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, rewritten);

@@ -22,7 +22,10 @@ test("generate yields the tokens, then a last chunk with finish reason and usage
       chunks.push(r.value);
       r = await it.next();
     }
-    assert.deepEqual(chunks.slice(0, 3).map((c) => c.text), ["a", "b", "c"]);
+    assert.deepEqual(
+      chunks.slice(0, 3).map((c) => c.text),
+      ["a", "b", "c"],
+    );
     const last = chunks.at(-1)!;
     assert.equal(last.finishReason, "length");
     assert.deepEqual(last.usage, { promptTokens: 3, completionTokens: 3, queueMs: 1500, prefillMs: 1500, decodeMs: 1500, totalMs: 1500 });
@@ -68,7 +71,10 @@ test("errors other than UNAVAILABLE are not retried, and retry: false turns retr
   const client = new ExpertMeshClient(server.address, { retry: fast });
   const noRetry = new ExpertMeshClient(server.address, { retry: false });
   try {
-    await assert.rejects(client.complete("bad"), (e) => e instanceof InvalidArgumentError && e.field === "prompt" && e.limit === "1" && e.value === "2");
+    await assert.rejects(
+      client.complete("bad"),
+      (e) => e instanceof InvalidArgumentError && e.field === "prompt" && e.limit === "1" && e.value === "2",
+    );
     assert.equal(calls, 1);
     calls = 0;
     await assert.rejects(noRetry.complete("x"), UnavailableError);
@@ -164,6 +170,9 @@ describe("TLS and mTLS on loopback, with certificates made for this test", () =>
   test("mTLS: a client with the CA-signed certificate connects; one without a certificate is refused", async () => {
     assert.equal(await info(mtls.address, { tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } }), "test-model");
     await assert.rejects(info(mtls.address, { tls: { ca: pki.ca } }), UnavailableError);
-    assert.throws(() => new ExpertMeshClient(mtls.address, { tls: { ca: pki.ca, cert: pki.clientCert } }), /mTLS needs both cert and key, got only cert/);
+    assert.throws(
+      () => new ExpertMeshClient(mtls.address, { tls: { ca: pki.ca, cert: pki.clientCert } }),
+      /mTLS needs both cert and key, got only cert/,
+    );
   });
 });

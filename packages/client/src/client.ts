@@ -2,8 +2,20 @@
 // (which cancels the server's work), retries of unary calls on UNAVAILABLE (retry.ts), plaintext / TLS /
 // mTLS (channelCredentials in @expertmesh/runtime, the one place credentials are built), and errors mapped to typed classes in one place (errorFromStatus).
 import { Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
-import { InferenceServiceClient, type CompleteResponse, type GenerateResponse, type ModelInfoResponse, type TokenizeResponse } from "@expertmesh/proto";
-import { channelCredentials, errorFromStatus, plainChannelOptions, type ExpertMeshError, type TlsOptions } from "@expertmesh/runtime/public";
+import {
+  InferenceServiceClient,
+  type CompleteResponse,
+  type GenerateResponse,
+  type ModelInfoResponse,
+  type TokenizeResponse,
+} from "@expertmesh/proto";
+import {
+  channelCredentials,
+  errorFromStatus,
+  plainChannelOptions,
+  type ExpertMeshError,
+  type TlsOptions,
+} from "@expertmesh/runtime/public";
 import { finishReasonName, usageFromWire, type FinishReasonName, type GenerationEnd, type GenerationUsage } from "./generation-end.js";
 import { retryPolicy, withRetries, type RetryEvent, type RetryPolicy } from "./retry.js";
 
@@ -77,7 +89,10 @@ export class ExpertMeshClient {
   private readonly retry: RetryPolicy;
   private readonly onRetry: ((event: RetryEvent) => void) | undefined;
 
-  constructor(readonly address: string, options: ClientOptions = {}) {
+  constructor(
+    readonly address: string,
+    options: ClientOptions = {},
+  ) {
     this.timeoutMs = options.timeoutMs ?? 60_000;
     if (!(this.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${this.timeoutMs}`);
     this.model = options.model ?? "";
@@ -108,7 +123,9 @@ export class ExpertMeshClient {
    */
   async *generate(prompt: string, opts: GenerateOptions = {}): AsyncGenerator<TokenChunk, GenerationEnd> {
     opts.signal?.throwIfAborted();
-    const call = this.client.generate({ model: this.model, prompt, sampling: sampling(opts) }, new Metadata(), { deadline: this.deadline(opts) });
+    const call = this.client.generate({ model: this.model, prompt, sampling: sampling(opts) }, new Metadata(), {
+      deadline: this.deadline(opts),
+    });
     const onAbort = () => call.cancel();
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     let end: GenerationEnd = { finishReason: "unspecified", usage: undefined };

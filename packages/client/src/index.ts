@@ -13,6 +13,13 @@ export type { FinishReasonName, GenerationEnd, GenerationUsage } from "./generat
 export { channelCredentials, type Pem, type TlsOptions } from "@expertmesh/runtime/public";
 export { backoffMs, DEFAULT_RETRY_POLICY, isRetryable, retryPolicy, type RetryEvent, type RetryPolicy } from "./retry.js";
 export {
-  ExpertMeshError, InvalidArgumentError, ResourceExhaustedError, UnavailableError, DeadlineExceededError, NotFoundError,
-  CancelledError, InternalError, StatusError,
+  ExpertMeshError,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  UnavailableError,
+  DeadlineExceededError,
+  NotFoundError,
+  CancelledError,
+  InternalError,
+  StatusError,
 } from "@expertmesh/runtime/public";

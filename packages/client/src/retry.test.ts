@@ -5,16 +5,34 @@ import { backoffMs, DEFAULT_RETRY_POLICY, retryPolicy, withRetries } from "./ret
 
 test("backoff is full jitter under a cap that doubles up to the maximum, and never below RetryInfo", () => {
   const p = retryPolicy({ initialBackoffMs: 100, maxBackoffMs: 1000, multiplier: 2 });
-  assert.equal(backoffMs(p, 1, undefined, () => 1), 100);
-  assert.equal(backoffMs(p, 3, undefined, () => 1), 400);
-  assert.equal(backoffMs(p, 10, undefined, () => 1), 1000);
-  assert.equal(backoffMs(p, 3, undefined, () => 0), 0);
-  assert.equal(backoffMs(p, 1, 750, () => 0.5), 750);
+  assert.equal(
+    backoffMs(p, 1, undefined, () => 1),
+    100,
+  );
+  assert.equal(
+    backoffMs(p, 3, undefined, () => 1),
+    400,
+  );
+  assert.equal(
+    backoffMs(p, 10, undefined, () => 1),
+    1000,
+  );
+  assert.equal(
+    backoffMs(p, 3, undefined, () => 0),
+    0,
+  );
+  assert.equal(
+    backoffMs(p, 1, 750, () => 0.5),
+    750,
+  );
 });
 
 test("a bad policy is refused naming the field and the value", () => {
   assert.throws(() => retryPolicy({ maxAttempts: 0 }), /retry\.maxAttempts must be an integer >= 1, got 0/);
-  assert.throws(() => retryPolicy({ initialBackoffMs: 500, maxBackoffMs: 100 }), /retry\.maxBackoffMs must be a finite number >= initialBackoffMs, got 100/);
+  assert.throws(
+    () => retryPolicy({ initialBackoffMs: 500, maxBackoffMs: 100 }),
+    /retry\.maxBackoffMs must be a finite number >= initialBackoffMs, got 100/,
+  );
 });
 
 test("UNAVAILABLE is retried until success; other errors are not retried", async () => {
@@ -53,9 +71,14 @@ test("retries stop at maxAttempts and before a wait that would pass the deadline
 
 test("an abort during the backoff rejects with the signal's reason", async () => {
   const abort = new AbortController();
-  const p = withRetries(retryPolicy({ initialBackoffMs: 1000, maxBackoffMs: 1000 }), Date.now() + 60_000, async () => {
-    throw new UnavailableError("down", { retryAfterMs: 1000 });
-  }, { signal: abort.signal });
+  const p = withRetries(
+    retryPolicy({ initialBackoffMs: 1000, maxBackoffMs: 1000 }),
+    Date.now() + 60_000,
+    async () => {
+      throw new UnavailableError("down", { retryAfterMs: 1000 });
+    },
+    { signal: abort.signal },
+  );
   setTimeout(() => abort.abort(new Error("stop")), 20);
   await assert.rejects(p, /stop/);
 });

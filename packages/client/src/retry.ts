@@ -17,7 +17,12 @@ export interface RetryPolicy {
   readonly multiplier: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ maxAttempts: 4, initialBackoffMs: 100, maxBackoffMs: 2_000, multiplier: 2 });
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  maxAttempts: 4,
+  initialBackoffMs: 100,
+  maxBackoffMs: 2_000,
+  multiplier: 2,
+});
 
 /** What `onRetry` is told before each wait. */
 export interface RetryEvent {
@@ -46,7 +51,12 @@ export function retryPolicy(partial: Partial<RetryPolicy> = {}): RetryPolicy {
  * cap = min(initial · multiplier^(retry-1), max) (full jitter, so that clients that failed together do
  * not come back together), and never shorter than the server's RetryInfo delay.
  */
-export function backoffMs(policy: RetryPolicy, retry: number, retryAfterMs: number | undefined, random: () => number = Math.random): number {
+export function backoffMs(
+  policy: RetryPolicy,
+  retry: number,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
   const cap = Math.min(policy.initialBackoffMs * policy.multiplier ** (retry - 1), policy.maxBackoffMs);
   return Math.max(random() * cap, retryAfterMs ?? 0);
 }

@@ -19,9 +19,15 @@ export interface TestHandlers {
 
 export async function* wordStream(prompt: string): AsyncGenerator<GenerateResponse> {
   const words = prompt.split(" ");
-  for (const [i, w] of words.entries()) yield { tokenIds: [i], text: w, finishReason: FinishReason.FINISH_REASON_UNSPECIFIED, usage: undefined };
+  for (const [i, w] of words.entries())
+    yield { tokenIds: [i], text: w, finishReason: FinishReason.FINISH_REASON_UNSPECIFIED, usage: undefined };
   const d = { seconds: 1, nanos: 500_000_000 };
-  yield { tokenIds: [], text: "", finishReason: FinishReason.FINISH_REASON_LENGTH, usage: { promptTokens: 3, completionTokens: words.length, queueDuration: d, prefillDuration: d, decodeDuration: d, totalDuration: d } };
+  yield {
+    tokenIds: [],
+    text: "",
+    finishReason: FinishReason.FINISH_REASON_LENGTH,
+    usage: { promptTokens: 3, completionTokens: words.length, queueDuration: d, prefillDuration: d, decodeDuration: d, totalDuration: d },
+  };
 }
 
 export function startTestInference(h: TestHandlers = {}, credentials?: ServerCredentials): Promise<Server> {
@@ -40,7 +46,17 @@ export function startTestInference(h: TestHandlers = {}, credentials?: ServerCre
         tokenize: (req) => ({ tokenIds: [...req.text].map((c) => c.charCodeAt(0)), tokens: [...req.text] }),
         modelInfo: async (_req, ctx) => {
           await h.modelInfo?.(ctx);
-          return { name: "test-model", architecture: "Test", numLayers: 12, numExperts: 8, topK: 2, vocabSize: 256, contextLength: 64, hiddenSize: 16, predictor: "" };
+          return {
+            name: "test-model",
+            architecture: "Test",
+            numLayers: 12,
+            numExperts: 8,
+            topK: 2,
+            vocabSize: 256,
+            contextLength: 64,
+            hiddenSize: 16,
+            predictor: "",
+          };
         },
       }),
     ],
@@ -71,16 +87,41 @@ export function makeTestPki(): TestPki {
     const leaf = (name: string) => {
       key(`${name}.key`);
       ssl("req", "-new", "-key", f(`${name}.key`), "-subj", `/CN=${name}`, "-out", f(`${name}.csr`));
-      ssl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1",
-        "-extfile", f(`${name}.ext`), "-out", f(`${name}.crt`));
+      ssl(
+        "x509",
+        "-req",
+        "-in",
+        f(`${name}.csr`),
+        "-CA",
+        f("ca.crt"),
+        "-CAkey",
+        f("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        f(`${name}.ext`),
+        "-out",
+        f(`${name}.crt`),
+      );
     };
     ca("ca");
     ca("other-ca");
-    execFileSync("sh", ["-c", `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > ${f("server.ext")}; printf 'extendedKeyUsage=clientAuth\\n' > ${f("client.ext")}`]);
+    execFileSync("sh", [
+      "-c",
+      `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > ${f("server.ext")}; printf 'extendedKeyUsage=clientAuth\\n' > ${f("client.ext")}`,
+    ]);
     leaf("server");
     leaf("client");
     const r = (name: string) => readFileSync(f(name));
-    return { ca: r("ca.crt"), serverCert: r("server.crt"), serverKey: r("server.key"), clientCert: r("client.crt"), clientKey: r("client.key"), otherCa: r("other-ca.crt") };
+    return {
+      ca: r("ca.crt"),
+      serverCert: r("server.crt"),
+      serverKey: r("server.key"),
+      clientCert: r("client.crt"),
+      clientKey: r("client.key"),
+      otherCa: r("other-ca.crt"),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

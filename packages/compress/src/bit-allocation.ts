@@ -15,7 +15,8 @@ export interface Allocation {
 /** cost[i][w] is expert i's cost at widths[w]. Throws when even the smallest width exceeds the budget. */
 export function allocateBits(cost: readonly (readonly number[])[], widths: readonly number[], avgBits: number): Allocation {
   const n = cost.length;
-  if (widths.length === 0 || widths.some((b) => !Number.isInteger(b) || b <= 0)) throw new RangeError(`allocateBits: widths must be positive integers, got [${widths}]`);
+  if (widths.length === 0 || widths.some((b) => !Number.isInteger(b) || b <= 0))
+    throw new RangeError(`allocateBits: widths must be positive integers, got [${widths}]`);
   if (cost.some((row) => row.length !== widths.length)) throw new RangeError(`allocateBits: every cost row needs ${widths.length} entries`);
   const budget = Math.floor(avgBits * n + 1e-9);
   const minW = Math.min(...widths);

@@ -46,7 +46,11 @@ export function routerLogits(x: Float32Array, gate: Float32Array, D: number, E: 
   return out;
 }
 
-export async function calibrate(rt: MoeRuntime, sequences: readonly (readonly number[])[], opts: CalibrateOptions = {}): Promise<Calibration> {
+export async function calibrate(
+  rt: MoeRuntime,
+  sequences: readonly (readonly number[])[],
+  opts: CalibrateOptions = {},
+): Promise<Calibration> {
   const { numLayers: L, numExperts: E, topK: k, hiddenSize: D, maxPositions } = rt.config;
   const M = opts.samplesPerExpert ?? 256;
   const random = seededRandom(opts.seed ?? 1);

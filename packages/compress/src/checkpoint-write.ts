@@ -8,18 +8,25 @@ export class CompressError extends Error {
   override name = "CompressError";
 }
 
-export function writeCompressedCheckpoint(src: Checkpoint, outDir: string, tensors: Record<string, TensorToWrite>, configEdits: Record<string, unknown>): void {
+export function writeCompressedCheckpoint(
+  src: Checkpoint,
+  outDir: string,
+  tensors: Record<string, TensorToWrite>,
+  configEdits: Record<string, unknown>,
+): void {
   if (resolve(outDir) === resolve(src.dir)) throw new CompressError(`--out ${outDir} is the source model directory; choose another`);
   mkdirSync(outDir, { recursive: true });
   for (const name of readdirSync(src.dir)) {
     const from = join(src.dir, name);
-    if (name === "config.json" || name.endsWith(".safetensors") || name === "model.safetensors.index.json" || !statSync(from).isFile()) continue;
+    if (name === "config.json" || name.endsWith(".safetensors") || name === "model.safetensors.index.json" || !statSync(from).isFile())
+      continue;
     copyFileSync(from, join(outDir, name));
   }
   const config = JSON.parse(readFileSync(join(src.dir, "config.json"), "utf8")) as Record<string, unknown>;
   writeFileSync(join(outDir, "config.json"), JSON.stringify({ ...config, ...configEdits }, null, 2) + "\n");
   const stale = join(outDir, "model.safetensors.index.json");
-  if (existsSync(stale)) throw new CompressError(`${outDir} holds a model.safetensors.index.json from an earlier checkpoint; use an empty --out`);
+  if (existsSync(stale))
+    throw new CompressError(`${outDir} holds a model.safetensors.index.json from an earlier checkpoint; use an empty --out`);
   writeSafetensors(join(outDir, "model.safetensors"), tensors, { format: "pt" });
 }
 

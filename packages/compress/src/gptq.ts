@@ -11,7 +11,8 @@ import { groupGrid, nbitsShape, packCodes, type NbitsWeight } from "@expertmesh/
 const DAMPENING = 0.01;
 
 export function gptqNbits(W: Float32Array, N: number, K: number, X: Float32Array, m: number, bits: number, groupSize: number): NbitsWeight {
-  if (W.length !== N * K || X.length !== m * K) throw new RangeError(`gptqNbits: W ${W.length} for [${N}, ${K}], X ${X.length} for [${m}, ${K}]`);
+  if (W.length !== N * K || X.length !== m * K)
+    throw new RangeError(`gptqNbits: W ${W.length} for [${N}, ${K}], X ${X.length} for [${m}, ${K}]`);
   const U = inverseHessianFactor(X, m, K);
   const shape = nbitsShape(N, K, bits, groupSize);
   const { blocks, blobBytes, zeroBytes } = shape;

@@ -14,7 +14,11 @@ test("maxAssignment reaches the best total score of all permutations (exhaustive
     for (let trial = 0; trial < 10; trial++) {
       const s = Float64Array.from({ length: n * n }, () => random() * 10 - 5);
       const p = maxAssignment(s, n);
-      assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i), "a permutation");
+      assert.deepEqual(
+        [...p].sort((a, b) => a - b),
+        Array.from({ length: n }, (_, i) => i),
+        "a permutation",
+      );
       const total = (q: ArrayLike<number>) => Array.from({ length: n }, (_, i) => s[i * n + q[i]]).reduce((a, b) => a + b, 0);
       const best = Math.max(...permutations(n).map(total));
       assert.ok(Math.abs(total(p) - best) < 1e-9, `n=${n} trial ${trial}: ${total(p)} vs ${best}`);

@@ -1,7 +1,14 @@
 export { StatsAccumulator, type RoutingStats, type LayerStats } from "./routing-stats.js";
 export { calibrate, gateWeights, routerLogits, type Calibration, type CalibrateOptions } from "./calibrate.js";
 export { allocateBits, type Allocation } from "./bit-allocation.js";
-export { quantizeCheckpoint, checkQuantizable, DEFAULT_GROUP_SIZE, type QuantizeOptions, type QuantizeReport, type Rounding } from "./quantize-checkpoint.js";
+export {
+  quantizeCheckpoint,
+  checkQuantizable,
+  DEFAULT_GROUP_SIZE,
+  type QuantizeOptions,
+  type QuantizeReport,
+  type Rounding,
+} from "./quantize-checkpoint.js";
 export { gptqNbits } from "./gptq.js";
 export { CompressError, writeCompressedCheckpoint, copiedTensors } from "./checkpoint-write.js";
 export { maxAssignment } from "./hungarian.js";

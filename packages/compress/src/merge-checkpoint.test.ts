@@ -18,7 +18,10 @@ async function run(modelDir: string) {
   const rt = await MoeRuntime.load(modelDir);
   try {
     const experts: number[] = [];
-    const [logits] = await rt.step([{ sequence: rt.newSequence(), tokens }], { allLogits: true, onRouting: (r) => experts.push(...r.experts) });
+    const [logits] = await rt.step([{ sequence: rt.newSequence(), tokens }], {
+      allLogits: true,
+      onRouting: (r) => experts.push(...r.experts),
+    });
     return { logits, experts };
   } finally {
     await rt.release();
@@ -44,7 +47,8 @@ test("a merged checkpoint runs like the f32 model whose every slot holds its gro
   for (let l = 0; l < TINY.L; l++) {
     for (let e = 0; e < TINY.E; e++) {
       const w = merged.expert(l, e);
-      for (const k of EXPERT_WEIGHTS) override[merged.adapter.expert(l, e, k)] = { data: w[k], shape: k === "w2" ? [TINY.D, TINY.F] : [TINY.F, TINY.D] };
+      for (const k of EXPERT_WEIGHTS)
+        override[merged.adapter.expert(l, e, k)] = { data: w[k], shape: k === "w2" ? [TINY.D, TINY.F] : [TINY.F, TINY.D] };
     }
   }
   const ref = writeTinyModel(join(dir, "copies"), { seed: 4, override });
@@ -69,8 +73,17 @@ test("a pruned checkpoint routes only to the kept experts, whose weights are the
 test("merge rejects K above E, K below k, and an already merged checkpoint, naming the values", async () => {
   const stats = await statsOf(src);
   const c = Checkpoint.open(src);
-  assert.throws(() => mergeCheckpoint(c, stats, join(dir, "x"), { expertsPerLayer: 5, method: "merge" }), (e: Error) => e instanceof CompressError && /5 is more than the model's 4 experts/.test(e.message));
-  assert.throws(() => mergeCheckpoint(c, stats, join(dir, "x"), { expertsPerLayer: 1, method: "merge" }), /fewer than the 2 experts each token uses/);
+  assert.throws(
+    () => mergeCheckpoint(c, stats, join(dir, "x"), { expertsPerLayer: 5, method: "merge" }),
+    (e: Error) => e instanceof CompressError && /5 is more than the model's 4 experts/.test(e.message),
+  );
+  assert.throws(
+    () => mergeCheckpoint(c, stats, join(dir, "x"), { expertsPerLayer: 1, method: "merge" }),
+    /fewer than the 2 experts each token uses/,
+  );
   mergeCheckpoint(c, stats, join(dir, "m3"), { expertsPerLayer: 3, method: "merge" });
-  assert.throws(() => mergeCheckpoint(Checkpoint.open(join(dir, "m3")), stats, join(dir, "x"), { expertsPerLayer: 2, method: "merge" }), /already merged/);
+  assert.throws(
+    () => mergeCheckpoint(Checkpoint.open(join(dir, "m3")), stats, join(dir, "x"), { expertsPerLayer: 2, method: "merge" }),
+    /already merged/,
+  );
 });

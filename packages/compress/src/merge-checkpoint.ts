@@ -31,7 +31,8 @@ export function checkMergeable(src: Checkpoint, K: number): void {
   const E = src.config.numExperts;
   if (!Number.isInteger(K) || K < 1) throw new CompressError(`--experts-per-layer must be a positive integer, got ${K}`);
   if (K > E) throw new CompressError(`--experts-per-layer ${K} is more than the model's ${E} experts per layer`);
-  if (K < src.config.topK) throw new CompressError(`--experts-per-layer ${K} is fewer than the ${src.config.topK} experts each token uses (num_experts_per_tok)`);
+  if (K < src.config.topK)
+    throw new CompressError(`--experts-per-layer ${K} is fewer than the ${src.config.topK} experts each token uses (num_experts_per_tok)`);
   if (src.quantization !== null) throw new CompressError(`${src.dir} is quantized; merge the f32 checkpoint, then quantize`);
   if (src.slotMap !== null) throw new CompressError(`${src.dir} is already merged or pruned (expert_slot_map in config.json)`);
 }
@@ -41,7 +42,8 @@ export function mergeCheckpoint(src: Checkpoint, stats: RoutingStats, outDir: st
   checkMergeable(src, K);
   const { numLayers: L, numExperts: E, hiddenSize: D, intermediateSize: F } = src.config;
   const expertNames = new Set<string>();
-  for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
+  for (let l = 0; l < L; l++)
+    for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
   const tensors: Record<string, TensorToWrite> = copiedTensors(src, (name) => !expertNames.has(name));
   const slotMap: number[][] = [];
   const dominants: number[][] = [];
@@ -53,8 +55,15 @@ export function mergeCheckpoint(src: Checkpoint, stats: RoutingStats, outDir: st
     slotMap.push(opts.method === "merge" ? group : group.map((g, e) => (g === e ? e : PRUNED_SLOT)));
     for (const d of dominant) {
       const members = opts.method === "merge" ? [d, ...group.flatMap((g, e) => (g === d && e !== d ? [e] : []))] : [d];
-      const merged = mergeGroup(members.map((e) => src.expert(l, e)), members.map((e) => s.frequency[e]), D, F, opts.align ?? true);
-      for (const w of EXPERT_WEIGHTS) tensors[src.adapter.expert(src.decoderLayer(l), d, w)] = { data: merged[w], shape: w === "w2" ? [D, F] : [F, D] };
+      const merged = mergeGroup(
+        members.map((e) => src.expert(l, e)),
+        members.map((e) => s.frequency[e]),
+        D,
+        F,
+        opts.align ?? true,
+      );
+      for (const w of EXPERT_WEIGHTS)
+        tensors[src.adapter.expert(src.decoderLayer(l), d, w)] = { data: merged[w], shape: w === "w2" ? [D, F] : [F, D] };
     }
   }
   writeCompressedCheckpoint(src, outDir, tensors, { expert_slot_map: slotMap });

@@ -3,7 +3,8 @@ import { test } from "node:test";
 import { seededRandom } from "@expertmesh/moe";
 import { groupExperts, mergeGroup, permuteNeurons } from "./merge-experts.js";
 
-const D = 8, F = 12;
+const D = 8,
+  F = 12;
 function randomExpert(seed: number) {
   const r = seededRandom(seed);
   const t = (n: number) => Float32Array.from({ length: n }, () => r() - 0.5);
@@ -13,7 +14,8 @@ function randomExpert(seed: number) {
 /** y = w2 (silu(w1 x) * w3 x), in float64: the reference expert. */
 function expertOut(w: { w1: Float32Array; w3: Float32Array; w2: Float32Array }, x: number[]): number[] {
   const act = Array.from({ length: F }, (_, f) => {
-    let a = 0, b = 0;
+    let a = 0,
+      b = 0;
     for (let d = 0; d < D; d++) {
       a += w.w1[f * D + d] * x[d];
       b += w.w3[f * D + d] * x[d];
@@ -37,7 +39,10 @@ test("merging an expert with a neuron-permuted copy of itself gives the expert b
   const merged = mergeGroup([w, permuteNeurons(w, p, D, F)], [0.3, 0.7], D, F);
   for (const k of ["w1", "w3", "w2"] as const) merged[k].forEach((v, i) => assert.ok(Math.abs(v - w[k][i]) < 1e-6, k));
   const unaligned = mergeGroup([w, permuteNeurons(w, p, D, F)], [0.3, 0.7], D, F, false);
-  assert.ok(unaligned.w1.some((v, i) => Math.abs(v - w.w1[i]) > 1e-3), "without alignment the average differs");
+  assert.ok(
+    unaligned.w1.some((v, i) => Math.abs(v - w.w1[i]) > 1e-3),
+    "without alignment the average differs",
+  );
 });
 
 test("groupExperts keeps the K most frequent experts and sends each other expert to its most similar dominant one", () => {

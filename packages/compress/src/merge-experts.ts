@@ -59,7 +59,13 @@ export function permuteNeurons(w: ExpertWeights, p: Int32Array, D: number, F: nu
 }
 
 /** The frequency-weighted average of a group's experts, each aligned to the first (the dominant). */
-export function mergeGroup(members: readonly ExpertWeights[], frequency: readonly number[], D: number, F: number, align = true): ExpertWeights {
+export function mergeGroup(
+  members: readonly ExpertWeights[],
+  frequency: readonly number[],
+  D: number,
+  F: number,
+  align = true,
+): ExpertWeights {
   const total = frequency.reduce((a, b) => a + b, 0);
   const weights = total > 0 ? frequency.map((f) => f / total) : frequency.map(() => 1 / frequency.length);
   const out = { w1: new Float32Array(F * D), w3: new Float32Array(F * D), w2: new Float32Array(D * F) };

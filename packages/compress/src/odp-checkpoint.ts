@@ -14,7 +14,8 @@ export const DEFAULT_PROTECT_SHARE = 0.1; // MC-MoE's reference code: tau_h = 0.
 export function calibrateDynamicPruning(cal: Calibration, target: number, protectShare = DEFAULT_PROTECT_SHARE): DynamicPruning {
   if (!(target > 0 && target < 1)) throw new CompressError(`--target must be a share in (0, 1), got ${target}`);
   if (!(protectShare >= 0 && protectShare <= 1)) throw new CompressError(`--protect-share must be in [0, 1], got ${protectShare}`);
-  if (cal.stats.topK < 2) throw new CompressError(`dynamic pruning skips second experts: the model routes each token to ${cal.stats.topK} expert`);
+  if (cal.stats.topK < 2)
+    throw new CompressError(`dynamic pruning skips second experts: the model routes each token to ${cal.stats.topK} expert`);
   return { beta: cal.secondOverFirst.map((r) => Math.min(1, calibrateBeta(r, target))), protectShare };
 }
 

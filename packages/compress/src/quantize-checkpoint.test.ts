@@ -37,7 +37,8 @@ test("a quantised checkpoint runs in the runtime with the logits of the f32 mode
   for (let l = 0; l < TINY.L; l++) {
     for (let e = 0; e < TINY.E; e++) {
       const x = q.nbitsExpert(l, e);
-      for (const w of EXPERT_WEIGHTS) override[q.adapter.expert(l, e, w)] = { data: dequantizeNbits(x[w]), shape: w === "w2" ? [TINY.D, TINY.F] : [TINY.F, TINY.D] };
+      for (const w of EXPERT_WEIGHTS)
+        override[q.adapter.expert(l, e, w)] = { data: dequantizeNbits(x[w]), shape: w === "w2" ? [TINY.D, TINY.F] : [TINY.F, TINY.D] };
     }
   }
   const ref = writeTinyModel(join(dir, "dequantised"), { seed: 9, override });
@@ -53,9 +54,15 @@ test("quantising an already quantised checkpoint, or to 3 bits, is a CompressErr
   const rt = await MoeRuntime.load(src);
   const cal = await calibrate(rt, [tokens]);
   await quantizeCheckpoint(rt.checkpoint, cal, out, { avgBits: 4, uniform: 4 });
-  await assert.rejects(quantizeCheckpoint(rt.checkpoint, cal, join(dir, "b3"), { avgBits: 3, widths: [2, 3, 4] }), (e: Error) => e instanceof CompressError && /bit width 3 is not supported.*2, 4, 8/.test(e.message));
+  await assert.rejects(
+    quantizeCheckpoint(rt.checkpoint, cal, join(dir, "b3"), { avgBits: 3, widths: [2, 3, 4] }),
+    (e: Error) => e instanceof CompressError && /bit width 3 is not supported.*2, 4, 8/.test(e.message),
+  );
   await rt.release();
   const qrt = await MoeRuntime.load(out);
-  await assert.rejects(quantizeCheckpoint(qrt.checkpoint, cal, join(dir, "again"), { avgBits: 4 }), (e: Error) => e instanceof CompressError && /already quantized/.test(e.message));
+  await assert.rejects(
+    quantizeCheckpoint(qrt.checkpoint, cal, join(dir, "again"), { avgBits: 4 }),
+    (e: Error) => e instanceof CompressError && /already quantized/.test(e.message),
+  );
   await qrt.release();
 });

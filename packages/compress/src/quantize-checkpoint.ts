@@ -8,8 +8,21 @@
 //
 // Letters: L layers, E experts, D hidden size, F expert hidden size, m sampled rows, G group size.
 import {
-  buildExpertGraph, createSession, DEFAULT_SESSION_CONFIG, dequantizeNbits, EXPERT_WEIGHTS, expertNbitsBytes,
-  floatTensor, KERNEL_BITS, NBITS_METHOD, nbitsTensorNames, quantizeNbits, type Checkpoint, type ExpertWeights, type NbitsWeight, type TensorToWrite,
+  buildExpertGraph,
+  createSession,
+  DEFAULT_SESSION_CONFIG,
+  dequantizeNbits,
+  EXPERT_WEIGHTS,
+  expertNbitsBytes,
+  floatTensor,
+  KERNEL_BITS,
+  NBITS_METHOD,
+  nbitsTensorNames,
+  quantizeNbits,
+  type Checkpoint,
+  type ExpertWeights,
+  type NbitsWeight,
+  type TensorToWrite,
 } from "@expertmesh/model";
 import { allocateBits } from "./bit-allocation.js";
 import { gptqNbits } from "./gptq.js";
@@ -44,36 +57,56 @@ export interface QuantizeReport {
 export const DEFAULT_GROUP_SIZE = 32;
 
 export function checkQuantizable(src: Checkpoint, opts: QuantizeOptions): { widths: number[]; groupSize: number } {
-  if (src.quantization !== null) throw new CompressError(`${src.dir} is already quantized (quantization_config ${src.quantization.method} in config.json); quantize the f32 checkpoint`);
+  if (src.quantization !== null)
+    throw new CompressError(
+      `${src.dir} is already quantized (quantization_config ${src.quantization.method} in config.json); quantize the f32 checkpoint`,
+    );
   const widths = [...(opts.widths ?? KERNEL_BITS)].sort((a, b) => a - b);
   for (const b of widths) {
     if (!KERNEL_BITS.includes(b)) {
-      throw new CompressError(`bit width ${b} is not supported: onnxruntime-node 1.30's MatMulNBits CPU kernel runs ${KERNEL_BITS.join(", ")} bits${b === 3 ? " (it rejects 3)" : ""}`);
+      throw new CompressError(
+        `bit width ${b} is not supported: onnxruntime-node 1.30's MatMulNBits CPU kernel runs ${KERNEL_BITS.join(", ")} bits${b === 3 ? " (it rejects 3)" : ""}`,
+      );
     }
   }
-  if (opts.uniform !== undefined && !KERNEL_BITS.includes(opts.uniform)) throw new CompressError(`uniform width ${opts.uniform} is not supported (supported: ${KERNEL_BITS.join(", ")})`);
+  if (opts.uniform !== undefined && !KERNEL_BITS.includes(opts.uniform))
+    throw new CompressError(`uniform width ${opts.uniform} is not supported (supported: ${KERNEL_BITS.join(", ")})`);
   const lo = widths[0];
   const hi = widths[widths.length - 1];
   if (opts.uniform === undefined && !(opts.avgBits >= lo && opts.avgBits <= hi)) {
     throw new CompressError(`--avg-bits must be between ${lo} and ${hi} (the widths ${widths.join(", ")}), got ${opts.avgBits}`);
   }
   const groupSize = opts.groupSize ?? DEFAULT_GROUP_SIZE;
-  if (!(Number.isInteger(groupSize) && groupSize >= 16 && (groupSize & (groupSize - 1)) === 0)) throw new CompressError(`group size must be a power of two >= 16, got ${groupSize}`);
+  if (!(Number.isInteger(groupSize) && groupSize >= 16 && (groupSize & (groupSize - 1)) === 0))
+    throw new CompressError(`group size must be a power of two >= 16, got ${groupSize}`);
   return { widths, groupSize };
 }
 
-export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outDir: string, opts: QuantizeOptions): Promise<QuantizeReport> {
+export async function quantizeCheckpoint(
+  src: Checkpoint,
+  cal: Calibration,
+  outDir: string,
+  opts: QuantizeOptions,
+): Promise<QuantizeReport> {
   const { widths, groupSize } = checkQuantizable(src, opts);
   const { numLayers: L, numExperts: E, hiddenSize: D, intermediateSize: F } = src.config;
   const rounding = opts.rounding ?? "rtn";
   const quantize = (w: ExpertWeights, bits: number, l: number, e: number) => {
     const rows = cal.rows[l]?.[e] ?? 0;
     if (rounding === "rtn" || rows === 0) {
-      return { w1: quantizeNbits(w.w1, F, D, bits, groupSize), w3: quantizeNbits(w.w3, F, D, bits, groupSize), w2: quantizeNbits(w.w2, D, F, bits, groupSize) };
+      return {
+        w1: quantizeNbits(w.w1, F, D, bits, groupSize),
+        w3: quantizeNbits(w.w3, F, D, bits, groupSize),
+        w2: quantizeNbits(w.w2, D, F, bits, groupSize),
+      };
     }
     const x = cal.inputs[l][e];
     const act = swigluActivations(w, x, rows, D, F);
-    return { w1: gptqNbits(w.w1, F, D, x, rows, bits, groupSize), w3: gptqNbits(w.w3, F, D, x, rows, bits, groupSize), w2: gptqNbits(w.w2, D, F, act, rows, bits, groupSize) };
+    return {
+      w1: gptqNbits(w.w1, F, D, x, rows, bits, groupSize),
+      w3: gptqNbits(w.w3, F, D, x, rows, bits, groupSize),
+      w2: gptqNbits(w.w2, D, F, act, rows, bits, groupSize),
+    };
   };
   const error: number[][][] = [];
   let bits: number[][];
@@ -83,7 +116,14 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
     const session = await createSession(buildExpertGraph(D, F), DEFAULT_SESSION_CONFIG);
     try {
       const run = async (x: Float32Array, rows: number, w: ExpertWeights) =>
-        (await session.run({ x: floatTensor(x, [rows, D]), w1: floatTensor(w.w1, [F, D]), w3: floatTensor(w.w3, [F, D]), w2: floatTensor(w.w2, [D, F]) })).y.data as Float32Array;
+        (
+          await session.run({
+            x: floatTensor(x, [rows, D]),
+            w1: floatTensor(w.w1, [F, D]),
+            w3: floatTensor(w.w3, [F, D]),
+            w2: floatTensor(w.w2, [D, F]),
+          })
+        ).y.data as Float32Array;
       for (let l = 0; l < L; l++) {
         error.push([]);
         for (let e = 0; e < E; e++) {
@@ -101,7 +141,11 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
               continue;
             }
             const q = quantize(w, b, l, e);
-            const y = await run(cal.inputs[l][e], rows, { w1: dequantizeNbits(q.w1), w3: dequantizeNbits(q.w3), w2: dequantizeNbits(q.w2) });
+            const y = await run(cal.inputs[l][e], rows, {
+              w1: dequantizeNbits(q.w1),
+              w3: dequantizeNbits(q.w3),
+              w2: dequantizeNbits(q.w2),
+            });
             let s = 0;
             for (let i = 0; i < y.length; i++) s += (y[i] - ref[i]) ** 2;
             errs.push(s / rows);
@@ -123,18 +167,25 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
     // stored expert's width, or the smallest for a pruned slot, and cost nothing.
     const items: number[] = [];
     for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) if (src.isStored(l, e)) items.push(l * E + e);
-    const chosen = allocateBits(items.map((i) => cost[i]), widths, opts.avgBits).bits;
+    const chosen = allocateBits(
+      items.map((i) => cost[i]),
+      widths,
+      opts.avgBits,
+    ).bits;
     const flat = new Array<number>(L * E).fill(widths[0]);
     items.forEach((i, j) => (flat[i] = chosen[j]));
-    for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) if (!src.isStored(l, e)) {
-      const m = src.slotMap![l][e];
-      flat[l * E + e] = m < 0 ? widths[0] : flat[l * E + m];
-    }
+    for (let l = 0; l < L; l++)
+      for (let e = 0; e < E; e++)
+        if (!src.isStored(l, e)) {
+          const m = src.slotMap![l][e];
+          flat[l * E + e] = m < 0 ? widths[0] : flat[l * E + m];
+        }
     bits = Array.from({ length: L }, (_, l) => flat.slice(l * E, l * E + E));
   }
 
   const expertNames = new Set<string>();
-  for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
+  for (let l = 0; l < L; l++)
+    for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
   const tensors: Record<string, TensorToWrite> = copiedTensors(src, (name) => !expertNames.has(name));
   let expertBytes = 0;
   for (let l = 0; l < L; l++) {
@@ -149,7 +200,7 @@ export async function quantizeCheckpoint(src: Checkpoint, cal: Calibration, outD
   writeCompressedCheckpoint(src, outDir, tensors, { quantization_config: quantizationConfig });
   let stored = 0;
   let bitSum = 0;
-  for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) if (src.isStored(l, e)) (stored++, (bitSum += bits[l][e]));
+  for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) if (src.isStored(l, e)) stored++, (bitSum += bits[l][e]);
   return { bits, meanBits: bitSum / stored, groupSize, expertBytes, f32ExpertBytes: stored * 3 * D * F * 4, error, widths };
 }
 
@@ -160,8 +211,6 @@ function addNbits(out: Record<string, TensorToWrite>, weightName: string, q: Nbi
   out[names.scales] = { data: q.scales, shape: [s.N, s.blocks] };
   out[names.qzeros] = { data: q.qzeros, shape: [s.N, s.zeroBytes] };
 }
-
-
 
 /** silu(w1 x) * (w3 x) [m, F] of x [m, D]: the inputs of w2. */
 function swigluActivations(w: ExpertWeights, x: Float32Array, m: number, D: number, F: number): Float32Array {

@@ -30,7 +30,11 @@ export class StatsAccumulator {
   private readonly tokensPerLayer: Float64Array; // [L]
   private readonly logitTokens: Float64Array; // [L]
 
-  constructor(readonly numLayers: number, readonly numExperts: number, readonly topK: number) {
+  constructor(
+    readonly numLayers: number,
+    readonly numExperts: number,
+    readonly topK: number,
+  ) {
     const L = numLayers;
     const E = numExperts;
     this.count = new Float64Array(L * E);

@@ -70,11 +70,15 @@ export function checkDockerfile(text: string, opts: { ports: readonly number[] }
   }
   const final = stages.at(-1);
   if (final) {
-    for (const ins of final.body) if (ins.op === "RUN" && BUILD_TOOLS.test(ins.args.replace(/rm -rf [^&;]*/g, ""))) out.push(`line ${ins.line}: the final stage runs build tools: RUN ${ins.args}`);
+    for (const ins of final.body)
+      if (ins.op === "RUN" && BUILD_TOOLS.test(ins.args.replace(/rm -rf [^&;]*/g, "")))
+        out.push(`line ${ins.line}: the final stage runs build tools: RUN ${ins.args}`);
     const user = final.body.filter((i) => i.op === "USER").at(-1)?.args;
     if (!user) out.push("the final stage sets no USER (it would run as root)");
     else if (/^(root|0)(:|$)/.test(user)) out.push(`the final stage runs as ${user}`);
-    const exposed = new Set(final.body.filter((i) => i.op === "EXPOSE").flatMap((i) => i.args.split(/\s+/).map((p) => Number.parseInt(p, 10))));
+    const exposed = new Set(
+      final.body.filter((i) => i.op === "EXPOSE").flatMap((i) => i.args.split(/\s+/).map((p) => Number.parseInt(p, 10))),
+    );
     for (const p of opts.ports) if (!exposed.has(p)) out.push(`the final stage does not EXPOSE port ${p}`);
   }
   return out;

@@ -3,7 +3,17 @@
 export { findKubectl, podSpec, readYamlDocuments, renderKustomization, renderWithKubectl, type K8sObject } from "./kustomize.js";
 export { strategicMerge, type JsonObject } from "./strategic-merge.js";
 export { unknownFields, validateShapes, type SchemaProblem } from "./schema-check.js";
-export { allRules, acceleratorRules, containerRules, coverageRules, labelRules, lifecycleRules, meshRules, configData, durationMs } from "./rules.js";
+export {
+  allRules,
+  acceleratorRules,
+  containerRules,
+  coverageRules,
+  labelRules,
+  lifecycleRules,
+  meshRules,
+  configData,
+  durationMs,
+} from "./rules.js";
 export { checkDockerfile, parseDockerfile } from "./dockerfile-check.js";
 export { selects } from "./label-selector.js";
 export { checkRendered } from "./check.js";

@@ -29,7 +29,8 @@ export function renderKustomization(dir: string): K8sObject[] {
   const file = join(dir, "kustomization.yaml");
   if (!existsSync(file)) throw new Error(`${dir}: no kustomization.yaml`);
   const [k] = readYamlDocuments(file);
-  for (const key of Object.keys(k)) if (!SUPPORTED.has(key)) throw new Error(`${file}: field ${key} is not supported by the built-in renderer`);
+  for (const key of Object.keys(k))
+    if (!SUPPORTED.has(key)) throw new Error(`${file}: field ${key} is not supported by the built-in renderer`);
   let objects: K8sObject[] = [];
   for (const entry of (k.resources ?? []) as string[]) {
     const path = resolve(dir, entry);

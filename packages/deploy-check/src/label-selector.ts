@@ -16,11 +16,16 @@ export function selects(selector: JsonObject | undefined, labels: Labels, plain 
       const value = labels[e.key as string];
       const values = (e.values ?? []) as string[];
       switch (e.operator) {
-        case "In": return value !== undefined && values.includes(value);
-        case "NotIn": return value === undefined || !values.includes(value);
-        case "Exists": return value !== undefined;
-        case "DoesNotExist": return value === undefined;
-        default: throw new Error(`label selector: unknown operator ${String(e.operator)}`);
+        case "In":
+          return value !== undefined && values.includes(value);
+        case "NotIn":
+          return value === undefined || !values.includes(value);
+        case "Exists":
+          return value !== undefined;
+        case "DoesNotExist":
+          return value === undefined;
+        default:
+          throw new Error(`label selector: unknown operator ${String(e.operator)}`);
       }
     })
   );
@@ -28,5 +33,9 @@ export function selects(selector: JsonObject | undefined, labels: Labels, plain 
 
 /** Whether a LabelSelector is empty ({}), that is, selects every pod. */
 export function selectsAll(selector: JsonObject | undefined): boolean {
-  return isObject(selector) && Object.keys(selector.matchLabels ?? {}).length === 0 && ((selector.matchExpressions ?? []) as unknown[]).length === 0;
+  return (
+    isObject(selector) &&
+    Object.keys(selector.matchLabels ?? {}).length === 0 &&
+    ((selector.matchExpressions ?? []) as unknown[]).length === 0
+  );
 }

@@ -51,10 +51,17 @@ export async function validateShapes(objects: readonly K8sObject[]): Promise<Sch
  */
 export function unknownFields(objects: readonly K8sObject[]): SchemaProblem[] {
   const files = new Map(objects.map((o) => [`${o.apiVersion} ${o.kind}`, join(MODELS_DIR, `${modelPath(o.apiVersion, o.kind)}.d.ts`)]));
-  const program = ts.createProgram([...new Set(files.values())].filter((f) => ts.sys.fileExists(f)), {
-    noEmit: true, types: [], skipLibCheck: true, lib: ["lib.es2022.d.ts"],
-    module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
-  });
+  const program = ts.createProgram(
+    [...new Set(files.values())].filter((f) => ts.sys.fileExists(f)),
+    {
+      noEmit: true,
+      types: [],
+      skipLibCheck: true,
+      lib: ["lib.es2022.d.ts"],
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    },
+  );
   const tc = program.getTypeChecker();
   const problems: SchemaProblem[] = [];
   for (const object of objects) {
@@ -65,7 +72,8 @@ export function unknownFields(objects: readonly K8sObject[]): SchemaProblem[] {
       problems.push({ object: id, message: `no type declaration for ${object.apiVersion} ${object.kind}` });
       continue;
     }
-    for (const path of walk(tc, object, tc.getDeclaredTypeOfSymbol(symbol), "")) problems.push({ object: id, message: `unknown field ${path}` });
+    for (const path of walk(tc, object, tc.getDeclaredTypeOfSymbol(symbol), ""))
+      problems.push({ object: id, message: `unknown field ${path}` });
   }
   return problems;
 }

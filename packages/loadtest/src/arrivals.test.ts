@@ -32,5 +32,8 @@ test("the schedule stops at the duration and at the request count, and is reprod
   assert.ok(a.length > 150 && a.length < 250 && a.at(-1)! < 2000);
   assert.equal(arrivalSchedule({ rate: 100, burstiness: 1, durationS: 1e9, maxRequests: 10 }, seededRandom(3)).length, 10);
   assert.deepEqual(a, arrivalSchedule({ rate: 100, burstiness: 1, durationS: 2, maxRequests: 1e6 }, seededRandom(3)));
-  assert.throws(() => arrivalSchedule({ rate: 0, burstiness: 1, durationS: 1, maxRequests: 1 }, seededRandom(1)), /rate must be a finite number > 0, got 0/);
+  assert.throws(
+    () => arrivalSchedule({ rate: 0, burstiness: 1, durationS: 1, maxRequests: 1 }, seededRandom(1)),
+    /rate must be a finite number > 0, got 0/,
+  );
 });

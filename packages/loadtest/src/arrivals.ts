@@ -18,7 +18,8 @@ export interface ArrivalOptions {
 /** Scheduled start times in ms after the run's start, ascending, all below durationS·1000. */
 export function arrivalSchedule(o: ArrivalOptions, rand: Random): number[] {
   if (!(o.rate > 0 && Number.isFinite(o.rate))) throw new RangeError(`rate must be a finite number > 0, got ${o.rate}`);
-  if (!(o.burstiness > 0 && Number.isFinite(o.burstiness))) throw new RangeError(`burstiness must be a finite number > 0, got ${o.burstiness}`);
+  if (!(o.burstiness > 0 && Number.isFinite(o.burstiness)))
+    throw new RangeError(`burstiness must be a finite number > 0, got ${o.burstiness}`);
   const out: number[] = [];
   const endMs = o.durationS * 1000;
   let t = 0;

@@ -3,7 +3,13 @@
 // vLLM's benchmark counts them); the usage at the end gives the true output count. HTTP errors become
 // the SDK's typed errors, so that the report names them as it names gRPC statuses.
 import {
-  DeadlineExceededError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, StatusError, UnavailableError,
+  DeadlineExceededError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  ResourceExhaustedError,
+  StatusError,
+  UnavailableError,
   type SamplingParams,
 } from "@expertmesh/client";
 import type { GenerationBackend, StreamChunk } from "./backend.js";
@@ -26,7 +32,12 @@ export function openAiBackend(target: string, model?: string): GenerationBackend
       return id;
     }));
   const post = async (body: object, signal: AbortSignal) => {
-    const r = await fetch(`${base}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: await served(), ...body }), signal });
+    const r = await fetch(`${base}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: await served(), ...body }),
+      signal,
+    });
     if (!r.ok) throw httpFailure(r.status, await r.text());
     return r;
   };
@@ -43,7 +54,11 @@ export function openAiBackend(target: string, model?: string): GenerationBackend
           while ((end = buffer.indexOf("\n\n")) >= 0) {
             const event = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
-            const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
+            const data = event
+              .split("\n")
+              .filter((l) => l.startsWith("data:"))
+              .map((l) => l.slice(5).trim())
+              .join("\n");
             if (data === "" || data === "[DONE]") continue;
             const chunk = JSON.parse(data) as CompletionChunk;
             if (chunk.error) throw httpFailure(500, data);

@@ -28,8 +28,19 @@ export interface ShardCacheReport {
   error?: string;
 }
 
-export async function readCacheStats(addresses: readonly string[], creds: ChannelCredentials = credentials.createInsecure(), timeoutMs = 5_000) {
-  return Promise.all(addresses.map((a) => one(a, creds, timeoutMs).then((r) => ({ address: a, stats: r }), (e: Error) => ({ address: a, error: e.message }))));
+export async function readCacheStats(
+  addresses: readonly string[],
+  creds: ChannelCredentials = credentials.createInsecure(),
+  timeoutMs = 5_000,
+) {
+  return Promise.all(
+    addresses.map((a) =>
+      one(a, creds, timeoutMs).then(
+        (r) => ({ address: a, stats: r }),
+        (e: Error) => ({ address: a, error: e.message }),
+      ),
+    ),
+  );
 }
 
 export type CacheSnapshot = Awaited<ReturnType<typeof readCacheStats>>;
@@ -43,9 +54,16 @@ function device(s: CacheStatsResponse): TierCounters | undefined {
   const t: TierStats | undefined = s.tiers.find((x) => x.tier === CacheTier.CACHE_TIER_DEVICE);
   if (!t) return undefined;
   return {
-    hits: Number(t.hits), misses: Number(t.misses), loads: Number(t.loads), prefetchLoads: Number(t.prefetchLoads),
-    wastedPrefetches: Number(t.wastedPrefetches), evictions: Number(t.evictions), bytesLoaded: Number(t.bytesLoaded),
-    usedBytes: Number(t.usedBytes), budgetBytes: Number(t.budgetBytes), resident: t.resident.length,
+    hits: Number(t.hits),
+    misses: Number(t.misses),
+    loads: Number(t.loads),
+    prefetchLoads: Number(t.prefetchLoads),
+    wastedPrefetches: Number(t.wastedPrefetches),
+    evictions: Number(t.evictions),
+    bytesLoaded: Number(t.bytesLoaded),
+    usedBytes: Number(t.usedBytes),
+    budgetBytes: Number(t.budgetBytes),
+    resident: t.resident.length,
   };
 }
 
@@ -65,9 +83,16 @@ export function cacheReport(before: CacheSnapshot, after: CacheSnapshot): ShardC
       const hits = y.hits - x.hits;
       const misses = y.misses - x.misses;
       out.delta = {
-        hits, misses, loads: y.loads - x.loads, prefetchLoads: y.prefetchLoads - x.prefetchLoads,
-        wastedPrefetches: y.wastedPrefetches - x.wastedPrefetches, evictions: y.evictions - x.evictions,
-        bytesLoaded: y.bytesLoaded - x.bytesLoaded, usedBytes: y.usedBytes, budgetBytes: y.budgetBytes, resident: y.resident,
+        hits,
+        misses,
+        loads: y.loads - x.loads,
+        prefetchLoads: y.prefetchLoads - x.prefetchLoads,
+        wastedPrefetches: y.wastedPrefetches - x.wastedPrefetches,
+        evictions: y.evictions - x.evictions,
+        bytesLoaded: y.bytesLoaded - x.bytesLoaded,
+        usedBytes: y.usedBytes,
+        budgetBytes: y.budgetBytes,
+        resident: y.resident,
         hitRatio: hits + misses ? hits / (hits + misses) : NaN,
       };
     }

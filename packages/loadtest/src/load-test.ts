@@ -54,7 +54,8 @@ export interface LoadTestReport {
 export async function loadTest(o: LoadTestOptions): Promise<{ report: LoadTestReport; run: RunResult }> {
   // No retries: a retried request would hide the failure that the report is there to show.
   const api = o.api ?? "grpc";
-  const client: GenerationBackend = api === "openai" ? openAiBackend(o.target, o.model) : grpcBackend(new ExpertMeshClient(o.target, { ...o.client, retry: false }));
+  const client: GenerationBackend =
+    api === "openai" ? openAiBackend(o.target, o.model) : grpcBackend(new ExpertMeshClient(o.target, { ...o.client, retry: false }));
   try {
     const rand = seededRandom(o.seed ^ 0x5eed);
     let prompts: Prompt[];
@@ -70,8 +71,15 @@ export async function loadTest(o: LoadTestOptions): Promise<{ report: LoadTestRe
     const shardCreds = o.client?.credentials ?? channelCredentials(o.client?.tls);
     let before: Promise<CacheSnapshot> = readCacheStats(o.shards, shardCreds);
     const run = await runLoad(client, {
-      load: o.load, prompts, sampling: o.sampling, warmupS: o.warmupS, durationS: o.durationS, maxRequests: o.maxRequests,
-      requestTimeoutMs: o.requestTimeoutMs, seed: o.seed, signal: o.signal,
+      load: o.load,
+      prompts,
+      sampling: o.sampling,
+      warmupS: o.warmupS,
+      durationS: o.durationS,
+      maxRequests: o.maxRequests,
+      requestTimeoutMs: o.requestTimeoutMs,
+      seed: o.seed,
+      signal: o.signal,
       onWarmupEnd: () => {
         if (o.warmupS > 0) before = readCacheStats(o.shards, shardCreds);
       },
@@ -88,7 +96,11 @@ export async function loadTest(o: LoadTestOptions): Promise<{ report: LoadTestRe
       durationS: o.durationS,
       maxRequests: o.maxRequests,
       sampling: o.sampling,
-      prompts: { source, distinct: prompts.length, meanTokens: measured.length ? measured.reduce((a, p) => a + p.tokens!, 0) / measured.length : null },
+      prompts: {
+        source,
+        distinct: prompts.length,
+        meanTokens: measured.length ? measured.reduce((a, p) => a + p.tokens!, 0) / measured.length : null,
+      },
       summary,
       cache,
       plot: o.plotPath ?? null,
@@ -96,7 +108,11 @@ export async function loadTest(o: LoadTestOptions): Promise<{ report: LoadTestRe
     if (o.plotPath) {
       const input = {
         title: `expertmesh loadtest ${o.target}: ${describeLoad(o.load)}, ${run.startedAt ? report.startedAt : ""}`,
-        records: run.records, windows: summary.windows, windowS: summary.windowS, warmupS: o.warmupS, endS: run.endMs / 1000,
+        records: run.records,
+        windows: summary.windows,
+        windowS: summary.windowS,
+        warmupS: o.warmupS,
+        endS: run.endMs / 1000,
       };
       writeFileSync(o.plotPath, o.plotPath.endsWith(".html") ? plotHtml(input) : plotSvg(input));
     }

@@ -37,22 +37,41 @@ interface Panel {
 }
 
 const PANELS: Panel[] = [
-  { label: "end-to-end latency", value: (r) => (r.code === "OK" && r.endMs !== undefined ? r.endMs - r.scheduledMs : undefined), stats: (w) => w.e2e },
-  { label: "time to first token", value: (r) => (r.firstTokenMs !== undefined ? r.firstTokenMs - r.scheduledMs : undefined), stats: (w) => w.ttft },
+  {
+    label: "end-to-end latency",
+    value: (r) => (r.code === "OK" && r.endMs !== undefined ? r.endMs - r.scheduledMs : undefined),
+    stats: (w) => w.e2e,
+  },
+  {
+    label: "time to first token",
+    value: (r) => (r.firstTokenMs !== undefined ? r.firstTokenMs - r.scheduledMs : undefined),
+    stats: (w) => w.ttft,
+  },
 ];
 
 export function plotSvg(p: PlotInput): string {
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${M.l}" y="20" font-size="13">${escape(p.title)}</text>`);
   PANELS.forEach((panel, i) => out.push(...drawPanel(p, panel, i * PW)));
-  const series = (["p50", "p90", "p99"] as const).map((k) => [COLOURS[k], `${k} per ${p.windowS} s window (≥ ${MIN_REQUESTS[k]} requests)`, k === "p90" ? "6 3" : ""] as const);
-  const legend: (readonly [string, string, string])[] = [...series, [COLOURS.max, "max per window", ""], [COLOURS.dots, "one request", ""], [COLOURS.failed, "failed (mark on the time axis)", ""]];
+  const series = (["p50", "p90", "p99"] as const).map(
+    (k) => [COLOURS[k], `${k} per ${p.windowS} s window (≥ ${MIN_REQUESTS[k]} requests)`, k === "p90" ? "6 3" : ""] as const,
+  );
+  const legend: (readonly [string, string, string])[] = [
+    ...series,
+    [COLOURS.max, "max per window", ""],
+    [COLOURS.dots, "one request", ""],
+    [COLOURS.failed, "failed (mark on the time axis)", ""],
+  ];
   const lx = 2 * PW + 8;
   legend.forEach(([c, l, dash], i) => {
     const ly = M.t + i * 34;
-    out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="3"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`);
+    out.push(
+      `<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="3"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
+    );
     out.push(...wrap(l, 28).map((t, j) => `<text x="${lx + 24}" y="${ly + 4 + j * 13}">${escape(t)}</text>`));
   });
   out.push(`</svg>`);
@@ -71,26 +90,39 @@ function drawPanel(p: PlotInput, panel: Panel, ox: number): string[] {
   const left = ox + M.l;
   const right = ox + PW - M.r;
   const x = (s: number) => left + (s / Math.max(p.endS, 1e-9)) * (right - left);
-  const y = (ms: number) => H - M.b - ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (H - M.t - M.b);
+  const y = (ms: number) =>
+    H - M.b - ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (H - M.t - M.b);
   out.push(`<text x="${left}" y="${M.t - 10}" font-size="12" font-weight="bold">${escape(panel.label)}</text>`);
-  if (p.warmupS > 0) out.push(`<rect x="${x(0)}" y="${M.t}" width="${x(p.warmupS) - x(0)}" height="${H - M.t - M.b}" fill="#eee"/><text x="${x(0) + 4}" y="${M.t + 12}" fill="#888">warm-up</text>`);
+  if (p.warmupS > 0)
+    out.push(
+      `<rect x="${x(0)}" y="${M.t}" width="${x(p.warmupS) - x(0)}" height="${H - M.t - M.b}" fill="#eee"/><text x="${x(0) + 4}" y="${M.t + 12}" fill="#888">warm-up</text>`,
+    );
   for (let d = Math.floor(Math.log10(lo)); d <= Math.ceil(Math.log10(hi)); d++) {
     for (const m of [1, 2, 5]) {
       const v = m * 10 ** d;
       if (v < lo || v > hi) continue;
-      out.push(`<line x1="${left}" x2="${right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${fmtMs(v)}</text>`);
+      out.push(
+        `<line x1="${left}" x2="${right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${fmtMs(v)}</text>`,
+      );
     }
   }
   const xStep = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600].find((s) => p.endS / s <= 8) ?? 1200;
   for (let s = 0; s <= p.endS + 1e-9; s += xStep) {
-    out.push(`<line x1="${x(s)}" x2="${x(s)}" y1="${H - M.b}" y2="${H - M.b + 4}" stroke="#000"/><text x="${x(s)}" y="${H - M.b + 16}" text-anchor="middle">${+s.toFixed(1)}</text>`);
+    out.push(
+      `<line x1="${x(s)}" x2="${x(s)}" y1="${H - M.b}" y2="${H - M.b + 4}" stroke="#000"/><text x="${x(s)}" y="${H - M.b + 16}" text-anchor="middle">${+s.toFixed(1)}</text>`,
+    );
   }
-  out.push(`<line x1="${left}" x2="${right}" y1="${H - M.b}" y2="${H - M.b}" stroke="#000"/><line x1="${left}" x2="${left}" y1="${M.t}" y2="${H - M.b}" stroke="#000"/>`);
+  out.push(
+    `<line x1="${left}" x2="${right}" y1="${H - M.b}" y2="${H - M.b}" stroke="#000"/><line x1="${left}" x2="${left}" y1="${M.t}" y2="${H - M.b}" stroke="#000"/>`,
+  );
   out.push(`<text x="${(left + right) / 2}" y="${H - 8}" text-anchor="middle">scheduled start (s)</text>`);
-  out.push(`<text transform="translate(${ox + 14} ${(M.t + H - M.b) / 2}) rotate(-90)" text-anchor="middle">${escape(panel.label)} from scheduled start</text>`);
+  out.push(
+    `<text transform="translate(${ox + 14} ${(M.t + H - M.b) / 2}) rotate(-90)" text-anchor="middle">${escape(panel.label)} from scheduled start</text>`,
+  );
   const stride = Math.max(1, Math.ceil(points.length / 4000)); // at most 4,000 dots, evenly thinned
   out.push(`<g fill="${COLOURS.dots}" fill-opacity="0.45">`);
-  for (let i = 0; i < points.length; i += stride) out.push(`<circle cx="${x(points[i].t).toFixed(1)}" cy="${y(points[i].v).toFixed(1)}" r="1.8"/>`);
+  for (let i = 0; i < points.length; i += stride)
+    out.push(`<circle cx="${x(points[i].t).toFixed(1)}" cy="${y(points[i].v).toFixed(1)}" r="1.8"/>`);
   out.push(`</g>`);
   out.push(`<g stroke="${COLOURS.failed}" stroke-width="1.5">`);
   for (const r of p.records.filter((q) => q.code !== "OK").slice(0, 4000)) {
@@ -103,7 +135,10 @@ function drawPanel(p: PlotInput, panel: Panel, ox: number): string[] {
     let run: string[] = [];
     const flush = () => {
       if (run.length === 1) out.push(`<circle cx="${run[0].split(",")[0]}" cy="${run[0].split(",")[1]}" r="2.5" fill="${COLOURS[key]}"/>`);
-      else if (run.length > 1) out.push(`<polyline fill="none" stroke="${COLOURS[key]}" stroke-width="2"${key === "p90" ? ' stroke-dasharray="6 3"' : ""} points="${run.join(" ")}"/>`);
+      else if (run.length > 1)
+        out.push(
+          `<polyline fill="none" stroke="${COLOURS[key]}" stroke-width="2"${key === "p90" ? ' stroke-dasharray="6 3"' : ""} points="${run.join(" ")}"/>`,
+        );
       run = [];
     };
     for (const w of p.windows) {
@@ -115,16 +150,23 @@ function drawPanel(p: PlotInput, panel: Panel, ox: number): string[] {
   }
   for (const w of p.windows) {
     const d = panel.stats(w);
-    if (d.count > 0) out.push(`<line x1="${x(w.tS + p.windowS * 0.3).toFixed(1)}" x2="${x(w.tS + p.windowS * 0.7).toFixed(1)}" y1="${y(d.max).toFixed(1)}" y2="${y(d.max).toFixed(1)}" stroke="${COLOURS.max}"/>`);
+    if (d.count > 0)
+      out.push(
+        `<line x1="${x(w.tS + p.windowS * 0.3).toFixed(1)}" x2="${x(w.tS + p.windowS * 0.7).toFixed(1)}" y1="${y(d.max).toFixed(1)}" y2="${y(d.max).toFixed(1)}" stroke="${COLOURS.max}"/>`,
+      );
   }
   return out;
 }
 
 /** The SVG in a self-contained HTML page, with the per-window numbers as a table beneath it. */
 export function plotHtml(p: PlotInput): string {
-  const cell = (d: Distribution, key: "p50" | "p90" | "p99") => (d.count >= MIN_REQUESTS[key] && !Number.isNaN(d[key]) ? d[key].toFixed(1) : "");
+  const cell = (d: Distribution, key: "p50" | "p90" | "p99") =>
+    d.count >= MIN_REQUESTS[key] && !Number.isNaN(d[key]) ? d[key].toFixed(1) : "";
   const rows = p.windows
-    .map((w) => `<tr><td>${w.tS.toFixed(2)}</td><td>${w.requests}</td><td>${w.errors}</td><td>${cell(w.e2e, "p50")}</td><td>${cell(w.e2e, "p90")}</td><td>${cell(w.e2e, "p99")}</td><td>${w.e2e.count ? w.e2e.max.toFixed(1) : ""}</td><td>${cell(w.ttft, "p50")}</td><td>${cell(w.ttft, "p99")}</td></tr>`)
+    .map(
+      (w) =>
+        `<tr><td>${w.tS.toFixed(2)}</td><td>${w.requests}</td><td>${w.errors}</td><td>${cell(w.e2e, "p50")}</td><td>${cell(w.e2e, "p90")}</td><td>${cell(w.e2e, "p99")}</td><td>${w.e2e.count ? w.e2e.max.toFixed(1) : ""}</td><td>${cell(w.ttft, "p50")}</td><td>${cell(w.ttft, "p99")}</td></tr>`,
+    )
     .join("\n");
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escape(p.title)}</title>
 <style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head><body>

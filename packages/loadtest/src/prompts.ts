@@ -47,7 +47,11 @@ function words(n: number, rand: Random): string {
  * each grown or shrunk word by word until its token count is as close to the target as words allow.
  */
 export async function generatedPrompts(
-  target: ExpertMeshClient | GenerationBackend, count: number, minTokens: number, maxTokens: number, rand: Random,
+  target: ExpertMeshClient | GenerationBackend,
+  count: number,
+  minTokens: number,
+  maxTokens: number,
+  rand: Random,
 ): Promise<Prompt[]> {
   const client = asBackend(target);
   if (!(Number.isInteger(minTokens) && minTokens >= 1 && maxTokens >= minTokens)) {

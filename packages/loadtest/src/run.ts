@@ -49,7 +49,8 @@ export async function runLoad(target: ExpertMeshClient | GenerationBackend, o: R
   if (!o.prompts.length) throw new RangeError("no prompts");
   if (!(o.durationS > 0)) throw new RangeError(`duration must be > 0 s, got ${o.durationS}`);
   if (!(o.warmupS >= 0)) throw new RangeError(`warm-up must be >= 0 s, got ${o.warmupS}`);
-  if (!(Number.isInteger(o.maxRequests) && o.maxRequests >= 1)) throw new RangeError(`max requests must be an integer >= 1, got ${o.maxRequests}`);
+  if (!(Number.isInteger(o.maxRequests) && o.maxRequests >= 1))
+    throw new RangeError(`max requests must be an integer >= 1, got ${o.maxRequests}`);
   const rand = seededRandom(o.seed);
   const records: RequestRecord[] = [];
   const warmupMs = o.warmupS * 1000;
@@ -77,7 +78,9 @@ export async function runLoad(target: ExpertMeshClient | GenerationBackend, o: R
     if (o.load.kind === "open") {
       const { rate, burstiness, maxInFlight } = o.load;
       const warm = o.warmupS > 0 ? arrivalSchedule({ rate, burstiness, durationS: o.warmupS, maxRequests: o.maxRequests }, rand) : [];
-      const measured = arrivalSchedule({ rate, burstiness, durationS: o.durationS, maxRequests: o.maxRequests }, rand).map((t) => t + warmupMs);
+      const measured = arrivalSchedule({ rate, burstiness, durationS: o.durationS, maxRequests: o.maxRequests }, rand).map(
+        (t) => t + warmupMs,
+      );
       const stopped = abortPromise(stop);
       const schedule = [...warm.map((t) => ({ t, warmup: true })), ...measured.map((t) => ({ t, warmup: false }))];
       for (const [index, s] of schedule.entries()) {
@@ -118,7 +121,14 @@ export async function runLoad(target: ExpertMeshClient | GenerationBackend, o: R
 }
 
 /** One streamed generation, its times written into `r` as they happen. */
-async function request(client: GenerationBackend, prompt: Prompt, o: RunOptions, r: RequestRecord, now: () => number, stop: AbortSignal): Promise<void> {
+async function request(
+  client: GenerationBackend,
+  prompt: Prompt,
+  o: RunOptions,
+  r: RequestRecord,
+  now: () => number,
+  stop: AbortSignal,
+): Promise<void> {
   r.sentMs = now();
   let last: number | undefined;
   try {

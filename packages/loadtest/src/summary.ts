@@ -65,7 +65,14 @@ const US = 1000;
 
 function dist(h: Histogram): Distribution {
   const ms = (v: number) => v / US;
-  return { count: h.count, mean: ms(h.mean), p50: ms(h.percentile(50)), p90: ms(h.percentile(90)), p99: ms(h.percentile(99)), max: ms(h.max) };
+  return {
+    count: h.count,
+    mean: ms(h.mean),
+    p50: ms(h.percentile(50)),
+    p90: ms(h.percentile(90)),
+    p99: ms(h.percentile(99)),
+    max: ms(h.max),
+  };
 }
 
 function histogramOf(values: Iterable<number | undefined>): Histogram {
@@ -114,7 +121,13 @@ export function summarize(run: RunResult, objectives: Objectives, windowS?: numb
     // Failed requests count against the objective: with failures, no percentile of the successes passes
     // unless the failures fit in the percentile's tail.
     const failShare = sent.length ? (sent.length - ok.length) / sent.length : 0;
-    checks.push({ metric, percentile: objectives.percentile, valueMs, limitMs, met: valueMs <= limitMs && failShare * 100 <= 100 - objectives.percentile });
+    checks.push({
+      metric,
+      percentile: objectives.percentile,
+      valueMs,
+      limitMs,
+      met: valueMs <= limitMs && failShare * 100 <= 100 - objectives.percentile,
+    });
   };
   check("ttft", ttft, objectives.ttftMs);
   check("tpot", tpot, objectives.tpotMs);
@@ -161,7 +174,13 @@ export function summarize(run: RunResult, objectives: Objectives, windowS?: numb
       e2eFromSend: dist(histogramOf(ok.map((r) => r.endMs! - r.sentMs!))),
       sendLag: dist(histogramOf(sent.map((r) => r.sentMs! - r.scheduledMs))),
     },
-    goodput: { objectives, goodRequests: good.length, requestsPerS: good.length / elapsedS, fraction: ok.length ? good.length / sent.length : 0, checks },
+    goodput: {
+      objectives,
+      goodRequests: good.length,
+      requestsPerS: good.length / elapsedS,
+      fraction: ok.length ? good.length / sent.length : 0,
+      checks,
+    },
     windows,
     windowS: w,
     histogramRelativePrecision: HISTOGRAM_RELATIVE_PRECISION,

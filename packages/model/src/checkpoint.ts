@@ -60,7 +60,8 @@ export class Checkpoint {
 
   /** The low-bit layout of the experts (config.json quantization_config), or null when they are f32. */
   get quantization(): ExpertQuantization | null {
-    if (this.#quantization === undefined) this.#quantization = readExpertQuantization(this.dir, this.config.numLayers, this.config.numExperts);
+    if (this.#quantization === undefined)
+      this.#quantization = readExpertQuantization(this.dir, this.config.numLayers, this.config.numExperts);
     return this.#quantization;
   }
 
@@ -123,7 +124,10 @@ export class Checkpoint {
   expert(layer: number, expert: number): ExpertWeights {
     const { hiddenSize: D, intermediateSize: F } = this.config;
     if (this.quantization !== null) {
-      throw new CheckpointError(this.dir, `expert (${layer}, ${expert}) is quantised (${this.quantization.bits[layer][expert]} bits), not f32: read it with nbitsExpert`);
+      throw new CheckpointError(
+        this.dir,
+        `expert (${layer}, ${expert}) is quantised (${this.quantization.bits[layer][expert]} bits), not f32: read it with nbitsExpert`,
+      );
     }
     const decoder = this.decoderLayer(layer);
     const stored = this.storedSlot(layer, expert);

@@ -100,7 +100,9 @@ export function readConfig(modelDir: string): MoeConfig {
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new CheckpointError(file, (e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : `unreadable: ${(e as Error).message}`, { cause: e });
+    throw new CheckpointError(file, (e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : `unreadable: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   return parseConfig(raw, file);
 }

@@ -14,12 +14,14 @@ export function readDynamicPruning(dir: string, numLayers: number): DynamicPruni
   const file = join(dir, "config.json");
   const raw = (JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>)[ODP_KEY] as Record<string, unknown> | undefined;
   if (raw == null) return null;
-  if (raw.method !== ODP_METHOD) throw new ConfigError(file, `${ODP_KEY}.method`, `unsupported ${JSON.stringify(raw.method)} (supported: ${ODP_METHOD})`);
+  if (raw.method !== ODP_METHOD)
+    throw new ConfigError(file, `${ODP_KEY}.method`, `unsupported ${JSON.stringify(raw.method)} (supported: ${ODP_METHOD})`);
   const beta = raw.beta;
   if (!Array.isArray(beta) || beta.length !== numLayers || beta.some((b) => typeof b !== "number" || !(b >= 0 && b <= 1))) {
     throw new ConfigError(file, `${ODP_KEY}.beta`, `must be ${numLayers} numbers in [0, 1]`);
   }
   const share = raw.protect_share;
-  if (typeof share !== "number" || !(share >= 0 && share <= 1)) throw new ConfigError(file, `${ODP_KEY}.protect_share`, `must be a number in [0, 1], got ${JSON.stringify(share)}`);
+  if (typeof share !== "number" || !(share >= 0 && share <= 1))
+    throw new ConfigError(file, `${ODP_KEY}.protect_share`, `must be a number in [0, 1], got ${JSON.stringify(share)}`);
   return { beta: beta as number[], protectShare: share };
 }

@@ -4,7 +4,11 @@
 /** A checkpoint file is missing, unreadable or malformed. */
 export class CheckpointError extends Error {
   override name = "CheckpointError";
-  constructor(readonly file: string, detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${file}: ${detail}`, options);
   }
 }
@@ -12,7 +16,11 @@ export class CheckpointError extends Error {
 /** A tensor has the wrong shape or dtype, or is absent. */
 export class TensorError extends Error {
   override name = "TensorError";
-  constructor(readonly tensor: string, readonly file: string, detail: string) {
+  constructor(
+    readonly tensor: string,
+    readonly file: string,
+    detail: string,
+  ) {
     super(`tensor ${tensor} in ${file}: ${detail}`);
   }
 }
@@ -20,7 +28,11 @@ export class TensorError extends Error {
 /** config.json names an unsupported architecture or holds an invalid value. */
 export class ConfigError extends Error {
   override name = "ConfigError";
-  constructor(readonly file: string, readonly key: string, detail: string) {
+  constructor(
+    readonly file: string,
+    readonly key: string,
+    detail: string,
+  ) {
     super(`${file}: ${key}: ${detail}`);
   }
 }
@@ -28,7 +40,12 @@ export class ConfigError extends Error {
 /** A request exceeds a limit of the model (context length, max tokens, batch size ...). */
 export class LimitError extends Error {
   override name = "LimitError";
-  constructor(readonly field: string, readonly limit: number, readonly value: number, detail?: string) {
+  constructor(
+    readonly field: string,
+    readonly limit: number,
+    readonly value: number,
+    detail?: string,
+  ) {
     super(`${field} is ${value}, above the limit of ${limit}${detail ? ` (${detail})` : ""}`);
   }
 }
@@ -36,7 +53,10 @@ export class LimitError extends Error {
 /** An argument is malformed (not a limit violation). */
 export class InvalidInputError extends Error {
   override name = "InvalidInputError";
-  constructor(readonly field: string, detail: string) {
+  constructor(
+    readonly field: string,
+    detail: string,
+  ) {
     super(`${field}: ${detail}`);
   }
 }
@@ -45,7 +65,10 @@ export type ModelError = CheckpointError | TensorError | ConfigError | LimitErro
 
 export function isModelError(e: unknown): e is ModelError {
   return (
-    e instanceof CheckpointError || e instanceof TensorError || e instanceof ConfigError ||
-    e instanceof LimitError || e instanceof InvalidInputError
+    e instanceof CheckpointError ||
+    e instanceof TensorError ||
+    e instanceof ConfigError ||
+    e instanceof LimitError ||
+    e instanceof InvalidInputError
   );
 }

@@ -14,13 +14,19 @@ export class NbitsExpertRunner implements ExpertRunner {
     private readonly D: number,
   ) {}
 
-  static async create(ckpt: Checkpoint, session: SessionConfig, accuracy: NbitsAccuracy = DEFAULT_NBITS_ACCURACY): Promise<NbitsExpertRunner> {
+  static async create(
+    ckpt: Checkpoint,
+    session: SessionConfig,
+    accuracy: NbitsAccuracy = DEFAULT_NBITS_ACCURACY,
+  ): Promise<NbitsExpertRunner> {
     const { hiddenSize: D, intermediateSize: F, numLayers: L, numExperts: E } = ckpt.config;
     const sessions: (InferenceSession | undefined)[][] = [];
     for (let l = 0; l < L; l++) {
       sessions.push([]);
       for (let e = 0; e < E; e++) {
-        sessions[l].push(ckpt.isStored(l, e) ? await createSession(buildNbitsExpertGraph(D, F, ckpt.nbitsExpert(l, e), accuracy), session) : undefined);
+        sessions[l].push(
+          ckpt.isStored(l, e) ? await createSession(buildNbitsExpertGraph(D, F, ckpt.nbitsExpert(l, e), accuracy), session) : undefined,
+        );
       }
     }
     return new NbitsExpertRunner(sessions, D);

@@ -22,7 +22,11 @@ export function readExpertSlotMap(dir: string, numLayers: number, numExperts: nu
     row.forEach((m, e) => {
       if (m === -1) return;
       if (!Number.isInteger(m) || (m as number) < 0 || (m as number) >= numExperts || row[m as number] !== m) {
-        throw new ConfigError(file, SLOT_MAP_KEY, `layer ${l} slot ${e} maps to ${JSON.stringify(m)}, which is not -1 nor a slot that maps to itself`);
+        throw new ConfigError(
+          file,
+          SLOT_MAP_KEY,
+          `layer ${l} slot ${e} maps to ${JSON.stringify(m)}, which is not -1 nor a slot that maps to itself`,
+        );
       }
     });
     if (row.every((m) => m === -1)) throw new ConfigError(file, SLOT_MAP_KEY, `layer ${l} prunes every slot`);

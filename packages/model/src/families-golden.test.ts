@@ -43,7 +43,10 @@ for (const family of FAMILY_FIXTURES) {
     });
 
     test("logits of two prompts of different lengths, batched together, match within 1e-4", async () => {
-      const out = await rt.step(ref.prompts.map((p) => ({ sequence: rt.newSequence(), tokens: p.ids })), { allLogits: true });
+      const out = await rt.step(
+        ref.prompts.map((p) => ({ sequence: rt.newSequence(), tokens: p.ids })),
+        { allLogits: true },
+      );
       ref.prompts.forEach((_, i) => {
         const diff = maxAbsDiff(out[i], golden.readFloat(`prompt${i}.logits`).data);
         assert.ok(diff < TOLERANCE, `prompt ${i}: max |diff| ${diff}`);

@@ -27,7 +27,8 @@ interface Group {
 export function fusedUnsupported(ckpt: Checkpoint): string | null {
   if (ckpt.quantization) return "its experts are quantised (they run as MatMulNBits sessions behind the ExpertRunner)";
   if (ckpt.slotMap) return "its experts were merged or pruned (expert_slot_map: the gate's slots are mapped in JS)";
-  if (!moeOperatorSupports(ckpt.config.gate)) return "onnxruntime's MoE operator cannot compute its gate (sigmoid scoring, groups, a selection bias or a scale)";
+  if (!moeOperatorSupports(ckpt.config.gate))
+    return "onnxruntime's MoE operator cannot compute its gate (sigmoid scoring, groups, a selection bias or a scale)";
   return null;
 }
 
@@ -46,7 +47,11 @@ export class FusedForward implements ForwardPath {
     const { hiddenSize: D, intermediateSize: F, numExperts: E, moeLayers } = ckpt.config;
     const experts = new Map<number, { fc1: Tensor; fc2: Tensor }>();
     moeLayers.forEach((l, m) => {
-      const s = stackExperts(Array.from({ length: E }, (_, e) => ckpt.expert(m, e)), D, F);
+      const s = stackExperts(
+        Array.from({ length: E }, (_, e) => ckpt.expert(m, e)),
+        D,
+        F,
+      );
       experts.set(l, { fc1: floatTensor(s.fc1, [E, 2 * F, D]), fc2: floatTensor(s.fc2, [E, D, F]) });
     });
     const layerGroups = groupLayers(ckpt, MAX_GRAPH_BYTES);

@@ -20,7 +20,11 @@ after(async () => {
 });
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
-const prompts = [[0, 812, 33, 1024, 7, 99, 3001], [0, 55], [0, 4000, 12, 12, 12, 400, 401, 402, 403, 404, 405]];
+const prompts = [
+  [0, 812, 33, 1024, 7, 99, 3001],
+  [0, 55],
+  [0, 4000, 12, 12, 12, 400, 401, 402, 403, 404, 405],
+];
 
 test("the default path is fused; an ExpertRunner or forward: seam gives the seam path", () => {
   assert.equal(fused.forward, "fused");
@@ -32,15 +36,31 @@ test("fused and seam paths agree on logits (1e-4) and routing over a batched pre
   const b = prompts.map(() => seam.newSequence());
   const ra: LayerRouting[] = [];
   const rb: LayerRouting[] = [];
-  let la = await fused.step(prompts.map((tokens, i) => ({ sequence: a[i], tokens })), { allLogits: true, onRouting: (r) => ra.push(r) });
-  let lb = await seam.step(prompts.map((tokens, i) => ({ sequence: b[i], tokens })), { allLogits: true, onRouting: (r) => rb.push(r) });
+  let la = await fused.step(
+    prompts.map((tokens, i) => ({ sequence: a[i], tokens })),
+    { allLogits: true, onRouting: (r) => ra.push(r) },
+  );
+  let lb = await seam.step(
+    prompts.map((tokens, i) => ({ sequence: b[i], tokens })),
+    { allLogits: true, onRouting: (r) => rb.push(r) },
+  );
   for (let step = 0; step <= 8; step++) {
     la.forEach((x, i) => assert.ok(maxAbsDiff(x, lb[i]) < 1e-4, `step ${step} prompt ${i}: max |diff| ${maxAbsDiff(x, lb[i])}`));
-    assert.deepEqual(ra.map((r) => [r.layer, Array.from(r.experts)]), rb.map((r) => [r.layer, Array.from(r.experts)]), `routing at step ${step}`);
+    assert.deepEqual(
+      ra.map((r) => [r.layer, Array.from(r.experts)]),
+      rb.map((r) => [r.layer, Array.from(r.experts)]),
+      `routing at step ${step}`,
+    );
     const next = la.map((x) => argmax(x.subarray(x.length - fused.config.vocabSize)));
     ra.length = rb.length = 0;
-    la = await fused.step(next.map((t, i) => ({ sequence: a[i], tokens: [t] })), { onRouting: (r) => ra.push(r) });
-    lb = await seam.step(next.map((t, i) => ({ sequence: b[i], tokens: [t] })), { onRouting: (r) => rb.push(r) });
+    la = await fused.step(
+      next.map((t, i) => ({ sequence: a[i], tokens: [t] })),
+      { onRouting: (r) => ra.push(r) },
+    );
+    lb = await seam.step(
+      next.map((t, i) => ({ sequence: b[i], tokens: [t] })),
+      { onRouting: (r) => rb.push(r) },
+    );
   }
 });
 

@@ -5,7 +5,16 @@
 //
 // Letters: B sequences, S new tokens, P past tokens, T = P + S, D hidden, K kv heads, Dh key head dim,
 // Dv value head dim, E experts, k experts per token, N valid tokens, R rows that get logits.
-import { gatherRows, mapSlots, maskPrunedSlots, planDispatch, protectedTokens, pruneRouting, route, scatterAddWeighted } from "@expertmesh/moe";
+import {
+  gatherRows,
+  mapSlots,
+  maskPrunedSlots,
+  planDispatch,
+  protectedTokens,
+  pruneRouting,
+  route,
+  scatterAddWeighted,
+} from "@expertmesh/moe";
 import type { Checkpoint } from "./checkpoint.js";
 import type { ExpertRunner } from "./expert-runner.js";
 import type { ForwardOptions, ForwardPath } from "./forward-path.js";
@@ -75,7 +84,12 @@ export class SeamForward implements ForwardPath {
         if (pruning) {
           // On copies, after onRouting: traces, schedules and hints see the gate's choice; only compute is skipped.
           [chosen, chosenWeights] = [chosen.slice(), chosenWeights.slice()];
-          const protect = protectedTokens(hn, D, inputs.map((i) => i.tokens.length), pruning.settings.protectShare);
+          const protect = protectedTokens(
+            hn,
+            D,
+            inputs.map((i) => i.tokens.length),
+            pruning.settings.protectShare,
+          );
           pruning.counters.routed += chosen.length;
           pruning.counters.skipped += pruneRouting(chosen, chosenWeights, topK, pruning.settings.beta[m], protect);
         }

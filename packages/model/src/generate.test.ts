@@ -14,7 +14,11 @@ before(async () => {
 });
 after(async () => rt.release());
 
-const prompts = [[0, 464, 1181], [0, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309], [0, 1000]];
+const prompts = [
+  [0, 464, 1181],
+  [0, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309],
+  [0, 1000],
+];
 
 test("a batch of prompts of different lengths generates what each prompt generates alone (greedy)", async () => {
   const batched = await generate(rt, prompts, { maxTokens: 12 });
@@ -50,9 +54,21 @@ test("generation stops at the EOS token with finish reason eos", async () => {
 
 test("requests beyond the context or with bad sampling options get errors naming the limit and value", async () => {
   const long = new Array(rt.config.maxPositions - 3).fill(5);
-  await assert.rejects(generate(rt, [long], { maxTokens: 10 }), (e) =>
-    e instanceof LimitError && e.limit === rt.config.maxPositions && e.value === long.length + 10 && /context length is 512/.test(e.message));
+  await assert.rejects(
+    generate(rt, [long], { maxTokens: 10 }),
+    (e) =>
+      e instanceof LimitError &&
+      e.limit === rt.config.maxPositions &&
+      e.value === long.length + 10 &&
+      /context length is 512/.test(e.message),
+  );
   await assert.rejects(generate(rt, [[0]], { maxTokens: 0 }), (e) => e instanceof LimitError && e.field === "max_tokens");
-  await assert.rejects(generate(rt, [[0]], { maxTokens: 4, temperature: -1 }), (e) => e instanceof InvalidInputError && e.field === "temperature");
-  await assert.rejects(rt.step([{ sequence: rt.newSequence(), tokens: [rt.config.vocabSize] }]), /token id 4096 is outside the vocabulary \[0, 4096\)/);
+  await assert.rejects(
+    generate(rt, [[0]], { maxTokens: 4, temperature: -1 }),
+    (e) => e instanceof InvalidInputError && e.field === "temperature",
+  );
+  await assert.rejects(
+    rt.step([{ sequence: rt.newSequence(), tokens: [rt.config.vocabSize] }]),
+    /token id 4096 is outside the vocabulary \[0, 4096\)/,
+  );
 });

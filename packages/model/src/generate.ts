@@ -38,7 +38,12 @@ export async function generate(rt: MoeRuntime, prompts: number[][], opts: Genera
   prompts.forEach((p, i) => {
     if (p.length === 0) throw new InvalidInputError("prompt", `prompt ${i} is empty`);
     if (p.length + opts.maxTokens > limit) {
-      throw new LimitError("prompt tokens + max_tokens", limit, p.length + opts.maxTokens, `prompt ${i} has ${p.length} tokens; the context length is ${limit}`);
+      throw new LimitError(
+        "prompt tokens + max_tokens",
+        limit,
+        p.length + opts.maxTokens,
+        `prompt ${i} has ${p.length} tokens; the context length is ${limit}`,
+      );
     }
   });
   const eos = new Set(rt.config.eosTokenIds);

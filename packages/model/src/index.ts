@@ -1,5 +1,15 @@
 export { fusedUnsupported } from "./forward-fused.js";
-export { MoeRuntime, Sequence, FORWARD_PATHS, type ForwardPathName, type StepInput, type StepOptions, type LayerRouting, type MoeInput, type RuntimeOptions } from "./runtime.js";
+export {
+  MoeRuntime,
+  Sequence,
+  FORWARD_PATHS,
+  type ForwardPathName,
+  type StepInput,
+  type StepOptions,
+  type LayerRouting,
+  type MoeInput,
+  type RuntimeOptions,
+} from "./runtime.js";
 export { Checkpoint, type ExpertWeights } from "./checkpoint.js";
 export { readConfig, parseConfig, SUPPORTED_ARCHITECTURES, type MoeConfig } from "./config.js";
 export { SafetensorsFile, type TensorInfo, type SafetensorsDType } from "./safetensors.js";
@@ -21,14 +31,35 @@ export { applyGate, preGatePredictions } from "./pre-gate.js";
 export { buildFrequencyPriorModel, FREQUENCY_PRIOR_KIND } from "./predictor/prior-model.js";
 export { buildMlpPredictorModel, MLP_KIND } from "./predictor/mlp-model.js";
 export {
-  describePredictor, PREDICTOR_INPUTS, PREDICTOR_OUTPUT, PredictorModelError, predictorMetadata, readPredictorInfo, type PredictorInfo,
+  describePredictor,
+  PREDICTOR_INPUTS,
+  PREDICTOR_OUTPUT,
+  PredictorModelError,
+  predictorMetadata,
+  readPredictorInfo,
+  type PredictorInfo,
 } from "./predictor/predictor-info.js";
 export { readOnnxMetadata } from "./predictor/onnx-metadata.js";
 export { writeSynthCheckpoint, type SynthOptions, type SynthResult } from "./synth/synth-write.js";
 export { SYNTH_FAMILIES, synthFamily } from "./synth/synth-families.js";
-export { SYNTH_DTYPES, type SynthFamily, type SynthGeometry, type SynthDType, type SynthTensor, type SynthInit } from "./synth/synth-family.js";
+export {
+  SYNTH_DTYPES,
+  type SynthFamily,
+  type SynthGeometry,
+  type SynthDType,
+  type SynthTensor,
+  type SynthInit,
+} from "./synth/synth-family.js";
 // Low-bit experts (compress quantize writes them; the runtime and shards compute them with MatMulNBits).
-export { KERNEL_BITS, nbitsShape, nbitsBytes, dequantizeNbits, packCodes, type NbitsShape, type NbitsWeight } from "./quant/nbits-layout.js";
+export {
+  KERNEL_BITS,
+  nbitsShape,
+  nbitsBytes,
+  dequantizeNbits,
+  packCodes,
+  type NbitsShape,
+  type NbitsWeight,
+} from "./quant/nbits-layout.js";
 export { quantizeNbits, groupGrid } from "./quant/nbits-quantize.js";
 export { NBITS_METHOD, readExpertQuantization, nbitsTensorNames, type ExpertQuantization } from "./quant/expert-quantization.js";
 export { EXPERT_WEIGHTS, expertWeightShape, expertNbitsBytes, type NbitsExpert } from "./quant/nbits-expert.js";

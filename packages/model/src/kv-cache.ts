@@ -7,7 +7,13 @@ export class KvCache {
   private capacity: number;
   length = 0;
 
-  constructor(readonly layers: number, readonly kvHeads: number, readonly headDim: number, initialCapacity = 64, readonly valueDim = headDim) {
+  constructor(
+    readonly layers: number,
+    readonly kvHeads: number,
+    readonly headDim: number,
+    initialCapacity = 64,
+    readonly valueDim = headDim,
+  ) {
     this.capacity = initialCapacity;
     this.keys = Array.from({ length: layers }, () => new Float32Array(kvHeads * initialCapacity * headDim));
     this.values = Array.from({ length: layers }, () => new Float32Array(kvHeads * initialCapacity * valueDim));

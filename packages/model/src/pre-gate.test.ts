@@ -37,7 +37,10 @@ test("onMoeInput gives each layer's residual and normed input, from which the la
   const routing: LayerRouting[] = [];
   await rt.step([{ sequence: rt.newSequence(), tokens }], { onMoeInput: (i) => inputs.push(i), onRouting: (r) => routing.push(r) });
   const { numLayers: L, hiddenSize: D } = rt.config;
-  assert.deepEqual(inputs.map((i) => i.layer), Array.from({ length: L }, (_, l) => l));
+  assert.deepEqual(
+    inputs.map((i) => i.layer),
+    Array.from({ length: L }, (_, l) => l),
+  );
   for (const [l, input] of inputs.entries()) {
     assert.equal(input.residual.length, tokens.length * D);
     assert.deepEqual(Array.from(referenceTopK(input.residual, l)), Array.from(routing[l].experts), `layer ${l}`);
@@ -65,5 +68,8 @@ test("the pre-gate refuses a trace that the model routes differently", async () 
   const trace = await recordTrace(rt, [tokens]);
   const E = rt.config.numExperts;
   trace.experts.forEach((e, i) => (trace.experts[i] = (e + 1) % E));
-  await assert.rejects(preGatePredictions(rt, trace), /routes 100\.0 % of the trace's choices differently: the trace was recorded with other weights/);
+  await assert.rejects(
+    preGatePredictions(rt, trace),
+    /routes 100\.0 % of the trace's choices differently: the trace was recorded with other weights/,
+  );
 });

@@ -41,11 +41,17 @@ export function applyGate(g: LayerGate, x: Float32Array, D: number, E: number, e
  * (each one prefill, as the trace was recorded). Checks that `rt` routes the trace as recorded: a trace of
  * another model's routing is refused.
  */
-export async function preGatePredictions(rt: MoeRuntime, trace: RoutingTrace, options: { signal?: AbortSignal } = {}): Promise<Uint16Array> {
+export async function preGatePredictions(
+  rt: MoeRuntime,
+  trace: RoutingTrace,
+  options: { signal?: AbortSignal } = {},
+): Promise<Uint16Array> {
   const c = rt.config;
   const { numLayers: L, numExperts: E, topK: k, hiddenSize: D } = c;
   if (trace.numLayers !== L || trace.numExperts !== E || trace.topK !== k) {
-    throw new RangeError(`preGatePredictions: the trace has L=${trace.numLayers} E=${trace.numExperts} k=${trace.topK}, the model L=${L} E=${E} k=${k}`);
+    throw new RangeError(
+      `preGatePredictions: the trace has L=${trace.numLayers} E=${trace.numExperts} k=${trace.topK}, the model L=${L} E=${E} k=${k}`,
+    );
   }
   const ckpt = rt.checkpoint;
   const gates: LayerGate[] = Array.from({ length: L }, (_, l) => ({
@@ -82,7 +88,7 @@ export async function preGatePredictions(rt: MoeRuntime, trace: RoutingTrace, op
   // Recording and this run are the same computation; a few near-ties may flip across runs, no more.
   if (differ > 0.01 * trace.experts.length) {
     throw new RangeError(
-      `preGatePredictions: the model routes ${(100 * differ / trace.experts.length).toFixed(1)} % of the trace's choices differently: the trace was recorded with other weights`,
+      `preGatePredictions: the model routes ${((100 * differ) / trace.experts.length).toFixed(1)} % of the trace's choices differently: the trace was recorded with other weights`,
     );
   }
   return out;

@@ -41,7 +41,10 @@ test("the tokenizer encodes the golden prompts to the ids the reference was run 
 test("logits of prompts of different lengths, batched together, match the reference", async () => {
   const V = rt.config.vocabSize;
   const seqs = inputs.prompts.map(() => rt.newSequence());
-  const out = await rt.step(inputs.prompts.map((p, i) => ({ sequence: seqs[i], tokens: p.ids })), { allLogits: true });
+  const out = await rt.step(
+    inputs.prompts.map((p, i) => ({ sequence: seqs[i], tokens: p.ids })),
+    { allLogits: true },
+  );
   inputs.prompts.forEach((p, i) => {
     const want = golden.readFloat(`prompt${i}.logits`).data; // the last min(T, 8) positions
     const got = out[i].subarray(out[i].length - want.length);
@@ -58,7 +61,8 @@ test("each layer routes each token to the reference's experts", async () => {
     const got: LayerRouting[] = [];
     await rt.step([{ sequence: rt.newSequence(), tokens: p.ids }], { onRouting: (r) => got.push(r) });
     assert.equal(got.length, L);
-    for (const r of got) assert.deepEqual(Array.from(r.experts), Array.from(want.subarray(r.layer * p.ids.length * k, (r.layer + 1) * p.ids.length * k)));
+    for (const r of got)
+      assert.deepEqual(Array.from(r.experts), Array.from(want.subarray(r.layer * p.ids.length * k, (r.layer + 1) * p.ids.length * k)));
   }
 });
 

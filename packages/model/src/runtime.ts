@@ -84,9 +84,11 @@ export class MoeRuntime {
     const c = ckpt.config;
     const session = options.session ?? DEFAULT_SESSION_CONFIG;
     const dynamicPruning = options.dynamicPruning === undefined ? readDynamicPruning(dir, c.numLayers) : options.dynamicPruning;
-    const unsupported = fusedUnsupported(ckpt) ?? (dynamicPruning ? "it prunes experts dynamically (ODP skips experts per token in JS)" : null);
+    const unsupported =
+      fusedUnsupported(ckpt) ?? (dynamicPruning ? "it prunes experts dynamically (ODP skips experts per token in JS)" : null);
     const forward = options.forward ?? (options.experts || unsupported ? "seam" : "fused");
-    if (forward === "fused" && options.experts) throw new InvalidInputError("forward", "the fused path computes the experts itself; an ExpertRunner needs forward: \"seam\"");
+    if (forward === "fused" && options.experts)
+      throw new InvalidInputError("forward", 'the fused path computes the experts itself; an ExpertRunner needs forward: "seam"');
     if (forward === "fused" && unsupported) throw new InvalidInputError("forward", `the fused path cannot run ${dir}: ${unsupported}`);
     const embed = ckpt.tensor(ckpt.adapter.embedTokens, [c.vocabSize, c.hiddenSize]);
     let path: ForwardPath;
@@ -149,9 +151,11 @@ export class MoeRuntime {
     for (const { sequence, tokens } of inputs) {
       if (tokens.length === 0) throw new InvalidInputError("tokens", "a sequence in the batch has no new tokens");
       const total = sequence.length + tokens.length;
-      if (total > maxPositions) throw new LimitError("sequence length", maxPositions, total, "the model's context length (max_position_embeddings)");
+      if (total > maxPositions)
+        throw new LimitError("sequence length", maxPositions, total, "the model's context length (max_position_embeddings)");
       for (const t of tokens) {
-        if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new InvalidInputError("tokens", `token id ${t} is outside the vocabulary [0, ${vocabSize})`);
+        if (!Number.isInteger(t) || t < 0 || t >= vocabSize)
+          throw new InvalidInputError("tokens", `token id ${t} is outside the vocabulary [0, ${vocabSize})`);
       }
     }
   }

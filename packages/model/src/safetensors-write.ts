@@ -14,7 +14,11 @@ export function writeSafetensors(path: string, tensors: Record<string, TensorToW
   for (const name of Object.keys(tensors).sort()) {
     const { data, shape } = tensors[name];
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    header[name] = { dtype: data instanceof Float32Array ? "F32" : data instanceof Uint8Array ? "U8" : "I32", shape, data_offsets: [offset, offset + bytes.length] };
+    header[name] = {
+      dtype: data instanceof Float32Array ? "F32" : data instanceof Uint8Array ? "U8" : "I32",
+      shape,
+      data_offsets: [offset, offset + bytes.length],
+    };
     blobs.push(bytes);
     offset += bytes.length;
   }

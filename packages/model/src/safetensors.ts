@@ -110,7 +110,8 @@ function validateInfo(path: string, name: string, raw: unknown, dataLen: number)
   if (offs[1] - offs[0] !== expected) {
     throw new TensorError(name, path, `shape [${shape}] of ${dtype} needs ${expected} bytes, data_offsets span ${offs[1] - offs[0]}`);
   }
-  if (offs[1] > dataLen) throw new TensorError(name, path, `data_offsets end ${offs[1]} beyond the data section of ${dataLen} bytes (truncated file?)`);
+  if (offs[1] > dataLen)
+    throw new TensorError(name, path, `data_offsets end ${offs[1]} beyond the data section of ${dataLen} bytes (truncated file?)`);
   return { dtype, shape, dataOffsets: [offs[0], offs[1]] };
 }
 

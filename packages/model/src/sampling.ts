@@ -21,7 +21,7 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, random:
   for (const v of logits) max = Math.max(max, v);
   const probs = new Float64Array(logits.length);
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += (probs[i] = Math.exp((logits[i] - max) / opts.temperature));
+  for (let i = 0; i < logits.length; i++) sum += probs[i] = Math.exp((logits[i] - max) / opts.temperature);
   const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
   let kept = 0;
   let mass = 0;

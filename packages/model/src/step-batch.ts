@@ -67,7 +67,13 @@ export function prepareBatch(inputs: readonly BatchInput[], embed: Float32Array,
  * Decoder layer `layer`'s past keys [B, K, P, Dh] and values [B, K, P, Dv] of the batch, right-aligned
  * (left padding, zeros). With `scratch`, in buffers reused from step to step instead of fresh ones.
  */
-export function pastKv(inputs: readonly BatchInput[], layer: number, batch: StepBatch, c: MoeConfig, scratch?: KvScratch): { k: Float32Array; v: Float32Array } {
+export function pastKv(
+  inputs: readonly BatchInput[],
+  layer: number,
+  batch: StepBatch,
+  c: MoeConfig,
+  scratch?: KvScratch,
+): { k: Float32Array; v: Float32Array } {
   const { B, P } = batch;
   const K = c.numKvHeads;
   const kSize = B * K * P * c.headDim;

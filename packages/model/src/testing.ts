@@ -48,10 +48,25 @@ export function writeTinyModel(dir: string, opts: TinyModelOptions = {}): string
   Object.assign(tensors, opts.override);
   mkdirSync(dir, { recursive: true });
   const config = {
-    architectures: ["MixtralForCausalLM"], model_type: "mixtral", vocab_size: V, hidden_size: D, intermediate_size: F,
-    num_hidden_layers: L, num_attention_heads: H, num_key_value_heads: K, head_dim: Dh, hidden_act: "silu",
-    max_position_embeddings: maxPos, rms_norm_eps: 1e-5, rope_theta: 10000, num_local_experts: E, num_experts_per_tok: k,
-    tie_word_embeddings: false, bos_token_id: 0, eos_token_id: 0, ...opts.config,
+    architectures: ["MixtralForCausalLM"],
+    model_type: "mixtral",
+    vocab_size: V,
+    hidden_size: D,
+    intermediate_size: F,
+    num_hidden_layers: L,
+    num_attention_heads: H,
+    num_key_value_heads: K,
+    head_dim: Dh,
+    hidden_act: "silu",
+    max_position_embeddings: maxPos,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    num_local_experts: E,
+    num_experts_per_tok: k,
+    tie_word_embeddings: false,
+    bos_token_id: 0,
+    eos_token_id: 0,
+    ...opts.config,
   };
   writeFileSync(join(dir, "config.json"), JSON.stringify(config, null, 2));
   const shards = opts.shards ?? 1;

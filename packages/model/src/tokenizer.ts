@@ -7,7 +7,10 @@ import type { MoeConfig } from "./config.js";
 import { CheckpointError } from "./errors.js";
 
 export class TextTokenizer {
-  private constructor(private readonly tok: Tokenizer, private readonly bos: number | null) {}
+  private constructor(
+    private readonly tok: Tokenizer,
+    private readonly bos: number | null,
+  ) {}
 
   static load(dir: string, config: MoeConfig): TextTokenizer {
     const read = (name: string, required: boolean): object => {
@@ -16,7 +19,11 @@ export class TextTokenizer {
         return JSON.parse(readFileSync(file, "utf8"));
       } catch (e) {
         if (!required && (e as NodeJS.ErrnoException).code === "ENOENT") return {};
-        throw new CheckpointError(file, (e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : `unreadable: ${(e as Error).message}`, { cause: e });
+        throw new CheckpointError(
+          file,
+          (e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : `unreadable: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
     };
     return new TextTokenizer(new Tokenizer(read("tokenizer.json", true), read("tokenizer_config.json", false)), config.bosTokenId);

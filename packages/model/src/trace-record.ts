@@ -4,7 +4,11 @@
 import type { RoutingTrace } from "@expertmesh/moe";
 import type { LayerRouting, MoeRuntime } from "./runtime.js";
 
-export async function recordTrace(rt: MoeRuntime, sequences: readonly (readonly number[])[], meta: { model?: string; source?: string } = {}): Promise<RoutingTrace> {
+export async function recordTrace(
+  rt: MoeRuntime,
+  sequences: readonly (readonly number[])[],
+  meta: { model?: string; source?: string } = {},
+): Promise<RoutingTrace> {
   const { numLayers: L, numExperts: E, topK: k, maxPositions } = rt.config;
   const windows: number[][] = [];
   for (const s of sequences) for (let i = 0; i < s.length; i += maxPositions) windows.push(s.slice(i, i + maxPositions));

@@ -101,7 +101,11 @@ export function accessStream(trace: TraceRouting, schedule: DecodeSchedule): Acc
  * needs expert e at layer l, 1 - Π_b (1 - p_b[l, e]), from per-token probabilities `perToken` [N, L, E]
  * (treated as independent across tokens).
  */
-export function batchDemand(perToken: Float32Array, schedule: DecodeSchedule, shape: { numLayers: number; numExperts: number; tokens: number }): Float32Array {
+export function batchDemand(
+  perToken: Float32Array,
+  schedule: DecodeSchedule,
+  shape: { numLayers: number; numExperts: number; tokens: number },
+): Float32Array {
   const { numLayers: L, numExperts: E, tokens: N } = shape;
   const LE = L * E;
   if (perToken.length !== N * LE) throw new RangeError(`batchDemand: ${perToken.length} probabilities, expected N*L*E = ${N}*${L}*${E}`);

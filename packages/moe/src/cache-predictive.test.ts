@@ -20,9 +20,16 @@ test("shareSlots splits in proportion to demand, by largest remainders, not even
   assert.deepEqual(shareSlots(10, [1, 1, 2]), [3, 2, 5]);
   assert.deepEqual(shareSlots(7, [0, 2, 0]), [0, 7, 0]);
   assert.deepEqual(shareSlots(5, [0, 0]), [0, 0]);
-  for (const [total, demand] of [[9, [0.3, 1.7, 2.2]], [16, [5, 5, 5]], [3, [0.1, 0.1, 0.1, 0.1]]] as const) {
+  for (const [total, demand] of [
+    [9, [0.3, 1.7, 2.2]],
+    [16, [5, 5, 5]],
+    [3, [0.1, 0.1, 0.1, 0.1]],
+  ] as const) {
     const s = shareSlots(total, [...demand]);
-    assert.equal(s.reduce((a, n) => a + n, 0), total);
+    assert.equal(
+      s.reduce((a, n) => a + n, 0),
+      total,
+    );
     const sum = demand.reduce((a, d) => a + d, 0);
     for (const [i, n] of s.entries()) assert.ok(Math.abs(n - (total * demand[i]) / sum) < 1, `share ${i}: ${n}`);
   }
@@ -55,13 +62,19 @@ test("with a perfect predictor and enough link budget, expertflow never stalls",
     const demand = batchDemand(oraclePredictions(trace), schedule, trace);
     const widest = 2 * batch;
     const r = simulateCache(stream, new ExpertflowPolicy({ numLayers: L, numExperts: E, capacity: 2 * widest }), {
-      capacity: 2 * widest, expertBytes: 1, linkBudget: widest, demand,
+      capacity: 2 * widest,
+      expertBytes: 1,
+      linkBudget: widest,
+      demand,
     });
     assert.equal(r.stalls, 0, `B=${batch}`);
     assert.ok(r.loads <= r.accesses);
     // Without a link there is nothing to prefetch with, and it stalls.
     const noLink = simulateCache(stream, new ExpertflowPolicy({ numLayers: L, numExperts: E, capacity: 2 * widest }), {
-      capacity: 2 * widest, expertBytes: 1, linkBudget: 0, demand,
+      capacity: 2 * widest,
+      expertBytes: 1,
+      linkBudget: 0,
+      demand,
     });
     assert.ok(noLink.stalls > 0);
   }
@@ -74,7 +87,10 @@ test("with a useless predictor, expertflow prefetches nothing and does no worse 
   for (const capacity of [6, 16]) {
     const opts = { capacity, expertBytes: 1, linkBudget: 4 };
     const lru = simulateCache(stream, new LruPolicy(), opts);
-    const zero = simulateCache(stream, new ExpertflowPolicy({ numLayers: L, numExperts: E, capacity }), { ...opts, demand: new Float32Array(schedule.steps * L * E) });
+    const zero = simulateCache(stream, new ExpertflowPolicy({ numLayers: L, numExperts: E, capacity }), {
+      ...opts,
+      demand: new Float32Array(schedule.steps * L * E),
+    });
     assert.equal(zero.prefetchLoads, 0);
     assert.ok(zero.hitRatio >= lru.hitRatio - 0.01, `C=${capacity}: ${zero.hitRatio} vs LRU ${lru.hitRatio}`);
     // Nor much better: with nothing predicted it only keeps the experts just used (random hits at most C/(L*E)).
@@ -102,13 +118,22 @@ test("an expert loaded ahead on the prediction but not chosen by the gate is evi
   policy.touch(1);
   // By expected next use alone, key 5 (its layer comes next, but nothing predicts it) would go first.
   assert.ok(policy.distance(5) > policy.distance(0));
-  assert.equal(policy.victim(() => true), 0);
-  assert.equal(policy.victim((k) => k !== 0 && k !== 1), 5); // 1 is in use (pinned in a cache)
+  assert.equal(
+    policy.victim(() => true),
+    0,
+  );
+  assert.equal(
+    policy.victim((k) => k !== 0 && k !== 1),
+    5,
+  ); // 1 is in use (pinned in a cache)
   policy.layerRan(0, Int32Array.from([1]));
   // A new prediction for layer 0 lifts the demotion when layer 0 comes up again.
   policy.beginStep(1, p);
   policy.beginLayer(0);
-  assert.equal(policy.victim(() => true), 5);
+  assert.equal(
+    policy.victim(() => true),
+    5,
+  );
 });
 
 test("learned-Belady eviction keeps the experts predicted for the coming layers", () => {
@@ -119,10 +144,16 @@ test("learned-Belady eviction keeps the experts predicted for the coming layers"
   policy.beginLayer(0);
   policy.insert(6); // layer 1, expert 2 (predicted)
   policy.insert(7); // layer 1, expert 3 (not predicted), more recent
-  assert.equal(policy.victim(() => true), 7);
+  assert.equal(
+    policy.victim(() => true),
+    7,
+  );
   const lru = new ExpertflowPolicy({ numLayers: 2, numExperts: 4, capacity: 2, eviction: "lru" });
   lru.beginStep(0, p);
   lru.insert(6);
   lru.insert(7);
-  assert.equal(lru.victim(() => true), 6);
+  assert.equal(
+    lru.victim(() => true),
+    6,
+  );
 });

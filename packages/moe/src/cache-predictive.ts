@@ -37,7 +37,8 @@ export interface ExpertflowOptions {
 /** Splits `total` slots in proportion to `demand` (largest remainders); all-zero demand gets nothing. */
 export function shareSlots(total: number, demand: readonly number[]): number[] {
   if (!Number.isInteger(total) || total < 0) throw new RangeError(`shareSlots: total must be a non-negative integer, got ${total}`);
-  if (demand.some((d) => !(d >= 0) || !Number.isFinite(d))) throw new RangeError(`shareSlots: demand must be finite and >= 0, got [${demand.join(", ")}]`);
+  if (demand.some((d) => !(d >= 0) || !Number.isFinite(d)))
+    throw new RangeError(`shareSlots: demand must be finite and >= 0, got [${demand.join(", ")}]`);
   const sum = demand.reduce((a, d) => a + d, 0);
   if (sum === 0 || total === 0) return demand.map(() => 0);
   const exact = demand.map((d) => (total * d) / sum);
@@ -73,7 +74,11 @@ export class ExpertflowPolicy implements CachePolicy {
 
   constructor(opts: ExpertflowOptions) {
     const { numLayers: L, numExperts: E, capacity: C } = opts;
-    for (const [name, v] of [["numLayers", L], ["numExperts", E], ["capacity", C]] as const) {
+    for (const [name, v] of [
+      ["numLayers", L],
+      ["numExperts", E],
+      ["capacity", C],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`ExpertflowPolicy: ${name} must be a positive integer, got ${v}`);
     }
     this.L = L;

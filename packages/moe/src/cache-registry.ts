@@ -57,6 +57,7 @@ export function isCachePolicyName(name: string): name is CachePolicyName {
 
 /** The entry of `name`; a RangeError naming the known policies otherwise. */
 export function cachePolicy(name: string): PolicyEntry {
-  if (!isCachePolicyName(name)) throw new RangeError(`unknown cache policy ${JSON.stringify(name)} (expected one of ${CACHE_POLICY_NAMES.join(", ")})`);
+  if (!isCachePolicyName(name))
+    throw new RangeError(`unknown cache policy ${JSON.stringify(name)} (expected one of ${CACHE_POLICY_NAMES.join(", ")})`);
   return CACHE_POLICIES[name];
 }

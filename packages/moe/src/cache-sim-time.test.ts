@@ -33,7 +33,10 @@ class Scripted implements CachePolicy {
   readonly arity: number[] = [];
   private at = 0;
   private readonly resident = new Set<number>();
-  constructor(private readonly script: readonly number[], private readonly K: number) {}
+  constructor(
+    private readonly script: readonly number[],
+    private readonly K: number,
+  ) {}
   private choose(n: number): number {
     this.arity.push(n);
     return this.script[this.at++] ?? 0;
@@ -108,7 +111,16 @@ test("with compute longer than a transfer and an exact prediction, expertflow hi
 test("bad options are refused, naming the option and the value", () => {
   const trace = makeTrace({ tokens: 2, numLayers: 1, numExperts: 2, topK: 1 }, () => [0]);
   const stream = accessStream(trace, decodeSchedule(trace, 1));
-  assert.throws(() => simulateTimed(stream, () => new LruPolicy(), { capacity: 0, layerMs: 1, ...LINK }), /capacity must be a positive integer, got 0/);
-  assert.throws(() => simulateTimed(stream, () => new LruPolicy(), { capacity: 1, layerMs: 1, expertBytes: 1, linkGbps: 0 }), /linkGbps must be > 0, got 0/);
-  assert.throws(() => simulateTimed(stream, () => new LruPolicy(), { capacity: 1, layerMs: 1, ...LINK, demand: new Float32Array(3) }), /demand has 3 values, expected S\*L\*E = 2\*1\*2/);
+  assert.throws(
+    () => simulateTimed(stream, () => new LruPolicy(), { capacity: 0, layerMs: 1, ...LINK }),
+    /capacity must be a positive integer, got 0/,
+  );
+  assert.throws(
+    () => simulateTimed(stream, () => new LruPolicy(), { capacity: 1, layerMs: 1, expertBytes: 1, linkGbps: 0 }),
+    /linkGbps must be > 0, got 0/,
+  );
+  assert.throws(
+    () => simulateTimed(stream, () => new LruPolicy(), { capacity: 1, layerMs: 1, ...LINK, demand: new Float32Array(3) }),
+    /demand has 3 values, expected S\*L\*E = 2\*1\*2/,
+  );
 });

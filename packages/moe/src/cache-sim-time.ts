@@ -110,7 +110,11 @@ class ShardState {
   queue: Transfer[] = []; // waiting, demand loads first
   r = { accesses: 0, hits: 0, stalls: 0, demandLoads: 0, prefetchLoads: 0, wastedPrefetches: 0 };
 
-  constructor(readonly policy: CachePolicy, K: number, readonly x: number) {
+  constructor(
+    readonly policy: CachePolicy,
+    K: number,
+    readonly x: number,
+  ) {
     this.state = new Uint8Array(K);
     this.readyAt = new Float64Array(K);
     this.fresh = new Uint8Array(K);
@@ -161,7 +165,8 @@ class ShardState {
   }
 
   evict(v: number): void {
-    if (this.state[v] === Slot.Queued) this.queue = this.queue.filter((q) => q.key !== v); // cancelled before it moved
+    if (this.state[v] === Slot.Queued)
+      this.queue = this.queue.filter((q) => q.key !== v); // cancelled before it moved
     else if (this.fresh[v]) this.r.wastedPrefetches++;
     this.state[v] = Slot.Absent;
     this.fresh[v] = 0;
@@ -180,8 +185,12 @@ export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opt
   if (!(G > 0) || !Number.isFinite(G)) throw new RangeError(`simulateTimed: linkGbps must be > 0, got ${G}`);
   if (!(tau >= 0) || !Number.isFinite(tau)) throw new RangeError(`simulateTimed: layerMs must be >= 0, got ${tau}`);
   const K = L * E;
-  for (const [name, a] of [["demand", demand], ["lookahead", lookahead]] as const) {
-    if (a !== undefined && a.length !== S * K) throw new RangeError(`simulateTimed: ${name} has ${a.length} values, expected S*L*E = ${S}*${L}*${E}`);
+  for (const [name, a] of [
+    ["demand", demand],
+    ["lookahead", lookahead],
+  ] as const) {
+    if (a !== undefined && a.length !== S * K)
+      throw new RangeError(`simulateTimed: ${name} has ${a.length} values, expected S*L*E = ${S}*${L}*${E}`);
   }
   const x = X / (G * 1e6); // bytes / (bytes per ms)
   const shards = Array.from({ length: N }, (_, i) => new ShardState(policies(i), K, x));
@@ -214,10 +223,19 @@ export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opt
         if (lookahead) sh.policy.correct?.(l, lookahead.subarray(s * E, (s + 1) * E));
         if (!sh.policy.prefetch) continue;
         sh.advance(w);
-        const view = { nowMs: w, get backlogMs() { return sh.backlog(w); }, transferMs: x, layerMs: tau, busyMs: sh.linkBusy };
+        const view = {
+          nowMs: w,
+          get backlogMs() {
+            return sh.backlog(w);
+          },
+          transferMs: x,
+          layerMs: tau,
+          busyMs: sh.linkBusy,
+        };
         const isResident = (k: number) => sh.state[k] !== Slot.Absent;
         for (const k of sh.policy.prefetch(l, isResident, view)) {
-          if (!Number.isInteger(k) || k < 0 || k >= K) throw new RangeError(`simulateTimed: policy ${sh.policy.name} prefetched key ${k}, outside 0..${K - 1}`);
+          if (!Number.isInteger(k) || k < 0 || k >= K)
+            throw new RangeError(`simulateTimed: policy ${sh.policy.name} prefetched key ${k}, outside 0..${K - 1}`);
           if (owner(k) !== i || sh.state[k] !== Slot.Absent) continue;
           if (sh.count >= C) {
             const v = victimFor(sh, w, k);
@@ -266,7 +284,8 @@ export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opt
       for (const k of need) {
         const sh = shards[owner(k)];
         // (Absent: its slot went to another expert of this layer after it computed; readyAt stays.)
-        if (sh.state[k] === Slot.Queued) throw new Error(`simulateTimed: expert ${k} needed at layer-step ${s} has not started its transfer`);
+        if (sh.state[k] === Slot.Queued)
+          throw new Error(`simulateTimed: expert ${k} needed at layer-step ${s} has not started its transfer`);
         start = Math.max(start, sh.readyAt[k]);
       }
       stallMs += start - a;
@@ -290,13 +309,27 @@ export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opt
   const loads = r.demandLoads + r.prefetchLoads;
   const tokens = opts.tokens ?? S;
   return {
-    policy: name, capacity: C, shards: N, ...r, loads, bytes: loads * X, hitRatio: r.accesses === 0 ? NaN : r.hits / r.accesses,
-    timeMs, msPerToken: tokens > 0 ? timeMs / tokens : NaN, stallMs, stallShare: timeMs > 0 ? stallMs / timeMs : 0, linkBusyMs,
+    policy: name,
+    capacity: C,
+    shards: N,
+    ...r,
+    loads,
+    bytes: loads * X,
+    hitRatio: r.accesses === 0 ? NaN : r.hits / r.accesses,
+    timeMs,
+    msPerToken: tokens > 0 ? timeMs / tokens : NaN,
+    stallMs,
+    stallShare: timeMs > 0 ? stallMs / timeMs : 0,
+    linkBusyMs,
   };
 }
 
 /** The lower bound on time of the file comment: max(S·L·τ, max over shards of Belady's loads · x), ms. */
-export function timeLowerBound(stream: AccessStream, beladyLoadsPerShard: readonly number[], opts: { expertBytes: number; linkGbps: number; layerMs: number }): number {
+export function timeLowerBound(
+  stream: AccessStream,
+  beladyLoadsPerShard: readonly number[],
+  opts: { expertBytes: number; linkGbps: number; layerMs: number },
+): number {
   const x = opts.expertBytes / (opts.linkGbps * 1e6);
   return Math.max(stream.steps * stream.numLayers * opts.layerMs, Math.max(0, ...beladyLoadsPerShard) * x);
 }

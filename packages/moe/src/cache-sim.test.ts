@@ -14,7 +14,11 @@ const cycleStream = accessStream(cycle, decodeSchedule(cycle, 1));
 test("LRU misses every access once the cache holds less than one token's worth (the decode-order cycle)", () => {
   // k=1: the cycle is 4 keys; 3 slots.
   const single = makeTrace({ tokens: 10, numLayers: 4, numExperts: 4, topK: 1 }, () => [2]);
-  const r1 = simulateCache(accessStream(single, decodeSchedule(single, 1)), new LruPolicy(), { capacity: 3, expertBytes: 10, linkBudget: 0 });
+  const r1 = simulateCache(accessStream(single, decodeSchedule(single, 1)), new LruPolicy(), {
+    capacity: 3,
+    expertBytes: 10,
+    linkBudget: 0,
+  });
   assert.deepEqual([r1.accesses, r1.hits, r1.stalls, r1.loads, r1.bytes], [40, 0, 40, 40, 400]);
   // k=2: a layer's two experts are needed together, so one slot short of a token's worth still keeps one
   // of them, and a layer's worth short (6 of 8 slots) misses everything.
@@ -74,8 +78,14 @@ test("counters add up and the tier never exceeds its capacity", () => {
 });
 
 test("bad options name the limit and the value", () => {
-  assert.throws(() => simulateCache(cycleStream, new LruPolicy(), { capacity: 0, expertBytes: 1, linkBudget: 0 }), /capacity must be a positive integer, got 0/);
-  assert.throws(() => simulateCache(cycleStream, new LruPolicy(), { capacity: 2, expertBytes: 1, linkBudget: -1 }), /link budget must be a non-negative integer, got -1/);
+  assert.throws(
+    () => simulateCache(cycleStream, new LruPolicy(), { capacity: 0, expertBytes: 1, linkBudget: 0 }),
+    /capacity must be a positive integer, got 0/,
+  );
+  assert.throws(
+    () => simulateCache(cycleStream, new LruPolicy(), { capacity: 2, expertBytes: 1, linkBudget: -1 }),
+    /link budget must be a non-negative integer, got -1/,
+  );
   assert.throws(
     () => simulateCache(cycleStream, new LruPolicy(), { capacity: 2, expertBytes: 1, linkBudget: 0, demand: new Float32Array(5) }),
     /demand has 5 values, expected S\*L\*E = 10\*4\*4/,

@@ -81,7 +81,8 @@ export function simulateCache(stream: AccessStream, policy: CachePolicy, opts: S
   if (!Number.isInteger(P) || P < 0) throw new RangeError(`simulateCache: link budget must be a non-negative integer, got ${P}`);
   if (!(expertBytes >= 0)) throw new RangeError(`simulateCache: expertBytes must be >= 0, got ${expertBytes}`);
   const LE = L * E;
-  if (demand !== undefined && demand.length !== S * LE) throw new RangeError(`simulateCache: demand has ${demand.length} values, expected S*L*E = ${S}*${L}*${E}`);
+  if (demand !== undefined && demand.length !== S * LE)
+    throw new RangeError(`simulateCache: demand has ${demand.length} values, expected S*L*E = ${S}*${L}*${E}`);
 
   const resident = new Uint8Array(LE);
   const pinned = new Uint8Array(LE);
@@ -93,7 +94,8 @@ export function simulateCache(stream: AccessStream, policy: CachePolicy, opts: S
   const unpinnedResident = (k: number) => resident[k] === 1 && pinned[k] === 0;
 
   const evict = (v: number | undefined, why: string): void => {
-    if (v === undefined || resident[v] !== 1) throw new Error(`simulateCache: policy ${policy.name} gave no resident victim (${why}), got ${v}`);
+    if (v === undefined || resident[v] !== 1)
+      throw new Error(`simulateCache: policy ${policy.name} gave no resident victim (${why}), got ${v}`);
     resident[v] = 0;
     count--;
     if (fresh[v]) {
@@ -120,7 +122,8 @@ export function simulateCache(stream: AccessStream, policy: CachePolicy, opts: S
         const loadedNow: number[] = [];
         for (const k of policy.prefetch(l, isResident)) {
           if (loadedNow.length >= P) break;
-          if (!Number.isInteger(k) || k < 0 || k >= LE) throw new RangeError(`simulateCache: policy ${policy.name} prefetched key ${k}, outside 0..${LE - 1}`);
+          if (!Number.isInteger(k) || k < 0 || k >= LE)
+            throw new RangeError(`simulateCache: policy ${policy.name} prefetched key ${k}, outside 0..${LE - 1}`);
           if (resident[k]) continue;
           if (count >= C) {
             const v = policy.victim(unpinnedResident);
@@ -173,7 +176,12 @@ export function simulateCache(stream: AccessStream, policy: CachePolicy, opts: S
   }
   const loads = r.demandLoads + r.prefetchLoads;
   return {
-    policy: policy.name, capacity: C, linkBudget: P, ...r, loads, bytes: loads * expertBytes,
+    policy: policy.name,
+    capacity: C,
+    linkBudget: P,
+    ...r,
+    loads,
+    bytes: loads * expertBytes,
     hitRatio: r.accesses === 0 ? NaN : r.hits / r.accesses,
   };
 }

@@ -14,7 +14,8 @@ export function makeTrace(
   for (let n = 0; n < N; n++) {
     for (let l = 0; l < L; l++) {
       const chosen = pick(n, l);
-      if (chosen.length !== k || new Set(chosen).size !== k || chosen.some((e) => e < 0 || e >= E)) throw new RangeError(`makeTrace: bad choice [${chosen}]`);
+      if (chosen.length !== k || new Set(chosen).size !== k || chosen.some((e) => e < 0 || e >= E))
+        throw new RangeError(`makeTrace: bad choice [${chosen}]`);
       experts.set(chosen, (n * L + l) * k);
     }
   }

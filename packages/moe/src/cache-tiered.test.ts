@@ -33,7 +33,13 @@ function recordingLoader(delayMs = () => 0) {
 }
 
 const make = (slots: number, hostSlots: number, loader: TierLoader<string, string>) =>
-  new TieredExpertCache({ expertBytes: BYTES, deviceBudgetBytes: slots * BYTES + 50, hostBudgetBytes: hostSlots * BYTES, loader, policy: new LruPolicy() });
+  new TieredExpertCache({
+    expertBytes: BYTES,
+    deviceBudgetBytes: slots * BYTES + 50,
+    hostBudgetBytes: hostSlots * BYTES,
+    loader,
+    policy: new LruPolicy(),
+  });
 
 async function use(cache: TieredExpertCache<string, string>, key: number): Promise<boolean> {
   const a = await cache.acquire(key);
@@ -107,7 +113,10 @@ test("a budget smaller than one expert is refused", () => {
 test("a failed load is reported to every waiter and can be retried", async () => {
   let fail = true;
   const cache = new TieredExpertCache<string, string>({
-    expertBytes: BYTES, deviceBudgetBytes: BYTES, hostBudgetBytes: 0, policy: new LruPolicy(),
+    expertBytes: BYTES,
+    deviceBudgetBytes: BYTES,
+    hostBudgetBytes: 0,
+    policy: new LruPolicy(),
     loader: {
       loadHost: async (k) => {
         if (fail) throw new Error(`disk error on ${k}`);

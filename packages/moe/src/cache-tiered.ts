@@ -60,8 +60,16 @@ export class TieredExpertCache<H, D> {
   private readonly hostLoading = new Map<number, Promise<H>>();
   private waiters: (() => void)[] = [];
   readonly counters: CacheCounters = {
-    hits: 0, misses: 0, loads: 0, prefetchLoads: 0, bytesToDevice: 0, evictions: 0,
-    diskReads: 0, bytesFromDisk: 0, hostHits: 0, hostEvictions: 0,
+    hits: 0,
+    misses: 0,
+    loads: 0,
+    prefetchLoads: 0,
+    bytesToDevice: 0,
+    evictions: 0,
+    diskReads: 0,
+    bytesFromDisk: 0,
+    hostHits: 0,
+    hostEvictions: 0,
   };
 
   constructor(private readonly opts: TieredCacheOptions<H, D>) {

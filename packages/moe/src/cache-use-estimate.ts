@@ -27,7 +27,10 @@ export class UseEstimator {
   private readonly snapAge: Int16Array; // [L*E]: age after the last run of the layer (-1: none yet)
   private readonly snapQ: Uint8Array; // [L*E]: its demand bucket then
 
-  constructor(private readonly L: number, private readonly E: number) {
+  constructor(
+    private readonly L: number,
+    private readonly E: number,
+  ) {
     this.lastUsed = new Int32Array(L * E).fill(-1);
     const table = () => {
       const hits = new Float64Array(L * A * Q);

@@ -5,8 +5,18 @@ import { gatherRows, planDispatch, scatterAddWeighted } from "./dispatch-plan.js
 test("planDispatch groups tokens by expert in ascending expert order, keeping each row's weight", () => {
   // 3 tokens, k = 2: token 0 -> (2, 0), token 1 -> (0, 1), token 2 -> (2, 1)
   const groups = planDispatch(Int32Array.from([2, 0, 0, 1, 2, 1]), Float32Array.from([0.6, 0.4, 0.7, 0.3, 0.9, 0.1]), 2);
-  assert.deepEqual(groups.map((g) => [g.expert, Array.from(g.rows)]), [[0, [0, 1]], [1, [1, 2]], [2, [0, 2]]]);
-  assert.deepEqual(Array.from(groups[2].weights).map((w) => Math.round(w * 10) / 10), [0.6, 0.9]);
+  assert.deepEqual(
+    groups.map((g) => [g.expert, Array.from(g.rows)]),
+    [
+      [0, [0, 1]],
+      [1, [1, 2]],
+      [2, [0, 2]],
+    ],
+  );
+  assert.deepEqual(
+    Array.from(groups[2].weights).map((w) => Math.round(w * 10) / 10),
+    [0.6, 0.9],
+  );
 });
 
 test("gather then weighted scatter-add reproduces sum_k w_k * f_k(x) per token", () => {

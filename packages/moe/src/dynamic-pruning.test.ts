@@ -11,8 +11,14 @@ test("pruneRouting skips a second expert below beta times the first, renormalise
   assert.deepEqual(Array.from(experts), [3, SKIPPED_EXPERT, 1, 2, 4, 0]);
   assert.deepEqual(Array.from(weights), [1, 0, Math.fround(0.55), Math.fround(0.45), Math.fround(0.9), Math.fround(0.1)]);
   const groups = planDispatch(experts, weights, 2);
-  assert.ok(groups.every((g) => g.expert >= 0), "a skipped expert is dispatched nowhere");
-  assert.equal(groups.reduce((a, g) => a + g.rows.length, 0), 5);
+  assert.ok(
+    groups.every((g) => g.expert >= 0),
+    "a skipped expert is dispatched nowhere",
+  );
+  assert.equal(
+    groups.reduce((a, g) => a + g.rows.length, 0),
+    5,
+  );
 });
 
 test("protectedTokens marks the ceil(share * n) rows of largest L1 norm per sequence, none for one-token sequences", () => {
@@ -23,7 +29,7 @@ test("protectedTokens marks the ceil(share * n) rows of largest L1 norm per sequ
 });
 
 test("calibrateBeta puts the target share of ratios below it", () => {
-  const ratios = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000 / 1000);
+  const ratios = Array.from({ length: 1000 }, (_, i) => ((i * 7919) % 1000) / 1000);
   const beta = calibrateBeta(ratios, 0.2);
   assert.equal(ratios.filter((r) => r < beta).length, 200);
   assert.throws(() => calibrateBeta(ratios, 1), /\[0, 1\)/);

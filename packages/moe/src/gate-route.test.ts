@@ -13,9 +13,16 @@ function referenceRoute(z: number[], k: number, G: number, Gk: number, bias: num
   const groups = Array.from({ length: G }, (_, g) => {
     const top = c.slice(g * per, (g + 1) * per).sort((a, b) => b - a);
     return [top[0] + top[1], g] as const;
-  }).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, Gk).map(([, g]) => g);
+  })
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    .slice(0, Gk)
+    .map(([, g]) => g);
   const masked = c.map((v, e) => (groups.includes(Math.floor(e / per)) ? v : 0));
-  const chosen = masked.map((v, e) => [v, e] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k).map(([, e]) => e);
+  const chosen = masked
+    .map((v, e) => [v, e] as const)
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    .slice(0, k)
+    .map(([, e]) => e);
   const sum = chosen.reduce((a, e) => a + s[e], 0);
   return { experts: chosen, weights: chosen.map((e) => (normalize ? s[e] / sum : s[e]) * scale) };
 }
@@ -26,7 +33,11 @@ function lcg(seed: number): () => number {
 
 test("sigmoid scoring with a selection bias, 8 groups keeping 4, k=8 of E=256 matches a sort-based reference (1e-6)", () => {
   const rand = lcg(11);
-  const E = 256, k = 8, G = 8, Gk = 4, N = 20;
+  const E = 256,
+    k = 8,
+    G = 8,
+    Gk = 4,
+    N = 20;
   const spec: GateSpec = { scoring: "sigmoid", normalize: true, groups: G, topKGroups: Gk, scale: 2.5, selectionBias: true };
   const logits = Float32Array.from({ length: N * E }, () => 4 * rand());
   const bias = Float32Array.from({ length: E }, () => 0.3 * rand());
@@ -79,5 +90,8 @@ test("the Mixtral spec reproduces gate() exactly", () => {
 test("a grouping that does not divide E, or a missing bias, is refused with the values named", () => {
   const spec: GateSpec = { scoring: "sigmoid", normalize: true, groups: 3, topKGroups: 1, scale: 1, selectionBias: false };
   assert.throws(() => route(new Float32Array(8), 8, 2, spec), /3 groups of E=8/);
-  assert.throws(() => route(new Float32Array(8), 8, 2, { ...spec, groups: 1, selectionBias: true }), /selection bias of E=8 values, got none/);
+  assert.throws(
+    () => route(new Float32Array(8), 8, 2, { ...spec, groups: 1, selectionBias: true }),
+    /selection bias of E=8 values, got none/,
+  );
 });

@@ -29,7 +29,14 @@ export interface GateSpec {
 }
 
 /** Mixtral's gate: softmax, top-k, renormalise. */
-export const MIXTRAL_GATE: GateSpec = Object.freeze({ scoring: "softmax", normalize: true, groups: 1, topKGroups: 1, scale: 1, selectionBias: false });
+export const MIXTRAL_GATE: GateSpec = Object.freeze({
+  scoring: "softmax",
+  normalize: true,
+  groups: 1,
+  topKGroups: 1,
+  scale: 1,
+  selectionBias: false,
+});
 
 /**
  * Routes `logits` [N, E] by `spec`; `bias` [E] is the selection bias when the spec has one. Experts come
@@ -42,7 +49,8 @@ export function route(logits: Float32Array, numExperts: number, k: number, spec:
   if (k < 1 || k > E) throw new RangeError(`gate: k=${k} must be in 1..${E}`);
   const { groups: G, topKGroups: Gk } = spec;
   if (G < 1 || E % G || Gk < 1 || Gk > G) throw new RangeError(`gate: ${G} groups of E=${E} experts keeping ${Gk} is not a valid grouping`);
-  if (spec.selectionBias && bias?.length !== E) throw new RangeError(`gate: the spec needs a selection bias of E=${E} values, got ${bias?.length ?? "none"}`);
+  if (spec.selectionBias && bias?.length !== E)
+    throw new RangeError(`gate: the spec needs a selection bias of E=${E} values, got ${bias?.length ?? "none"}`);
   const experts = new Int32Array(N * k);
   const weights = new Float32Array(N * k);
   const probs = new Float32Array(N * E);
@@ -58,7 +66,7 @@ export function route(logits: Float32Array, numExperts: number, k: number, spec:
       let max = -Infinity;
       for (let e = 0; e < E; e++) max = Math.max(max, logits[row + e]);
       let sum = 0;
-      for (let e = 0; e < E; e++) sum += (s[e] = Math.exp(logits[row + e] - max));
+      for (let e = 0; e < E; e++) sum += s[e] = Math.exp(logits[row + e] - max);
       for (let e = 0; e < E; e++) s[e] = s[e] / sum;
     } else {
       for (let e = 0; e < E; e++) s[e] = 1 / (1 + Math.exp(-logits[row + e]));

@@ -8,7 +8,10 @@ function referenceGate(logits: number[], k: number) {
   const e = logits.map((x) => Math.exp(x - m));
   const s = e.reduce((a, b) => a + b, 0);
   const p = e.map((x) => x / s);
-  const order = p.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k);
+  const order = p
+    .map((v, i) => [v, i] as const)
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    .slice(0, k);
   const z = order.reduce((a, [v]) => a + v, 0);
   return { experts: order.map(([, i]) => i), weights: order.map(([v]) => v / z), probs: p };
 }
@@ -16,7 +19,9 @@ function referenceGate(logits: number[], k: number) {
 test("gate matches a sort-based reference on random logits (tolerance 1e-6)", () => {
   let seed = 7;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 8 - 4;
-  const E = 16, k = 2, N = 50;
+  const E = 16,
+    k = 2,
+    N = 50;
   const logits = Float32Array.from({ length: N * E }, rand);
   const r = gate(logits, E, k);
   for (let t = 0; t < N; t++) {

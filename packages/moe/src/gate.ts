@@ -26,7 +26,7 @@ export function gate(logits: Float32Array, numExperts: number, k: number): GateR
     let max = -Infinity;
     for (let e = 0; e < E; e++) max = Math.max(max, logits[row + e]);
     let sum = 0;
-    for (let e = 0; e < E; e++) sum += (probs[row + e] = Math.exp(logits[row + e] - max));
+    for (let e = 0; e < E; e++) sum += probs[row + e] = Math.exp(logits[row + e] - max);
     for (let e = 0; e < E; e++) probs[row + e] = probs[row + e] / sum;
     let chosenSum = 0;
     for (let j = 0; j < k; j++) {

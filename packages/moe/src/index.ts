@@ -62,12 +62,35 @@ export { ExpertflowPolicy, shareSlots, type ExpertflowOptions } from "./cache-pr
 export { previousTokenPredictions, oraclePredictions } from "./predictor-previous.js";
 export { buildTokenTable, tokenTableTopK, type TokenTable } from "./predictor-token-table.js";
 export { checkMlp, DEFAULT_POSITION_BUCKETS, mlpForward, mlpLogits, positionBucket, type MlpPredictor } from "./predictor-mlp.js";
-export { mlpLoss, routingExamples, trainMlp, type RoutingExamples, type TokenEmbedding, type TrainOptions, type TraceWithTokens } from "./predictor-train.js";
+export {
+  mlpLoss,
+  routingExamples,
+  trainMlp,
+  type RoutingExamples,
+  type TokenEmbedding,
+  type TrainOptions,
+  type TraceWithTokens,
+} from "./predictor-train.js";
 export { fitTokenBias } from "./predictor-token-bias.js";
 export { seededRandom } from "./seeded-random.js";
-export { CACHE_POLICIES, CACHE_POLICY_NAMES, cachePolicy, isCachePolicyName, type CachePolicyName, type PolicyEntry, type PolicyShape } from "./cache-registry.js";
+export {
+  CACHE_POLICIES,
+  CACHE_POLICY_NAMES,
+  cachePolicy,
+  isCachePolicyName,
+  type CachePolicyName,
+  type PolicyEntry,
+  type PolicyShape,
+} from "./cache-registry.js";
 export { PRUNED_SLOT, maskPrunedSlots, mapSlots } from "./slot-map.js";
-export { simulateTimed, timeLowerBound, type LinkView, type PolicyFactory, type TimedResult, type TimedSimOptions } from "./cache-sim-time.js";
+export {
+  simulateTimed,
+  timeLowerBound,
+  type LinkView,
+  type PolicyFactory,
+  type TimedResult,
+  type TimedSimOptions,
+} from "./cache-sim-time.js";
 export { ExpertflowTimePolicy } from "./cache-expertflow.js";
 export { parseJsonlTrace, TraceImportError } from "./trace-jsonl.js";
 export { SKIPPED_EXPERT, protectedTokens, pruneRouting, calibrateBeta, type DynamicPruning } from "./dynamic-pruning.js";

@@ -14,7 +14,10 @@ test("every expert has R distinct owners and each layer spreads evenly over the 
     assert.ok(Math.max(...perShard) - Math.min(...perShard) <= 2, `layer ${l}: ${perShard}`);
   }
   const owned = [0, 1, 2].map((s) => p.ownedBy(s).length);
-  assert.equal(owned.reduce((a, b) => a + b), 4 * 16 * 2);
+  assert.equal(
+    owned.reduce((a, b) => a + b),
+    4 * 16 * 2,
+  );
 });
 
 test("placement is a pure function of (L, E, S, R), and invalid specs are refused", () => {

@@ -9,11 +9,18 @@ import { frequencyPrior } from "./predictor-prior.js";
 
 // Two sequences: tokens 0-2 and 3-4. L=1, E=4, k=2; rows are each token's true top-2.
 const trace = {
-  tokens: 5, numLayers: 1, numExperts: 4, topK: 2,
-  sequences: [{ start: 0, length: 3 }, { start: 3, length: 2 }],
+  tokens: 5,
+  numLayers: 1,
+  numExperts: 4,
+  topK: 2,
+  sequences: [
+    { start: 0, length: 3 },
+    { start: 3, length: 2 },
+  ],
   experts: Uint16Array.of(0, 1, /**/ 0, 2, /**/ 0, 2, /**/ 3, 2, /**/ 3, 1),
 };
-const close = (actual: number[], expected: number[]) => actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]) < 1e-6, `${actual} != ${expected}`));
+const close = (actual: number[], expected: number[]) =>
+  actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]) < 1e-6, `${actual} != ${expected}`));
 
 test("the prior names the most frequent experts for every token", () => {
   const prior = frequencyPrior([trace]); // counts: e0 x3, e1 x2, e2 x3, e3 x2 -> top-2 {0, 2}

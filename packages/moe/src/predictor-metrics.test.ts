@@ -1,7 +1,14 @@
 // Predictor metrics and the frequency prior on hand-made routing, with answers worked out by hand.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { batchCoverage, decodeBatchCoverage, evaluatePredictor, predictedTopK, recallAtK, type ExpertChoices } from "./predictor-metrics.js";
+import {
+  batchCoverage,
+  decodeBatchCoverage,
+  evaluatePredictor,
+  predictedTopK,
+  recallAtK,
+  type ExpertChoices,
+} from "./predictor-metrics.js";
 import { frequencyPrior } from "./predictor-prior.js";
 
 const choices = (rows: number[][][]): ExpertChoices => ({
@@ -14,16 +21,40 @@ const choices = (rows: number[][][]): ExpertChoices => ({
 
 // T=4, L=2, E=4, k=2; rows are [token][layer] = top-k.
 const truth = choices([
-  [[0, 1], [3, 2]],
-  [[0, 2], [3, 2]],
-  [[1, 3], [3, 2]],
-  [[2, 3], [3, 2]],
+  [
+    [0, 1],
+    [3, 2],
+  ],
+  [
+    [0, 2],
+    [3, 2],
+  ],
+  [
+    [1, 3],
+    [3, 2],
+  ],
+  [
+    [2, 3],
+    [3, 2],
+  ],
 ]);
 const predicted = choices([
-  [[0, 1], [3, 0]],
-  [[0, 1], [2, 3]],
-  [[0, 1], [0, 1]],
-  [[0, 1], [3, 2]],
+  [
+    [0, 1],
+    [3, 0],
+  ],
+  [
+    [0, 1],
+    [2, 3],
+  ],
+  [
+    [0, 1],
+    [0, 1],
+  ],
+  [
+    [0, 1],
+    [3, 2],
+  ],
 ]);
 
 const close = (actual: number[], expected: number[]) => {
@@ -74,13 +105,23 @@ test("evaluatePredictor scores probabilities through their top-k", () => {
   const sequences = [0, 1, 2, 3].map((start) => ({ start, length: 1 }));
   const report = evaluatePredictor({ ...truth, sequences }, probabilities, [1, 2]);
   close(report.recallAtK.perLayer, [0.5, 0.625]);
-  assert.deepEqual(report.batchCoverage.map((b) => b.batch), [1, 2]);
+  assert.deepEqual(
+    report.batchCoverage.map((b) => b.batch),
+    [1, 2],
+  );
   close(report.batchCoverage[1].perLayer, [0.5, 1]);
 });
 
 test("decode batches hold one token of each of B sequences per step, lanes refilled as sequences end", () => {
   // Sequences [0, 1] and [2] and [3]. B=2: step 0 = tokens {0, 2}, step 1 = {1, 3}.
-  const trace = { ...truth, sequences: [{ start: 0, length: 2 }, { start: 2, length: 1 }, { start: 3, length: 1 }] };
+  const trace = {
+    ...truth,
+    sequences: [
+      { start: 0, length: 2 },
+      { start: 2, length: 1 },
+      { start: 3, length: 1 },
+    ],
+  };
   const b2 = decodeBatchCoverage(trace, predicted, 2);
   assert.equal(b2.batches, 2);
   // Layer 0: step 0 needs {0,1,3}, names {0,1}: 2/3; step 1 needs {0,2,3}, names {0,1}: 1/3.
@@ -95,14 +136,28 @@ test("decode batches hold one token of each of B sequences per step, lanes refil
 });
 
 test("metrics refuse a prediction of another shape", () => {
-  assert.throws(() => recallAtK(truth, { ...predicted, numLayers: 1, experts: predicted.experts.subarray(0, 8) }), /truth has T=4 L=2 E=4 k=2/);
+  assert.throws(
+    () => recallAtK(truth, { ...predicted, numLayers: 1, experts: predicted.experts.subarray(0, 8) }),
+    /truth has T=4 L=2 E=4 k=2/,
+  );
 });
 
 test("the frequency prior is, per layer, the share of tokens whose top-k includes each expert", () => {
-  const prior = frequencyPrior([truth, choices([[[0, 1], [2, 3]]])]);
+  const prior = frequencyPrior([
+    truth,
+    choices([
+      [
+        [0, 1],
+        [2, 3],
+      ],
+    ]),
+  ]);
   assert.equal(prior.tokens, 5);
   // layer 0 counts: e0 3, e1 3, e2 2, e3 2; layer 1: e2 5, e3 5.
-  close(Array.from(prior.probabilities), [0.6, 0.6, 0.4, 0.4, 0, 0, 1, 1].map((x) => Math.fround(x)));
+  close(
+    Array.from(prior.probabilities),
+    [0.6, 0.6, 0.4, 0.4, 0, 0, 1, 1].map((x) => Math.fround(x)),
+  );
   assert.throws(() => frequencyPrior([truth, { ...truth, numExperts: 8 }]), /trace 1 has L=2 E=8 k=2/);
   assert.throws(() => frequencyPrior([]), /no traces/);
 });

@@ -174,7 +174,11 @@ export function decodeBatchCoverage(truth: TraceRouting, predicted: ExpertChoice
 }
 
 /** recall@k and decode-batch coverage of predicted experts [T, L, k] against the trace `truth`. */
-export function evaluateChoices(truth: TraceRouting, predicted: ExpertChoices, batchSizes: readonly number[] = DEFAULT_BATCH_SIZES): PredictorReport {
+export function evaluateChoices(
+  truth: TraceRouting,
+  predicted: ExpertChoices,
+  batchSizes: readonly number[] = DEFAULT_BATCH_SIZES,
+): PredictorReport {
   return {
     tokens: truth.tokens,
     numLayers: truth.numLayers,
@@ -202,8 +206,11 @@ function checkSameShape(truth: ExpertChoices, predicted: ExpertChoices): void {
   const dims = (c: ExpertChoices) => `T=${c.tokens} L=${c.numLayers} E=${c.numExperts} k=${c.topK}`;
   if (dims(truth) !== dims(predicted)) throw new RangeError(`predictor metrics: truth has ${dims(truth)}, prediction ${dims(predicted)}`);
   for (const c of [truth, predicted]) {
-    if (c.experts.length !== c.tokens * c.numLayers * c.topK) throw new RangeError(`predictor metrics: experts length ${c.experts.length} is not T*L*k for ${dims(c)}`);
+    if (c.experts.length !== c.tokens * c.numLayers * c.topK)
+      throw new RangeError(`predictor metrics: experts length ${c.experts.length} is not T*L*k for ${dims(c)}`);
   }
-  for (const e of truth.experts) if (e >= truth.numExperts) throw new RangeError(`predictor metrics: expert id ${e} out of range (E=${truth.numExperts})`);
-  for (const e of predicted.experts) if (e >= predicted.numExperts) throw new RangeError(`predictor metrics: expert id ${e} out of range (E=${predicted.numExperts})`);
+  for (const e of truth.experts)
+    if (e >= truth.numExperts) throw new RangeError(`predictor metrics: expert id ${e} out of range (E=${truth.numExperts})`);
+  for (const e of predicted.experts)
+    if (e >= predicted.numExperts) throw new RangeError(`predictor metrics: expert id ${e} out of range (E=${predicted.numExperts})`);
 }

@@ -47,10 +47,16 @@ export function checkMlp(m: MlpPredictor): number {
   const { vocab: V, dim: D, positionBuckets: P, hidden: H } = m;
   const O = m.numLayers * m.numExperts;
   const want: [string, Float32Array, number][] = [
-    ["embedding", m.embedding, V * D], ["w1", m.w1, (D + P) * H], ["b1", m.b1, H], ["w2", m.w2, H * O], ["b2", m.b2, O], ["tokenBias", m.tokenBias, V * O],
+    ["embedding", m.embedding, V * D],
+    ["w1", m.w1, (D + P) * H],
+    ["b1", m.b1, H],
+    ["w2", m.w2, H * O],
+    ["b2", m.b2, O],
+    ["tokenBias", m.tokenBias, V * O],
   ];
   for (const [name, a, n] of want) {
-    if (a.length !== n) throw new RangeError(`mlp predictor: ${name} has ${a.length} values, expected ${n} (V=${V} D=${D} P=${P} H=${H} O=${O})`);
+    if (a.length !== n)
+      throw new RangeError(`mlp predictor: ${name} has ${a.length} values, expected ${n} (V=${V} D=${D} P=${P} H=${H} O=${O})`);
   }
   if (P < 1) throw new RangeError(`mlp predictor: positionBuckets must be at least 1, got ${P}`);
   return O;
@@ -98,7 +104,8 @@ export function mlpForward(m: MlpPredictor, tokenIds: ArrayLike<number>, positio
   const z = new Float64Array(O);
   for (let n = 0; n < N; n++) {
     const id = tokenIds[n];
-    if (!Number.isInteger(id) || id < 0 || id >= m.vocab) throw new RangeError(`mlpForward: token id ${id} is outside the vocabulary [0, ${m.vocab})`);
+    if (!Number.isInteger(id) || id < 0 || id >= m.vocab)
+      throw new RangeError(`mlpForward: token id ${id} is outside the vocabulary [0, ${m.vocab})`);
     mlpHidden(m, id, positions[n], a);
     for (let o = 0; o < O; o++) z[o] = b2[o] + m.tokenBias[id * O + o];
     for (let h = 0; h < H; h++) {

@@ -4,7 +4,10 @@ import { buildTokenTable, tokenTableTopK } from "./predictor-token-table.js";
 
 // Token 5 used experts {3, 1} twice and {3, 2} once at layer 0; token 7 used {0, 1}. L = 1, E = 4, k = 2.
 const trace = {
-  tokens: 4, numLayers: 1, numExperts: 4, topK: 2,
+  tokens: 4,
+  numLayers: 1,
+  numExperts: 4,
+  topK: 2,
   tokenIds: Int32Array.from([5, 5, 7, 5]),
   experts: Uint16Array.from([3, 1, 1, 3, 0, 1, 3, 2]),
 };

@@ -25,7 +25,9 @@ export function buildTokenTable(traces: readonly (ExpertChoices & { readonly tok
   let V = 0;
   for (const [i, t] of traces.entries()) {
     if (t.numLayers !== L || t.numExperts !== E || t.topK !== k) {
-      throw new RangeError(`buildTokenTable: trace ${i} has L=${t.numLayers} E=${t.numExperts} k=${t.topK}, trace 0 has L=${L} E=${E} k=${k}`);
+      throw new RangeError(
+        `buildTokenTable: trace ${i} has L=${t.numLayers} E=${t.numExperts} k=${t.topK}, trace 0 has L=${L} E=${E} k=${k}`,
+      );
     }
     for (const id of t.tokenIds) {
       if (!Number.isInteger(id) || id < 0) throw new RangeError(`buildTokenTable: trace ${i}: token id ${id} is negative`);

@@ -27,7 +27,10 @@ function tokenTrace(tokens: number, seed: number): TraceWithTokens & { sequences
   const experts = new Uint16Array(tokens * L * k);
   for (let n = 0; n < tokens; n++) {
     const id = tokenIds[n];
-    const pairs = [[id % E, (id + 1) % E], [(id * 5 + (positions[n] < 4 ? 1 : 0)) % E, (id * 5 + 3) % E]];
+    const pairs = [
+      [id % E, (id + 1) % E],
+      [(id * 5 + (positions[n] < 4 ? 1 : 0)) % E, (id * 5 + 3) % E],
+    ];
     for (let l = 0; l < L; l++) {
       const [a, b] = random() < 0.1 ? [Math.floor(random() * E), 0] : pairs[l];
       experts.set(a === b ? [a, (a + 2) % E] : [a, b], (n * L + l) * k);
@@ -42,10 +45,18 @@ const embedding = { vocab: V, dim: D, data: Float32Array.from({ length: V * D },
 test("examples count each (token, position bucket) once, with the share of its occurrences per expert", () => {
   // Token 3 at positions 0 and 5 (buckets 0 and 3), token 3 again at 6 (bucket 3); L=1, E=4, k=2.
   const trace: TraceWithTokens = {
-    tokens: 3, numLayers: 1, numExperts: 4, topK: 2,
-    tokenIds: Int32Array.of(3, 3, 3), positions: Int32Array.of(0, 5, 6), experts: Uint16Array.of(0, 1, 1, 2, 1, 3),
+    tokens: 3,
+    numLayers: 1,
+    numExperts: 4,
+    topK: 2,
+    tokenIds: Int32Array.of(3, 3, 3),
+    positions: Int32Array.of(0, 5, 6),
+    experts: Uint16Array.of(0, 1, 1, 2, 1, 3),
   };
-  assert.deepEqual([0, 1, 2, 3, 4, 7, 8].map((p) => positionBucket(p, 10)), [0, 1, 2, 2, 3, 3, 4]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 7, 8].map((p) => positionBucket(p, 10)),
+    [0, 1, 2, 2, 3, 3, 4],
+  );
   const ex = routingExamples([trace], 10);
   assert.equal(ex.tokens, 3);
   assert.deepEqual(Array.from(ex.tokenIds), [3, 3]);
@@ -61,7 +72,8 @@ test("training lowers the token-level BCE, computed here from the forward pass",
   const tokenBce = (m: Parameters<typeof mlpForward>[0]) => {
     const p = mlpForward(m, trace.tokenIds, trace.positions);
     const y = new Float32Array(p.length);
-    for (let n = 0; n < trace.tokens; n++) for (let l = 0; l < L; l++) for (let j = 0; j < k; j++) y[(n * L + l) * E + trace.experts[(n * L + l) * k + j]] = 1;
+    for (let n = 0; n < trace.tokens; n++)
+      for (let l = 0; l < L; l++) for (let j = 0; j < k; j++) y[(n * L + l) * E + trace.experts[(n * L + l) * k + j]] = 1;
     let sum = 0;
     for (let i = 0; i < p.length; i++) sum -= y[i] * Math.log(p[i]) + (1 - y[i]) * Math.log(1 - p[i]);
     return sum / p.length;
@@ -81,7 +93,10 @@ test("the token bias penalty is a pseudo-count: a huge one keeps the bias at 0, 
   const examples = routingExamples([tokenTrace(300, 5)], 1); // one position bucket: one example per token
   const { model } = trainMlp(embedding, examples, { hidden: 4, epochs: 1, batch: 8 });
   fitTokenBias(model, examples, 1e9);
-  assert.ok(model.tokenBias.every((b) => Math.abs(b) < 1e-6), "huge penalty: no bias");
+  assert.ok(
+    model.tokenBias.every((b) => Math.abs(b) < 1e-6),
+    "huge penalty: no bias",
+  );
   fitTokenBias(model, examples, 1e-3, 64);
   // With a tiny penalty each token's probabilities reach the share of its occurrences that used each expert.
   const O = L * E;
@@ -106,8 +121,14 @@ test("a trained predictor names a held-out trace's experts far better than chanc
 
 test("bad input names the limit and the value", () => {
   const examples = routingExamples([tokenTrace(50, 4)], 4);
-  assert.throws(() => trainMlp({ ...embedding, vocab: 10, data: embedding.data.subarray(0, 60) }, examples), /token id \d+ is outside the embedding's vocabulary \[0, 10\)/);
+  assert.throws(
+    () => trainMlp({ ...embedding, vocab: 10, data: embedding.data.subarray(0, 60) }, examples),
+    /token id \d+ is outside the embedding's vocabulary \[0, 10\)/,
+  );
   assert.throws(() => trainMlp(embedding, examples, { hidden: 0 }), /hidden must be a positive integer, got 0/);
   assert.throws(() => routingExamples([], 4), /no traces/);
-  assert.throws(() => fitTokenBias(trainMlp(embedding, examples, { epochs: 1, hidden: 4 }).model, examples, 0), /penalty must be positive, got 0/);
+  assert.throws(
+    () => fitTokenBias(trainMlp(embedding, examples, { epochs: 1, hidden: 4 }).model, examples, 0),
+    /penalty must be positive, got 0/,
+  );
 });

@@ -46,7 +46,9 @@ export function routingExamples(traces: readonly TraceWithTokens[], positionBuck
   let tokens = 0;
   for (const [i, t] of traces.entries()) {
     if (t.numLayers !== L || t.numExperts !== E || t.topK !== k) {
-      throw new RangeError(`routingExamples: trace ${i} has L=${t.numLayers} E=${t.numExperts} k=${t.topK}, trace 0 has L=${L} E=${E} k=${k}`);
+      throw new RangeError(
+        `routingExamples: trace ${i} has L=${t.numLayers} E=${t.numExperts} k=${t.topK}, trace 0 has L=${L} E=${E} k=${k}`,
+      );
     }
     for (let n = 0; n < t.tokens; n++) {
       const id = t.tokenIds[n];
@@ -78,8 +80,15 @@ export function routingExamples(traces: readonly TraceWithTokens[], positionBuck
   const targets = new Float32Array(U * O);
   for (let u = 0; u < U; u++) for (let o = 0; o < O; o++) targets[u * O + o] = sums[u][o] / counts[u];
   return {
-    numLayers: L, numExperts: E, topK: k, positionBuckets, tokens,
-    tokenIds: Int32Array.from(ids), buckets: Int32Array.from(buckets), counts: Float32Array.from(counts), targets,
+    numLayers: L,
+    numExperts: E,
+    topK: k,
+    positionBuckets,
+    tokens,
+    tokenIds: Int32Array.from(ids),
+    buckets: Int32Array.from(buckets),
+    counts: Float32Array.from(counts),
+    targets,
   };
 }
 
@@ -101,27 +110,37 @@ export interface TokenEmbedding {
 }
 
 /** Trains an MLP predictor on `examples`; returns it with the loss of every epoch. */
-export function trainMlp(embedding: TokenEmbedding, examples: RoutingExamples, options: TrainOptions = {}): { model: MlpPredictor; losses: number[] } {
+export function trainMlp(
+  embedding: TokenEmbedding,
+  examples: RoutingExamples,
+  options: TrainOptions = {},
+): { model: MlpPredictor; losses: number[] } {
   const H = options.hidden ?? 256;
   const epochs = options.epochs ?? 10;
   const B = options.batch ?? 256;
   const lr = options.learningRate ?? 2e-3;
-  for (const [name, v] of [["hidden", H], ["epochs", epochs], ["batch", B]] as const) {
+  for (const [name, v] of [
+    ["hidden", H],
+    ["epochs", epochs],
+    ["batch", B],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`trainMlp: ${name} must be a positive integer, got ${v}`);
   }
   if (!(lr > 0)) throw new RangeError(`trainMlp: learningRate must be positive, got ${lr}`);
   const { vocab: V, dim: D } = embedding;
-  if (embedding.data.length !== V * D) throw new RangeError(`trainMlp: embedding has ${embedding.data.length} values, expected V*D = ${V}*${D}`);
+  if (embedding.data.length !== V * D)
+    throw new RangeError(`trainMlp: embedding has ${embedding.data.length} values, expected V*D = ${V}*${D}`);
   const { numLayers: L, numExperts: E, positionBuckets: P } = examples;
   const O = L * E;
   const U = examples.tokenIds.length;
-  for (const id of examples.tokenIds) if (id >= V) throw new RangeError(`trainMlp: token id ${id} is outside the embedding's vocabulary [0, ${V})`);
+  for (const id of examples.tokenIds)
+    if (id >= V) throw new RangeError(`trainMlp: token id ${id} is outside the embedding's vocabulary [0, ${V})`);
 
   const random = seeded(options.seed ?? 1);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   // He initialisation for W1; small W2; b2 at the log-odds of the mean target (the frequency prior).
   const w1 = Float32Array.from({ length: (D + P) * H }, () => gauss() * Math.sqrt(2 / (D + 1)));
-  const w2 = Float32Array.from({ length: H * O }, () => gauss() * 0.1 / Math.sqrt(H));
+  const w2 = Float32Array.from({ length: H * O }, () => (gauss() * 0.1) / Math.sqrt(H));
   const b1 = new Float32Array(H);
   const b2 = new Float32Array(O);
   const total = examples.counts.reduce((a, c) => a + c, 0);
@@ -132,7 +151,18 @@ export function trainMlp(embedding: TokenEmbedding, examples: RoutingExamples, o
     b2[o] = Math.log(q / (1 - q));
   }
   const model: MlpPredictor = {
-    numLayers: L, numExperts: E, topK: examples.topK, vocab: V, dim: D, positionBuckets: P, hidden: H, embedding: embedding.data, w1, b1, w2, b2,
+    numLayers: L,
+    numExperts: E,
+    topK: examples.topK,
+    vocab: V,
+    dim: D,
+    positionBuckets: P,
+    hidden: H,
+    embedding: embedding.data,
+    w1,
+    b1,
+    w2,
+    b2,
     tokenBias: new Float32Array(V * O), // 0 while the MLP trains; fitted after it (fitTokenBias)
   };
   checkMlp(model);
@@ -260,4 +290,3 @@ function shuffle(a: Int32Array, random: () => number): void {
     a[j] = x;
   }
 }
-

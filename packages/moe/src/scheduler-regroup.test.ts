@@ -1,18 +1,43 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { optimalTwoBatches } from "./scheduler-exact.js";
-import { arrivalBatches, checkPartition, greedyBatches, hammingBatches, improveBatches, regroup, type Batches } from "./scheduler-regroup.js";
-import { activatedExperts, addExperts, emptyRouteSets, routeSetsFromChoices, setExperts, windowUnion, type RouteSets } from "./scheduler-routes.js";
+import {
+  arrivalBatches,
+  checkPartition,
+  greedyBatches,
+  hammingBatches,
+  improveBatches,
+  regroup,
+  type Batches,
+} from "./scheduler-regroup.js";
+import {
+  activatedExperts,
+  addExperts,
+  emptyRouteSets,
+  routeSetsFromChoices,
+  setExperts,
+  windowUnion,
+  type RouteSets,
+} from "./scheduler-routes.js";
 
 function rng(seed: number): () => number {
-  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  return () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 }
 
 /** W sequences with k distinct random experts per layer, drawn from a few "topics" so that structure exists. */
-function randomRoutes(rand: () => number, W: number, L: number, E: number, k: number, topics = 3): { sets: RouteSets; lists: number[][][] } {
+function randomRoutes(
+  rand: () => number,
+  W: number,
+  L: number,
+  E: number,
+  k: number,
+  topics = 3,
+): { sets: RouteSets; lists: number[][][] } {
   const sets = emptyRouteSets(W, L, E);
   const lists: number[][][] = [];
-  const favourites = Array.from({ length: topics }, () => Array.from({ length: L }, () => Array.from({ length: k + 2 }, () => Math.floor(rand() * E))));
+  const favourites = Array.from({ length: topics }, () =>
+    Array.from({ length: L }, () => Array.from({ length: k + 2 }, () => Math.floor(rand() * E))),
+  );
   for (let i = 0; i < W; i++) {
     const topic = Math.floor(rand() * topics);
     const perLayer: number[][] = [];
@@ -70,7 +95,11 @@ test("the objective equals a Set-based count of distinct experts per batch and l
 });
 
 test("two clusters of identical routes, interleaved in arrival order, are separated perfectly", () => {
-  const W = 16, T = 8, L = 4, E = 16, k = 2;
+  const W = 16,
+    T = 8,
+    L = 4,
+    E = 16,
+    k = 2;
   const experts = new Uint16Array(W * L * k);
   for (let i = 0; i < W; i++) {
     for (let l = 0; l < L; l++) {
@@ -117,14 +146,21 @@ test("local search never makes its start worse", () => {
 test("the exact optimum matches enumeration of every subset (small windows)", () => {
   const rand = rng(3);
   for (let trial = 0; trial < 10; trial++) {
-    const W = 7, T = 4;
+    const W = 7,
+      T = 4;
     const { sets, lists } = randomRoutes(rand, W, 2, 12, 2);
     let best = Infinity;
     for (let mask = 0; mask < 1 << W; mask++) {
       const a = [...Array(W).keys()].filter((i) => mask & (1 << i));
       const b = [...Array(W).keys()].filter((i) => !(mask & (1 << i)));
       if (a.length > T || b.length > T) continue;
-      best = Math.min(best, referenceActivated(lists, [a, b].filter((x) => x.length)));
+      best = Math.min(
+        best,
+        referenceActivated(
+          lists,
+          [a, b].filter((x) => x.length),
+        ),
+      );
     }
     assert.equal(optimalTwoBatches(sets, T).activated, best);
   }
@@ -138,7 +174,11 @@ test("a window of at most T sequences is one batch, in window order", () => {
 
 test("sequences with unknown (empty) routes are still scheduled, and equal routes keep arrival order", () => {
   const sets = emptyRouteSets(6, 2, 16);
-  assert.deepEqual(regroup(sets, 2), [[0, 1], [2, 3], [4, 5]]);
+  assert.deepEqual(regroup(sets, 2), [
+    [0, 1],
+    [2, 3],
+    [4, 5],
+  ]);
 });
 
 test("bad input names the limit and the value", () => {
@@ -146,7 +186,18 @@ test("bad input names the limit and the value", () => {
   assert.throws(() => regroup(sets, 0), /T=0 must be a positive integer/);
   assert.throws(() => addExperts(sets, 0, 0, [16]), /expert 16 out of range \(E=16\)/);
   assert.throws(() => addExperts(sets, 4, 0, [1]), /sequence 4 out of range \(W=4\)/);
-  assert.throws(() => checkPartition(4, [[0, 1], [1, 2, 3]], 3), /sequence 1 is in two batches/);
+  assert.throws(
+    () =>
+      checkPartition(
+        4,
+        [
+          [0, 1],
+          [1, 2, 3],
+        ],
+        3,
+      ),
+    /sequence 1 is in two batches/,
+  );
   assert.throws(() => checkPartition(4, [[0, 1], [2]], 3), /sequence 3 is in no batch/);
   assert.throws(() => checkPartition(4, [[0, 1, 2, 3]], 3), /a batch of 4 sequences \(T=3\)/);
   assert.throws(() => routeSetsFromChoices([1, 2, 3], { count: 1, numLayers: 2, numExperts: 16, topK: 2 }), /expected W\*L\*k = 1\*2\*2/);

@@ -42,14 +42,17 @@ export const DEFAULT_MAX_EVALUATIONS = 65_536;
 
 /** ceil(W / T), after checking T. */
 export function batchCount(count: number, batchSize: number): number {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`scheduler: batch size T=${batchSize} must be a positive integer`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`scheduler: batch size T=${batchSize} must be a positive integer`);
   return Math.ceil(count / batchSize);
 }
 
 /** Consecutive runs of T sequences in window order. */
 export function arrivalBatches(count: number, batchSize: number): Batches {
   const M = batchCount(count, batchSize);
-  return Array.from({ length: M }, (_, m) => Array.from({ length: Math.min(batchSize, count - m * batchSize) }, (_, j) => m * batchSize + j));
+  return Array.from({ length: M }, (_, m) =>
+    Array.from({ length: Math.min(batchSize, count - m * batchSize) }, (_, j) => m * batchSize + j),
+  );
 }
 
 /** ExpertFlow-style clustering by the Hamming distance of route matrices (see the top of this file). */
@@ -252,7 +255,8 @@ export function regroup(sets: RouteSets, batchSize: number, options: RegroupOpti
   let best: Batches = arrivalBatches(W, batchSize);
   let bestA = objective(sets, best);
   for (const s of starts) {
-    const initial = s === "arrival" ? arrivalBatches(W, batchSize) : s === "hamming" ? hammingBatches(sets, batchSize) : greedyBatches(sets, batchSize);
+    const initial =
+      s === "arrival" ? arrivalBatches(W, batchSize) : s === "hamming" ? hammingBatches(sets, batchSize) : greedyBatches(sets, batchSize);
     const improved = improveBatches(sets, initial, batchSize, maxSweeps, maxEvaluations);
     const a = objective(sets, improved);
     if (a < bestA) [best, bestA] = [improved, a];

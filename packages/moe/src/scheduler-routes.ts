@@ -20,8 +20,13 @@ export interface RouteSets {
 
 /** W sequences with empty sets (a sequence whose route is unknown stays empty: it attracts no batch). */
 export function emptyRouteSets(count: number, numLayers: number, numExperts: number): RouteSets {
-  for (const [name, v] of [["count", count], ["numLayers", numLayers], ["numExperts", numExperts]] as const) {
-    if (!Number.isInteger(v) || v < (name === "count" ? 0 : 1)) throw new RangeError(`route sets: ${name}=${v} must be a ${name === "count" ? "non-negative" : "positive"} integer`);
+  for (const [name, v] of [
+    ["count", count],
+    ["numLayers", numLayers],
+    ["numExperts", numExperts],
+  ] as const) {
+    if (!Number.isInteger(v) || v < (name === "count" ? 0 : 1))
+      throw new RangeError(`route sets: ${name}=${v} must be a ${name === "count" ? "non-negative" : "positive"} integer`);
   }
   const words = Math.ceil(numExperts / 32);
   return { count, numLayers, numExperts, words, bits: new Uint32Array(count * numLayers * words) };
@@ -112,5 +117,8 @@ export function activatedExperts(sets: RouteSets, batches: readonly (readonly nu
 
 /** U = Σ_l |union of the window's sets at layer l| (see the top of this file). */
 export function windowUnion(sets: RouteSets): number {
-  return unionPerLayer(sets, Array.from({ length: sets.count }, (_, i) => i)).reduce((a, b) => a + b, 0);
+  return unionPerLayer(
+    sets,
+    Array.from({ length: sets.count }, (_, i) => i),
+  ).reduce((a, b) => a + b, 0);
 }

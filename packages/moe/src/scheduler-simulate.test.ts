@@ -6,7 +6,9 @@ import { simulateScheduling } from "./scheduler-simulate.js";
 // Four sequences of 3 tokens, admitted A, B, C, D; A and C always use experts {0, 1}, B and D {8, 9}
 // (both layers). W = 4, T = 2: arrival batches {A, B} {C, D} see 4 experts each; regrouped {A, C} {B, D} 2.
 function clusteredTrace(): ExpertChoices {
-  const L = 2, k = 2, N = 12;
+  const L = 2,
+    k = 2,
+    N = 12;
   const experts = new Uint16Array(N * L * k);
   for (let t = 0; t < N; t++) {
     const base = Math.floor(t / 3) % 2 === 0 ? 0 : 8;
@@ -19,8 +21,14 @@ const sequences = [0, 3, 6, 9].map((start) => ({ start, length: 3 }));
 test("replayed windows charge arrival order, regrouping and the lower bound the distinct experts of each batch", () => {
   const truth = clusteredTrace();
   const r = simulateScheduling(truth, {
-    batchSize: 2, windowBatches: 2, sequences, methods: ["hamming", "regroup"],
-    sources: [{ name: "oracle", experts: truth.experts, topK: 2, lag: 0 }, { name: "previous", experts: truth.experts, topK: 2, lag: 1 }],
+    batchSize: 2,
+    windowBatches: 2,
+    sequences,
+    methods: ["hamming", "regroup"],
+    sources: [
+      { name: "oracle", experts: truth.experts, topK: 2, lag: 0 },
+      { name: "previous", experts: truth.experts, topK: 2, lag: 1 },
+    ],
     exactEvery: 1,
   });
   assert.equal(r.windows, 2); // each sequence decodes its 2nd and 3rd token
@@ -38,7 +46,10 @@ test("a finished sequence's slot goes to the next one, and only full windows cou
   const truth = clusteredTrace();
   // W = 2: A and B decode 2 windows, then C and D 2 more; a lone leftover never forms a window.
   const r = simulateScheduling(truth, {
-    batchSize: 1, windowBatches: 2, sequences: [...sequences, { start: 0, length: 2 }], methods: ["regroup"],
+    batchSize: 1,
+    windowBatches: 2,
+    sequences: [...sequences, { start: 0, length: 2 }],
+    methods: ["regroup"],
     sources: [{ name: "oracle", experts: truth.experts, topK: 2, lag: 0 }],
   });
   assert.equal(r.windows, 4);

@@ -80,7 +80,10 @@ export function simulateScheduling(truth: ExpertChoices, options: SimulationOpti
   if (!Number.isInteger(T) || T < 1) throw new RangeError(`simulateScheduling: batch size T=${T} must be a positive integer`);
   if (!Number.isInteger(M) || M < 2) throw new RangeError(`simulateScheduling: windowBatches M=${M} must be an integer of at least 2`);
   for (const s of sources) {
-    if (s.experts.length !== truth.tokens * L * s.topK) throw new RangeError(`simulateScheduling: source ${s.name} has ${s.experts.length} experts, expected N*L*k' = ${truth.tokens}*${L}*${s.topK}`);
+    if (s.experts.length !== truth.tokens * L * s.topK)
+      throw new RangeError(
+        `simulateScheduling: source ${s.name} has ${s.experts.length} experts, expected N*L*k' = ${truth.tokens}*${L}*${s.topK}`,
+      );
     if (s.lag !== 0 && s.lag !== 1) throw new RangeError(`simulateScheduling: source ${s.name} has lag ${s.lag} (0 or 1)`);
   }
   const W = M * T;
@@ -90,7 +93,9 @@ export function simulateScheduling(truth: ExpertChoices, options: SimulationOpti
 
   const arrival = new Float64Array(L);
   const lower = new Float64Array(L);
-  const runs = sources.flatMap((source) => methods.map((method) => ({ source, method, sums: new Float64Array(L), ms: [] as number[], cpuMs: 0 })));
+  const runs = sources.flatMap((source) =>
+    methods.map((method) => ({ source, method, sums: new Float64Array(L), ms: [] as number[], cpuMs: 0 })),
+  );
   const exact = { windows: 0, arrival: 0, optimum: 0, regroupOracle: 0 };
 
   const flight: { cursor: number; end: number }[] = [];
@@ -98,7 +103,10 @@ export function simulateScheduling(truth: ExpertChoices, options: SimulationOpti
   const admit = () => {
     while (flight.length < W && next < options.sequences.length) {
       const s = options.sequences[next++];
-      if (s.start < 0 || s.start + s.length > truth.tokens) throw new RangeError(`simulateScheduling: sequence ${next - 1} [${s.start}, ${s.start + s.length}) is outside the trace (N=${truth.tokens})`);
+      if (s.start < 0 || s.start + s.length > truth.tokens)
+        throw new RangeError(
+          `simulateScheduling: sequence ${next - 1} [${s.start}, ${s.start + s.length}) is outside the trace (N=${truth.tokens})`,
+        );
       if (s.length >= 2) flight.push({ cursor: s.start + 1, end: s.start + s.length });
     }
   };
@@ -119,7 +127,10 @@ export function simulateScheduling(truth: ExpertChoices, options: SimulationOpti
   while (flight.length === W && windows < maxWindows) {
     const trueSets = setsOf(truth.experts, k, 0);
     charge(trueSets, arrivalBatches(W, T), arrival);
-    unionPerLayer(trueSets, Array.from({ length: W }, (_, i) => i)).forEach((u, l) => (lower[l] += u));
+    unionPerLayer(
+      trueSets,
+      Array.from({ length: W }, (_, i) => i),
+    ).forEach((u, l) => (lower[l] += u));
     let regroupOracleA = 0;
     for (const run of runs) {
       const sets = run.source === oracle ? trueSets : setsOf(run.source.experts, run.source.topK, run.source.lag);
@@ -151,25 +162,38 @@ export function simulateScheduling(truth: ExpertChoices, options: SimulationOpti
   const lowerFigures = per(lower);
   const perBatchLayer = M * L;
   return {
-    batchSize: T, window: W, windowBatches: M, windows,
+    batchSize: T,
+    window: W,
+    windowBatches: M,
+    windows,
     arrival: arrivalFigures,
     lowerBound: { ...lowerFigures, ratio: lowerFigures.mean / arrivalFigures.mean },
     schedules: runs.map(({ source, method, sums, ms, cpuMs }) => {
       const figures = per(sums);
       const sorted = [...ms].sort((a, b) => a - b);
       return {
-        source: source.name, method, ...figures, ratio: figures.mean / arrivalFigures.mean,
-        ms: { mean: sum(ms) / Math.max(1, ms.length), p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? NaN, cpuMean: cpuMs / Math.max(1, ms.length) },
+        source: source.name,
+        method,
+        ...figures,
+        ratio: figures.mean / arrivalFigures.mean,
+        ms: {
+          mean: sum(ms) / Math.max(1, ms.length),
+          p50: quantile(sorted, 0.5),
+          p99: quantile(sorted, 0.99),
+          max: sorted[sorted.length - 1] ?? NaN,
+          cpuMean: cpuMs / Math.max(1, ms.length),
+        },
       };
     }),
-    exact: exactEvery > 0 && exact.windows > 0
-      ? {
-        windows: exact.windows,
-        arrival: exact.arrival / (exact.windows * perBatchLayer),
-        optimum: exact.optimum / (exact.windows * perBatchLayer),
-        regroupOracle: oracle && methods.includes("regroup") ? exact.regroupOracle / (exact.windows * perBatchLayer) : null,
-      }
-      : undefined,
+    exact:
+      exactEvery > 0 && exact.windows > 0
+        ? {
+            windows: exact.windows,
+            arrival: exact.arrival / (exact.windows * perBatchLayer),
+            optimum: exact.optimum / (exact.windows * perBatchLayer),
+            regroupOracle: oracle && methods.includes("regroup") ? exact.regroupOracle / (exact.windows * perBatchLayer) : null,
+          }
+        : undefined,
   };
 }
 

@@ -3,8 +3,14 @@ import { test } from "node:test";
 import { decodeTrace, encodeTrace, tokenExperts, type RoutingTrace } from "./trace-format.js";
 
 const trace: RoutingTrace = {
-  numLayers: 2, numExperts: 8, topK: 2, tokens: 3,
-  sequences: [{ start: 0, length: 2 }, { start: 2, length: 1 }],
+  numLayers: 2,
+  numExperts: 8,
+  topK: 2,
+  tokens: 3,
+  sequences: [
+    { start: 0, length: 2 },
+    { start: 2, length: 1 },
+  ],
   tokenIds: Int32Array.from([0, 17, 5]),
   positions: Int32Array.from([0, 1, 0]),
   experts: Uint16Array.from([1, 2, 3, 4, 5, 6, 7, 0, 1, 3, 2, 6]),

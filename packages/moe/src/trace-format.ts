@@ -36,7 +36,13 @@ export function encodeTrace(t: RoutingTrace): Buffer {
     throw new RangeError(`trace: array lengths do not match N=${N}, L=${L}, k=${k}`);
   }
   const header: TraceHeader = {
-    numLayers: t.numLayers, numExperts: t.numExperts, topK: t.topK, tokens: N, sequences: t.sequences, model: t.model, source: t.source,
+    numLayers: t.numLayers,
+    numExperts: t.numExperts,
+    topK: t.topK,
+    tokens: N,
+    sequences: t.sequences,
+    model: t.model,
+    source: t.source,
   };
   let json = JSON.stringify(header);
   json += " ".repeat((4 - ((MAGIC.length + 4 + Buffer.byteLength(json)) % 4)) % 4);
@@ -45,11 +51,21 @@ export function encodeTrace(t: RoutingTrace): Buffer {
   const expertBytes = Buffer.from(t.experts.buffer, t.experts.byteOffset, t.experts.byteLength);
   const pad = Buffer.alloc((4 - (expertBytes.length % 4)) % 4);
   const view = (a: Int32Array | Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  return Buffer.concat([Buffer.from(MAGIC), len, Buffer.from(json), view(t.tokenIds), view(t.positions), expertBytes, pad, view(t.weights)]);
+  return Buffer.concat([
+    Buffer.from(MAGIC),
+    len,
+    Buffer.from(json),
+    view(t.tokenIds),
+    view(t.positions),
+    expertBytes,
+    pad,
+    view(t.weights),
+  ]);
 }
 
 export function decodeTrace(buf: Buffer, name = "trace"): RoutingTrace {
-  if (buf.length < 12 || buf.subarray(0, 8).toString("latin1") !== MAGIC) throw new Error(`${name}: not a routing trace (no ${MAGIC} magic)`);
+  if (buf.length < 12 || buf.subarray(0, 8).toString("latin1") !== MAGIC)
+    throw new Error(`${name}: not a routing trace (no ${MAGIC} magic)`);
   const hlen = buf.readUInt32LE(8);
   const header = JSON.parse(buf.subarray(12, 12 + hlen).toString("utf8")) as TraceHeader;
   const { numLayers: L, topK: k, tokens: N } = header;

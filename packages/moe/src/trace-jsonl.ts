@@ -21,7 +21,8 @@ export class TraceImportError extends Error {
 
 export function parseJsonlTrace(text: string, numExperts: number, name = "trace.jsonl"): RoutingTrace {
   const E = numExperts;
-  if (!Number.isInteger(E) || E < 1 || E > 65535) throw new TraceImportError(`${name}: num_experts must be an integer in [1, 65535], got ${E}`);
+  if (!Number.isInteger(E) || E < 1 || E > 65535)
+    throw new TraceImportError(`${name}: num_experts must be an integer in [1, 65535], got ${E}`);
   let L = -1;
   let k = -1;
   const tokenIds: number[] = [];
@@ -55,7 +56,9 @@ export function parseJsonlTrace(text: string, numExperts: number, name = "trace.
       const seen = new Set<number>();
       for (const id of layer) {
         if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= E) {
-          throw new TraceImportError(`${at}: expert id ${JSON.stringify(id)} at layer ${l} is not an integer in [0, ${E}) (num_experts ${E})`);
+          throw new TraceImportError(
+            `${at}: expert id ${JSON.stringify(id)} at layer ${l} is not an integer in [0, ${E}) (num_experts ${E})`,
+          );
         }
         if (seen.has(id)) throw new TraceImportError(`${at}: expert ${id} chosen twice at layer ${l}`);
         seen.add(id);
@@ -65,7 +68,10 @@ export function parseJsonlTrace(text: string, numExperts: number, name = "trace.
     const w = row.weights;
     if (w === undefined) for (let j = 0; j < L * k; j++) weights.push(1 / k);
     else {
-      const ok = Array.isArray(w) && w.length === L && w.every((layer) => Array.isArray(layer) && layer.length === k && layer.every((x) => typeof x === "number" && Number.isFinite(x)));
+      const ok =
+        Array.isArray(w) &&
+        w.length === L &&
+        w.every((layer) => Array.isArray(layer) && layer.length === k && layer.every((x) => typeof x === "number" && Number.isFinite(x)));
       if (!ok) throw new TraceImportError(`${at}: "weights" must have the shape of "experts" (${L} x ${k} finite numbers)`);
       for (const layer of w as number[][]) weights.push(...layer);
     }
@@ -84,7 +90,15 @@ export function parseJsonlTrace(text: string, numExperts: number, name = "trace.
   const positions = new Int32Array(N);
   for (const s of sequences) for (let j = 0; j < s.length; j++) positions[s.start + j] = j;
   return {
-    numLayers: L, numExperts: E, topK: k, tokens: N, sequences, source: `${name} (jsonl)`,
-    tokenIds: Int32Array.from(tokenIds), positions, experts: Uint16Array.from(experts), weights: Float32Array.from(weights),
+    numLayers: L,
+    numExperts: E,
+    topK: k,
+    tokens: N,
+    sequences,
+    source: `${name} (jsonl)`,
+    tokenIds: Int32Array.from(tokenIds),
+    positions,
+    experts: Uint16Array.from(experts),
+    weights: Float32Array.from(weights),
   };
 }

@@ -52,7 +52,10 @@ test("the index exposes working codecs and service definitions", () => {
 test("packages/proto/descriptor-set.binpb is what buf build makes from proto/", () => {
   const out = mkdtempSync(join(tmpdir(), "expertmesh-descriptors-"));
   try {
-    execFileSync(join(root, "node_modules/.bin/buf"), ["build", "--as-file-descriptor-set", "-o", join(out, "set.binpb")], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(join(root, "node_modules/.bin/buf"), ["build", "--as-file-descriptor-set", "-o", join(out, "set.binpb")], {
+      cwd: root,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
     assert.ok(readFileSync(join(out, "set.binpb")).equals(readDescriptorSet()), "descriptor-set.binpb is stale: run `npm run proto`");
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -10,7 +10,13 @@ import { testShardService } from "./testing.js";
 const SHARD = "expertmesh.v1.ExpertShardService";
 
 test("waitForServing resolves once the service turns SERVING", async () => {
-  const server = await createServer({ name: "client-test", services: [testShardService()], serving: false, signals: [], logger: silentLogger });
+  const server = await createServer({
+    name: "client-test",
+    services: [testShardService()],
+    serving: false,
+    signals: [],
+    logger: silentLogger,
+  });
   try {
     setTimeout(() => server.health.set(SHARD, ServingStatus.SERVING), 150);
     const started = Date.now();
@@ -22,7 +28,13 @@ test("waitForServing resolves once the service turns SERVING", async () => {
 });
 
 test("waitForServing rejects at the deadline naming the last status", async () => {
-  const server = await createServer({ name: "client-test", services: [testShardService()], serving: false, signals: [], logger: silentLogger });
+  const server = await createServer({
+    name: "client-test",
+    services: [testShardService()],
+    serving: false,
+    signals: [],
+    logger: silentLogger,
+  });
   try {
     // Long enough that at least one health check completes on a loaded machine.
     await assert.rejects(waitForServing(server.address, SHARD, Date.now() + 2_000), (error: unknown) => {

@@ -27,11 +27,7 @@ export async function waitForServing(
   options: WaitForServingOptions = {},
 ): Promise<void> {
   const end = deadline instanceof Date ? deadline.getTime() : deadline;
-  const client = new HealthClient(
-    address,
-    options.credentials ?? grpcCredentials.createInsecure(),
-    channelOptions(options.limits),
-  );
+  const client = new HealthClient(address, options.credentials ?? grpcCredentials.createInsecure(), channelOptions(options.limits));
   let last = "no answer yet";
   let backoffMs = 50;
   try {

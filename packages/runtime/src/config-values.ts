@@ -59,5 +59,10 @@ export function parseBytes(text: string): Parsed<number> {
 }
 
 export function parseList(text: string): Parsed<string[]> {
-  return ok(text.split(",").map((item) => item.trim()).filter((item) => item !== ""));
+  return ok(
+    text
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== ""),
+  );
 }

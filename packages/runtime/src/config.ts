@@ -10,15 +10,7 @@
 //   });
 //   const config = shardConfig.parse(process.argv.slice(2), process.env); // config.port: number
 
-import {
-  parseBoolean,
-  parseBytes,
-  parseDuration,
-  parseInteger,
-  parseList,
-  parseNumber,
-  type Parsed,
-} from "./config-values.js";
+import { parseBoolean, parseBytes, parseDuration, parseInteger, parseList, parseNumber, type Parsed } from "./config-values.js";
 
 interface KeyBase<T> {
   readonly description: string;
@@ -185,8 +177,10 @@ function parseValue(spec: KeySpec, text: string): Parsed<unknown> {
 }
 
 function check(key: string, spec: KeySpec, value: unknown, source: string, text: string): void {
-  if ("min" in spec && spec.min !== undefined && (value as number) < spec.min) throw invalid(key, source, text, `must be at least ${spec.min}`);
-  if ("max" in spec && spec.max !== undefined && (value as number) > spec.max) throw invalid(key, source, text, `must be at most ${spec.max}`);
+  if ("min" in spec && spec.min !== undefined && (value as number) < spec.min)
+    throw invalid(key, source, text, `must be at least ${spec.min}`);
+  if ("max" in spec && spec.max !== undefined && (value as number) > spec.max)
+    throw invalid(key, source, text, `must be at most ${spec.max}`);
   const message = (spec.validate as ((v: unknown) => string | undefined) | undefined)?.(value);
   if (message !== undefined) throw invalid(key, source, text, message);
 }

@@ -8,7 +8,10 @@ import { testShardClient, testShardService, unary } from "./testing.js";
 import { float32Tensor } from "./tensor.js";
 import { TEST_HIDDEN } from "./testing.js";
 
-const request = { layer: 0, inputs: [{ expertId: 1, hiddenStates: float32Tensor(new Float32Array(TEST_HIDDEN).fill(1), [1, TEST_HIDDEN]) }] };
+const request = {
+  layer: 0,
+  inputs: [{ expertId: 1, hiddenStates: float32Tensor(new Float32Array(TEST_HIDDEN).fill(1), [1, TEST_HIDDEN]) }],
+};
 
 test("drain lets an in-flight call finish while refusing new calls, then stops", async () => {
   let started!: () => void;
@@ -41,11 +44,14 @@ test("drain lets an in-flight call finish while refusing new calls, then stops",
     assert.equal(response.outputs[0]?.output?.shape.join(","), `1,${TEST_HIDDEN}`);
     const result = await drained;
     assert.equal(await server.stopped, result);
-    assert.deepEqual({ inFlightAtStart: result.inFlightAtStart, abandoned: result.abandoned, forced: result.forced }, {
-      inFlightAtStart: 1,
-      abandoned: 0,
-      forced: false,
-    });
+    assert.deepEqual(
+      { inFlightAtStart: result.inFlightAtStart, abandoned: result.abandoned, forced: result.forced },
+      {
+        inFlightAtStart: 1,
+        abandoned: 0,
+        forced: false,
+      },
+    );
 
     // Once stopped, nothing listens: a fresh connection fails.
     const fresh = testShardClient(server.address);

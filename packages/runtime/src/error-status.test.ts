@@ -69,7 +69,12 @@ const cases: { error: ExpertMeshError; code: status; fields: Record<string, unkn
     fields: { field: "sampling.max_tokens", limit: "4096", value: "10000", message: "sampling.max_tokens: above the server's limit" },
   },
   {
-    error: new ResourceExhaustedError("queue", "too many pending requests", { limit: 64, value: 65, retryAfterMs: 250, reason: "QUEUE_FULL" }),
+    error: new ResourceExhaustedError("queue", "too many pending requests", {
+      limit: 64,
+      value: 65,
+      retryAfterMs: 250,
+      reason: "QUEUE_FULL",
+    }),
     code: status.RESOURCE_EXHAUSTED,
     fields: { resource: "queue", limit: "64", value: "65", retryAfterMs: 250 },
   },
@@ -78,7 +83,11 @@ const cases: { error: ExpertMeshError; code: status; fields: Record<string, unkn
     code: status.UNAVAILABLE,
     fields: { retryAfterMs: 1_500, extraMetadata: { shard: "2" } },
   },
-  { error: new DeadlineExceededError("prefill did not finish"), code: status.DEADLINE_EXCEEDED, fields: { message: "prefill did not finish" } },
+  {
+    error: new DeadlineExceededError("prefill did not finish"),
+    code: status.DEADLINE_EXCEEDED,
+    fields: { message: "prefill did not finish" },
+  },
   {
     error: new NotFoundError("model", "mixtral-9x9b"),
     code: status.NOT_FOUND,

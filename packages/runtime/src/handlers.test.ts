@@ -69,15 +69,22 @@ function collect(call: ClientReadableStream<GenerateResponse>): Promise<{ chunks
 
 test("a server stream delivers every yielded message in order, then OK", async () => {
   const before = generatorFinished;
-  const { chunks, error } = await collect(client.generate({ model: "", prompt: "", sampling: { maxTokens: 50, stop: [] } }, new Metadata()));
+  const { chunks, error } = await collect(
+    client.generate({ model: "", prompt: "", sampling: { maxTokens: 50, stop: [] } }, new Metadata()),
+  );
   assert.equal(error, undefined);
-  assert.deepEqual(chunks.slice(0, -1).map((c) => c.text), Array.from({ length: 50 }, (_, i) => String(i)));
+  assert.deepEqual(
+    chunks.slice(0, -1).map((c) => c.text),
+    Array.from({ length: 50 }, (_, i) => String(i)),
+  );
   assert.equal(chunks.at(-1)?.finishReason, FinishReason.FINISH_REASON_LENGTH);
   assert.equal(generatorFinished, before + 1);
 });
 
 test("an error thrown before the first message ends the stream with its status and ErrorInfo", async () => {
-  const { chunks, error } = await collect(client.generate({ model: "", prompt: "", sampling: { maxTokens: 5000, stop: [] } }, new Metadata()));
+  const { chunks, error } = await collect(
+    client.generate({ model: "", prompt: "", sampling: { maxTokens: 5000, stop: [] } }, new Metadata()),
+  );
   assert.equal(chunks.length, 0);
   assert.equal(error?.code, status.INVALID_ARGUMENT);
   const back = errorFromStatus(error!);
@@ -86,8 +93,13 @@ test("an error thrown before the first message ends the stream with its status a
 });
 
 test("an error thrown mid-stream arrives after the messages sent before it", async () => {
-  const { chunks, error } = await collect(client.generate({ model: "", prompt: "fail-at-2", sampling: { maxTokens: 5, stop: [] } }, new Metadata()));
-  assert.deepEqual(chunks.map((c) => c.text), ["0", "1"]);
+  const { chunks, error } = await collect(
+    client.generate({ model: "", prompt: "fail-at-2", sampling: { maxTokens: 5, stop: [] } }, new Metadata()),
+  );
+  assert.deepEqual(
+    chunks.map((c) => c.text),
+    ["0", "1"],
+  );
   assert.equal(error?.code, status.NOT_FOUND);
   assert.equal(errorFromStatus(error!).reason, "NOT_FOUND");
 });

@@ -21,7 +21,13 @@ import { DeadlineExceededError, ExpertMeshError, UnavailableError } from "./erro
 import type { Logger } from "./logger.js";
 import { UndecodableRequest } from "./request-decoding.js";
 import type { RpcObserver } from "./telemetry-rpc.js";
-import { serviceName, type BidiStreamingHandler, type ServerStreamingHandler, type ServiceRegistration, type UnaryHandler } from "./service.js";
+import {
+  serviceName,
+  type BidiStreamingHandler,
+  type ServerStreamingHandler,
+  type ServiceRegistration,
+  type UnaryHandler,
+} from "./service.js";
 
 /** Observes nothing (health calls). */
 const UNOBSERVED: RpcObserver = { start: () => ({ context: context.active(), end: () => {} }) };
@@ -45,8 +51,8 @@ export function bindService(
     out[key] = method.requestStream
       ? bidiStreaming(method.path, fn as BidiStreamingHandler<unknown, unknown>, tracker, logger, observer)
       : method.responseStream
-      ? serverStreaming(method.path, fn as ServerStreamingHandler<unknown, unknown>, tracker, logger, observer)
-      : unary(method.path, fn as UnaryHandler<unknown, unknown>, tracker, logger, observer);
+        ? serverStreaming(method.path, fn as ServerStreamingHandler<unknown, unknown>, tracker, logger, observer)
+        : unary(method.path, fn as UnaryHandler<unknown, unknown>, tracker, logger, observer);
   }
   return out;
 }
@@ -99,17 +105,18 @@ function serverStreaming(
     }
     const { ctx } = scope;
     // The generator's body runs in the loop's async context: the SERVER span stays active in it.
-    context.with(rpc.context, async () => {
-      // for-await calls the generator's return() when the loop exits early, so its finally blocks run.
-      for await (const response of handler(call.request, ctx)) {
-        if (ctx.signal.aborted) break;
-        if (!call.write(response)) await once(call, "drain", { signal: ctx.signal });
-      }
-      // A stream cut short by cancellation or the deadline must not end with OK.
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      rpc.end(grpcStatus.OK);
-      call.end();
-    })
+    context
+      .with(rpc.context, async () => {
+        // for-await calls the generator's return() when the loop exits early, so its finally blocks run.
+        for await (const response of handler(call.request, ctx)) {
+          if (ctx.signal.aborted) break;
+          if (!call.write(response)) await once(call, "drain", { signal: ctx.signal });
+        }
+        // A stream cut short by cancellation or the deadline must not end with OK.
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        rpc.end(grpcStatus.OK);
+        call.end();
+      })
       .catch((error: unknown) => {
         const status = failure(error, ctx, logger);
         rpc.end(status.code, error);
@@ -157,7 +164,8 @@ function bidiStreaming(
         ctx.signal.removeEventListener("abort", onAbort);
       }
     })();
-    context.with(rpc.context, () => handler({ requests, send, draining: tracker.drainSignal }, ctx))
+    context
+      .with(rpc.context, () => handler({ requests, send, draining: tracker.drainSignal }, ctx))
       .then(() => {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         rpc.end(grpcStatus.OK);
@@ -173,11 +181,7 @@ function bidiStreaming(
 }
 
 /** Starts a call: refused while draining or when its deadline has already passed. */
-function admit(
-  call: ServerCall,
-  path: string,
-  tracker: CallTracker,
-): CallScope | ServerErrorStatus {
+function admit(call: ServerCall, path: string, tracker: CallTracker): CallScope | ServerErrorStatus {
   if ("request" in call && call.request instanceof UndecodableRequest) return toStatus(call.request.toError(path));
   if (tracker.draining) {
     return toStatus(new UnavailableError(`server is draining; ${path} refused`, { reason: "DRAINING" }));

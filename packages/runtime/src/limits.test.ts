@@ -9,7 +9,10 @@ import { TEST_HIDDEN, testShardClient, testShardService, unary } from "./testing
 const LIMIT = 64 * 1024;
 
 function requestOf(tokens: number) {
-  return { layer: 0, inputs: [{ expertId: 0, hiddenStates: float32Tensor(new Float32Array(tokens * TEST_HIDDEN), [tokens, TEST_HIDDEN]) }] };
+  return {
+    layer: 0,
+    inputs: [{ expertId: 0, hiddenStates: float32Tensor(new Float32Array(tokens * TEST_HIDDEN), [tokens, TEST_HIDDEN]) }],
+  };
 }
 
 test("a request above the server's receive limit fails with RESOURCE_EXHAUSTED naming the limit", async () => {
@@ -45,7 +48,7 @@ test("a client refuses to send a request above its own send limit", async () => 
   const server = await createServer({ name: "limits-test", services: [testShardService()], signals: [], logger: silentLogger });
   const client = testShardClient(server.address, { maxSendMessageBytes: LIMIT });
   try {
-    const error = await unary(client.runExperts.bind(client), requestOf(2 * LIMIT / (4 * TEST_HIDDEN))).then(
+    const error = await unary(client.runExperts.bind(client), requestOf((2 * LIMIT) / (4 * TEST_HIDDEN))).then(
       () => assert.fail("an oversized request was sent"),
       (e: ServiceError) => e,
     );

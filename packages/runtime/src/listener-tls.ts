@@ -78,18 +78,25 @@ export function refusePeer(socket: TLSSocket, mode: ClientAuth, allowed: readonl
 }
 
 /** Calls `onChange` with fresh options when one of the files changes (mtime or size); returns a stop function. */
-export function watchTlsFiles(o: ServerTlsOptions, onChange: (options: SecureContextOptions) => void, onError: (error: Error) => void): () => void {
+export function watchTlsFiles(
+  o: ServerTlsOptions,
+  onChange: (options: SecureContextOptions) => void,
+  onError: (error: Error) => void,
+): () => void {
   const interval = o.reloadIntervalMs ?? 30_000;
   if (interval <= 0) return () => {};
   const files = [o.certFile, o.keyFile, ...(o.caFile === undefined ? [] : [o.caFile])];
-  const stamp = () => files.map((f) => {
-    try {
-      const s = statSync(f);
-      return `${s.mtimeMs}:${s.size}`;
-    } catch {
-      return "missing";
-    }
-  }).join("|");
+  const stamp = () =>
+    files
+      .map((f) => {
+        try {
+          const s = statSync(f);
+          return `${s.mtimeMs}:${s.size}`;
+        } catch {
+          return "missing";
+        }
+      })
+      .join("|");
   let last = stamp();
   const timer = setInterval(() => {
     const now = stamp();

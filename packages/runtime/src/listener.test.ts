@@ -73,7 +73,10 @@ describe("mTLS with a local CA", () => {
     const port = server.port;
     // The shard's certificate names expert-shard-0, localhost and 127.0.0.1, not router.
     await refused(`127.0.0.1:${port}`, channelCredentialsFromFiles({ caFile: pki.caFile, ...router, serverName: "router" }));
-    assert.equal(await check(`127.0.0.1:${port}`, channelCredentialsFromFiles({ caFile: pki.caFile, ...router, serverName: "expert-shard-0" })), ServingStatus.SERVING);
+    assert.equal(
+      await check(`127.0.0.1:${port}`, channelCredentialsFromFiles({ caFile: pki.caFile, ...router, serverName: "expert-shard-0" })),
+      ServingStatus.SERVING,
+    );
   });
   test("a client refuses a server certificate signed by a CA it does not trust", () => refused(server.address, as(router, other.caFile)));
 });
@@ -129,7 +132,8 @@ test("connections beyond the cap are closed at once and counted", async () => {
   const held = [netConnect(server.port, "127.0.0.1"), netConnect(server.port, "127.0.0.1")];
   try {
     await Promise.all(held.map((s) => new Promise((r) => s.once("connect", r))));
-    for (let i = 0; i < 100 && (await metrics.connectionsOpen.get()).values[0]?.value !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && (await metrics.connectionsOpen.get()).values[0]?.value !== 2; i++)
+      await new Promise((r) => setTimeout(r, 10));
     assert.equal(await closedByServer(server.port, 5_000), true, "the third connection is closed by the server");
     const refusedCap = (await metrics.connectionsRefused.get()).values.find((v) => v.labels.reason === "cap")?.value;
     assert.equal(refusedCap, 1);
@@ -154,7 +158,9 @@ test("a client pinging too often gets GOAWAY too_many_pings and loses its connec
   const session = http2Connect(`http://127.0.0.1:${server.port}`);
   session.on("error", () => undefined);
   try {
-    const goaway = new Promise<{ code: number; data: string }>((resolve) => session.once("goaway", (code, _last, data) => resolve({ code, data: data?.toString() ?? "" })));
+    const goaway = new Promise<{ code: number; data: string }>((resolve) =>
+      session.once("goaway", (code, _last, data) => resolve({ code, data: data?.toString() ?? "" })),
+    );
     await new Promise((r) => session.once("connect", r));
     for (let i = 0; i < 10 && !session.destroyed; i++) {
       session.ping(() => undefined);
@@ -189,7 +195,10 @@ test("pings at the allowed interval keep the connection", async () => {
 });
 
 test("a connection older than the max age gets GOAWAY; the configured max concurrent streams reach the client", async () => {
-  const server = await createServer({ ...quiet, limits: { maxConnectionAgeMs: 200, maxConnectionAgeGraceMs: 200, maxConcurrentStreams: 7 } });
+  const server = await createServer({
+    ...quiet,
+    limits: { maxConnectionAgeMs: 200, maxConnectionAgeGraceMs: 200, maxConcurrentStreams: 7 },
+  });
   const session = http2Connect(`http://127.0.0.1:${server.port}`);
   session.on("error", () => undefined);
   try {

@@ -63,7 +63,10 @@ export async function listen(grpcServer: GrpcServer, o: ListenerOptions): Promis
   h2.on("session", (session: ServerHttp2Session) =>
     policePings(session, limits, () => {
       metrics.connectionsRefused.inc({ reason: "pings" });
-      logger.warn("connection closed: too many pings", { remote: session.socket?.remoteAddress, minPingIntervalMs: limits.minPingIntervalMs });
+      logger.warn("connection closed: too many pings", {
+        remote: session.socket?.remoteAddress,
+        minPingIntervalMs: limits.minPingIntervalMs,
+      });
     }),
   );
 

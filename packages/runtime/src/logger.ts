@@ -11,9 +11,11 @@ export interface Logger {
 
 /** A logger writing JSON lines to stderr, each with the time, level and `name`. */
 export function jsonLogger(name: string, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
-  const log = (level: string) => (message: string, fields: LogFields = {}) => {
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, name, message, ...serializable(fields) })}\n`);
-  };
+  const log =
+    (level: string) =>
+    (message: string, fields: LogFields = {}) => {
+      write(`${JSON.stringify({ time: new Date().toISOString(), level, name, message, ...serializable(fields) })}\n`);
+    };
   return { info: log("info"), warn: log("warn"), error: log("error") };
 }
 

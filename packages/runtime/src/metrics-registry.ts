@@ -70,21 +70,35 @@ export class MeshMetrics {
     help: "Client connections open now on the gRPC listener.",
     registers: [this.registry],
   });
-  readonly connectionsRefused = this.#counter("expertmesh_connections_refused_total", "Client connections refused or closed by the listener, by reason.", ["reason"]);
+  readonly connectionsRefused = this.#counter(
+    "expertmesh_connections_refused_total",
+    "Client connections refused or closed by the listener, by reason.",
+    ["reason"],
+  );
 
   // Expert shard: prefetch hints received on NATS, by outcome (accepted, rate_limited, oversized,
   // malformed, untrusted) and the experts they named that were let through to prefetch.
   readonly hintsReceived = this.#counter("expertmesh_hints_received_total", "Prefetch hints received on NATS, by outcome.", ["outcome"]);
-  readonly hintExpertsAdmitted = this.#counter("expertmesh_hint_experts_admitted_total", "Experts named by accepted hints and passed to prefetch.", []);
+  readonly hintExpertsAdmitted = this.#counter(
+    "expertmesh_hint_experts_admitted_total",
+    "Experts named by accepted hints and passed to prefetch.",
+    [],
+  );
 
   // Router: the per-request metrics (TTFT, inter-token latency, tokens, running/waiting) are the
   // router's own, with vLLM's names (services/router/src/request-metrics.ts).
 
   // Expert shard: per cache tier.
   readonly cacheHits = this.#counter("expertmesh_cache_hits_total", "Expert lookups that found the expert resident, by tier.", ["tier"]);
-  readonly cacheMisses = this.#counter("expertmesh_cache_misses_total", "Expert lookups that did not find the expert resident, by tier.", ["tier"]);
-  readonly cacheLoads = this.#counter("expertmesh_cache_loads_total", "Experts loaded into a tier (on demand or prefetched), by tier.", ["tier"]);
-  readonly cachePrefetchLoads = this.#counter("expertmesh_cache_prefetch_loads_total", "Loads made ahead of demand (prefetch), by tier.", ["tier"]);
+  readonly cacheMisses = this.#counter("expertmesh_cache_misses_total", "Expert lookups that did not find the expert resident, by tier.", [
+    "tier",
+  ]);
+  readonly cacheLoads = this.#counter("expertmesh_cache_loads_total", "Experts loaded into a tier (on demand or prefetched), by tier.", [
+    "tier",
+  ]);
+  readonly cachePrefetchLoads = this.#counter("expertmesh_cache_prefetch_loads_total", "Loads made ahead of demand (prefetch), by tier.", [
+    "tier",
+  ]);
   readonly cacheWastedPrefetches = this.#counter(
     "expertmesh_cache_wasted_prefetches_total",
     "Prefetched experts evicted before any use, by tier.",

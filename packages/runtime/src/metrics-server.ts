@@ -53,12 +53,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   };
 }
 
-async function answer(
-  request: IncomingMessage,
-  response: ServerResponse,
-  metrics: MeshMetrics,
-  healthy: () => boolean,
-): Promise<void> {
+async function answer(request: IncomingMessage, response: ServerResponse, metrics: MeshMetrics, healthy: () => boolean): Promise<void> {
   const path = (request.url ?? "/").split("?")[0];
   if (request.method !== "GET" && request.method !== "HEAD") return send(response, 405, "method not allowed\n", { allow: "GET, HEAD" });
   try {

@@ -12,7 +12,10 @@ import { createServer } from "./server.js";
 import { float32Tensor } from "./tensor.js";
 import { testShardClient, testShardService, unary } from "./testing.js";
 
-const request = (layer: number) => ({ layer, inputs: [{ expertId: 1, hiddenStates: float32Tensor(new Float32Array(16).fill(0.5), [1, 16]) }] });
+const request = (layer: number) => ({
+  layer,
+  inputs: [{ expertId: 1, hiddenStates: float32Tensor(new Float32Array(16).fill(0.5), [1, 16]) }],
+});
 const LABELS = 'grpc_service="expertmesh.v1.ExpertShardService",grpc_method="RunExperts"';
 
 /** The value of the sample `series` (name and labels as printed) in a scrape, or undefined. */
@@ -23,14 +26,21 @@ function sample(text: string, series: string): number | undefined {
 
 test("/metrics counts requests by method and status code, with a latency histogram and an in-flight gauge", async () => {
   const metrics = new MeshMetrics();
-  const server = await createServer({ name: "metrics-test", services: [testShardService()], signals: [], logger: silentLogger, metrics, metricsPort: 0 });
+  const server = await createServer({
+    name: "metrics-test",
+    services: [testShardService()],
+    signals: [],
+    logger: silentLogger,
+    metrics,
+    metricsPort: 0,
+  });
   const client = testShardClient(server.address);
   try {
     assert.ok(server.metricsPort !== undefined && server.metricsPort > 0);
     await unary(client.runExperts.bind(client), request(0));
     await unary(client.runExperts.bind(client), request(1));
     await assert.rejects(unary(client.runExperts.bind(client), request(9)), (e: ServiceError) => e.code === status.INVALID_ARGUMENT);
-    await unary(client.cacheStats.bind(client), { });
+    await unary(client.cacheStats.bind(client), {});
 
     const response = await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`);
     assert.equal(response.status, 200);
@@ -38,7 +48,13 @@ test("/metrics counts requests by method and status code, with a latency histogr
     const text = await response.text();
     assert.equal(sample(text, `expertmesh_rpc_requests_total{${LABELS},grpc_code="OK"}`), 2);
     assert.equal(sample(text, `expertmesh_rpc_requests_total{${LABELS},grpc_code="INVALID_ARGUMENT"}`), 1);
-    assert.equal(sample(text, 'expertmesh_rpc_requests_total{grpc_service="expertmesh.v1.ExpertShardService",grpc_method="CacheStats",grpc_code="OK"}'), 1);
+    assert.equal(
+      sample(
+        text,
+        'expertmesh_rpc_requests_total{grpc_service="expertmesh.v1.ExpertShardService",grpc_method="CacheStats",grpc_code="OK"}',
+      ),
+      1,
+    );
     assert.equal(sample(text, `expertmesh_rpc_duration_seconds_count{${LABELS}}`), 3);
     assert.equal(sample(text, `expertmesh_rpc_duration_seconds_bucket{le="+Inf",${LABELS}}`), 3);
     assert.ok((sample(text, `expertmesh_rpc_duration_seconds_sum{${LABELS}}`) ?? 0) > 0);
@@ -58,7 +74,15 @@ test("the in-flight gauge counts a call while its handler runs", async () => {
   const running = new Promise<void>((resolve) => (entered = resolve));
   const server = await createServer({
     name: "metrics-test",
-    services: [testShardService({ beforeRunExperts: () => new Promise<void>((resolve) => { release = resolve; entered(); }) })],
+    services: [
+      testShardService({
+        beforeRunExperts: () =>
+          new Promise<void>((resolve) => {
+            release = resolve;
+            entered();
+          }),
+      }),
+    ],
     signals: [],
     logger: silentLogger,
     metrics,
@@ -78,7 +102,14 @@ test("the in-flight gauge counts a call while its handler runs", async () => {
 });
 
 test("/healthz follows the server's overall health, /livez always answers, and the endpoint closes with the server", async () => {
-  const server = await createServer({ name: "metrics-test", services: [testShardService()], signals: [], logger: silentLogger, metrics: new MeshMetrics(), metricsPort: 0 });
+  const server = await createServer({
+    name: "metrics-test",
+    services: [testShardService()],
+    signals: [],
+    logger: silentLogger,
+    metrics: new MeshMetrics(),
+    metricsPort: 0,
+  });
   const base = `http://127.0.0.1:${server.metricsPort}`;
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
   server.health.set(OVERALL, ServingStatus.NOT_SERVING);
@@ -95,7 +126,19 @@ test("service metrics: cache sources read at each scrape", async () => {
   const http = await startMetricsServer({ port: 0, metrics });
   try {
     const tiers = [
-      { tier: CacheTier.CACHE_TIER_DEVICE, hits: 7, misses: 3, loads: 4, prefetchLoads: 2, wastedPrefetches: 1, evictions: 2, bytesLoaded: 4096, usedBytes: 2048, budgetBytes: 8192, resident: [] },
+      {
+        tier: CacheTier.CACHE_TIER_DEVICE,
+        hits: 7,
+        misses: 3,
+        loads: 4,
+        prefetchLoads: 2,
+        wastedPrefetches: 1,
+        evictions: 2,
+        bytesLoaded: 4096,
+        usedBytes: 2048,
+        budgetBytes: 8192,
+        resident: [],
+      },
       { tier: CacheTier.CACHE_TIER_HOST, hits: 3, misses: 0, loads: 3, evictions: 0, bytesLoaded: 3072 },
     ];
     metrics.observeCache(() => tiers);

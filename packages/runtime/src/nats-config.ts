@@ -8,7 +8,10 @@ import { credsAuthenticator, type NodeConnectionOptions } from "@nats-io/transpo
 import { ConfigError, type KeySpec } from "./config.js";
 
 export const NATS_CONFIG_KEYS = {
-  natsUser: { type: "string", description: "NATS user name (with --nats-password); the subjects it may use are set by the server's permissions" },
+  natsUser: {
+    type: "string",
+    description: "NATS user name (with --nats-password); the subjects it may use are set by the server's permissions",
+  },
   natsPassword: { type: "string", description: "NATS password of --nats-user (prefer the environment variable)" },
   natsToken: { type: "string", description: "NATS authentication token (instead of a user and password)" },
   natsCreds: { type: "string", description: "NATS credentials file (NKeys/JWT, as made by nsc) instead of a user or token" },
@@ -29,8 +32,18 @@ export interface NatsConfigValues {
 
 /** Client options (auth, TLS) for createNatsLink's `connection`; throws ConfigError for conflicting keys. */
 export function natsConnectionOptions(c: NatsConfigValues): Omit<NodeConnectionOptions, "servers"> {
-  const methods = [c.natsUser !== undefined && "natsUser", c.natsToken !== undefined && "natsToken", c.natsCreds !== undefined && "natsCreds"].filter(Boolean);
-  if (methods.length > 1) throw new ConfigError(String(methods[1]), "", undefined, `config ${methods[1]}: give one NATS authentication, not ${methods.join(" and ")}`);
+  const methods = [
+    c.natsUser !== undefined && "natsUser",
+    c.natsToken !== undefined && "natsToken",
+    c.natsCreds !== undefined && "natsCreds",
+  ].filter(Boolean);
+  if (methods.length > 1)
+    throw new ConfigError(
+      String(methods[1]),
+      "",
+      undefined,
+      `config ${methods[1]}: give one NATS authentication, not ${methods.join(" and ")}`,
+    );
   if ((c.natsUser === undefined) !== (c.natsPassword === undefined)) {
     const key = c.natsUser === undefined ? "natsUser" : "natsPassword";
     throw new ConfigError(key, "", undefined, `config ${key}: natsUser and natsPassword go together`);
@@ -47,7 +60,12 @@ export function natsConnectionOptions(c: NatsConfigValues): Omit<NodeConnectionO
     try {
       creds = readFileSync(c.natsCreds);
     } catch (error) {
-      throw new ConfigError("natsCreds", "", c.natsCreds, `config natsCreds: cannot read ${JSON.stringify(c.natsCreds)}: ${(error as Error).message}`);
+      throw new ConfigError(
+        "natsCreds",
+        "",
+        c.natsCreds,
+        `config natsCreds: cannot read ${JSON.stringify(c.natsCreds)}: ${(error as Error).message}`,
+      );
     }
     Object.assign(out, { authenticator: credsAuthenticator(creds) });
   }

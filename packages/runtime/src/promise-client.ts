@@ -6,14 +6,7 @@
 //   const res = await unaryCall(client, "runExperts", request, { timeoutMs: 500, signal });
 //   const stream = openBidi(client, "dispatchExperts", { onMessage, onEnd });
 
-import {
-  Metadata,
-  status,
-  type CallOptions,
-  type ClientDuplexStream,
-  type ClientUnaryCall,
-  type ServiceError,
-} from "@grpc/grpc-js";
+import { Metadata, status, type CallOptions, type ClientDuplexStream, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import { errorFromStatus } from "./error-status.js";
 import { CancelledError, DeadlineExceededError, type ExpertMeshError } from "./errors.js";
 
@@ -61,7 +54,8 @@ export function unaryCall<C extends object, K extends UnaryKeys<C>>(
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
   const deadline = callDeadline(options);
-  if (deadline <= Date.now()) return Promise.reject(new DeadlineExceededError(`${String(method)}: the deadline passed before the call started`));
+  if (deadline <= Date.now())
+    return Promise.reject(new DeadlineExceededError(`${String(method)}: the deadline passed before the call started`));
   const fn = client[method] as unknown as UnaryMethod<RequestOf<C[K]>, ResponseOf<C[K]>>;
   return new Promise((resolve, reject) => {
     const callOptions: Partial<CallOptions> = { ...options.callOptions };

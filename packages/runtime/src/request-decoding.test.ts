@@ -50,7 +50,10 @@ test("undecodable bytes get INVALID_ARGUMENT naming the message type", async () 
 });
 
 test("health Check and Watch answer undecodable bytes with INVALID_ARGUMENT too", async () => {
-  for (const [path, stream] of [["/grpc.health.v1.Health/Check", false], ["/grpc.health.v1.Health/Watch", true]] as const) {
+  for (const [path, stream] of [
+    ["/grpc.health.v1.Health/Check", false],
+    ["/grpc.health.v1.Health/Watch", true],
+  ] as const) {
     const r = await rawCall(path, Buffer.from([0x0a, 0x7f]), stream);
     assert.equal(r.code, status.INVALID_ARGUMENT, path);
     assert.match(r.details, /grpc\.health\.v1\.HealthCheckRequest/);
@@ -67,7 +70,10 @@ test("500 random bodies to every method: no INTERNAL, no UNKNOWN", async () => {
     const [path, stream] = methods[i % methods.length]!;
     const r = await rawCall(path, body, stream);
     seen.set(r.code, (seen.get(r.code) ?? 0) + 1);
-    assert.ok(r.code !== status.INTERNAL && r.code !== status.UNKNOWN, `${path} answered ${status[r.code]} (${r.details}) to ${body.toString("hex")}`);
+    assert.ok(
+      r.code !== status.INTERNAL && r.code !== status.UNKNOWN,
+      `${path} answered ${status[r.code]} (${r.details}) to ${body.toString("hex")}`,
+    );
   }
   assert.ok((seen.get(status.INVALID_ARGUMENT) ?? 0) > 0);
 });

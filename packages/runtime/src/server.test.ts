@@ -10,7 +10,11 @@ const quiet = { signals: [], logger: silentLogger } as const;
 
 test("a plain { definition, implementation } is served under the name read from its definition", async () => {
   const { implementation } = testShardService();
-  const server = await createServer({ name: "server-test", services: [{ definition: ExpertShardServiceService, implementation }], ...quiet });
+  const server = await createServer({
+    name: "server-test",
+    services: [{ definition: ExpertShardServiceService, implementation }],
+    ...quiet,
+  });
   const client = new HealthClient(server.address, credentials.createInsecure());
   try {
     assert.ok(server.port > 0);
@@ -24,7 +28,10 @@ test("a plain { definition, implementation } is served under the name read from 
 });
 
 test("a service registered twice or missing a handler is refused at start-up", async () => {
-  await assert.rejects(createServer({ name: "server-test", services: [testShardService(), testShardService()], ...quiet }), /registered twice/);
+  await assert.rejects(
+    createServer({ name: "server-test", services: [testShardService(), testShardService()], ...quiet }),
+    /registered twice/,
+  );
   const { implementation } = testShardService();
   const { cacheStats: _omitted, ...partial } = implementation;
   await assert.rejects(

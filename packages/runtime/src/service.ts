@@ -69,10 +69,7 @@ export interface ServiceRegistration {
 }
 
 /** Pairs a definition with its handlers, type-checked against each other. */
-export function service<D extends ServiceDefinitionLike>(
-  definition: D,
-  implementation: ServiceImplementation<D>,
-): ServiceRegistration {
+export function service<D extends ServiceDefinitionLike>(definition: D, implementation: ServiceImplementation<D>): ServiceRegistration {
   return { name: serviceName(definition), definition, implementation };
 }
 

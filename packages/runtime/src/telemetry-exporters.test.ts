@@ -69,7 +69,10 @@ test("a trace file that cannot be written does not fail the call", async () => {
   try {
     await callsStillWork();
     await telemetry.forceFlush();
-    assert.ok(logger.warnings.some((w) => w.message.startsWith("telemetry error")), "the write failure was reported");
+    assert.ok(
+      logger.warnings.some((w) => w.message.startsWith("telemetry error")),
+      "the write failure was reported",
+    );
   } finally {
     await telemetry.shutdown();
   }

@@ -53,7 +53,13 @@ export function spanRecord(span: ReadableSpan): SpanRecord {
       ...(span.status.message ? { message: span.status.message } : {}),
     },
     ...(span.events.length
-      ? { events: span.events.map((e) => ({ name: e.name, time: hrTimeToMilliseconds(e.time), ...(e.attributes ? { attributes: e.attributes } : {}) })) }
+      ? {
+          events: span.events.map((e) => ({
+            name: e.name,
+            time: hrTimeToMilliseconds(e.time),
+            ...(e.attributes ? { attributes: e.attributes } : {}),
+          })),
+        }
       : {}),
     ...(span.links.length ? { links: span.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })) } : {}),
     pid: process.pid,

@@ -111,9 +111,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
     spanProcessors: processors.map(guarded),
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(
-    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-  );
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
   trace.setGlobalTracerProvider(provider);
 
   let stopping: Promise<void> | undefined;
@@ -169,7 +167,8 @@ function otlpUrl(env: Readonly<Record<string, string | undefined>>): string | un
 /** Loaded only when configured: the OTLP exporter takes ~0.1 s to import. */
 function otlpExporter(url: string, timeoutMillis: number | undefined): SpanExporter {
   const require = createRequire(import.meta.url);
-  const { OTLPTraceExporter } = require("@opentelemetry/exporter-trace-otlp-http") as typeof import("@opentelemetry/exporter-trace-otlp-http");
+  const { OTLPTraceExporter } =
+    require("@opentelemetry/exporter-trace-otlp-http") as typeof import("@opentelemetry/exporter-trace-otlp-http");
   return new OTLPTraceExporter({ url, ...(timeoutMillis !== undefined ? { timeoutMillis } : {}) });
 }
 

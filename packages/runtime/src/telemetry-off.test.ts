@@ -44,7 +44,11 @@ test("no exporter in the environment: tracing is off, no context is made, calls 
 
 test("OTEL_SDK_DISABLED=true wins over EXPERTMESH_TRACE_FILE: no file is written", async () => {
   const file = join(dir, "spans.jsonl");
-  const telemetry = initTelemetry({ serviceName: "off-test", env: { OTEL_SDK_DISABLED: "true", EXPERTMESH_TRACE_FILE: file }, logger: silentLogger });
+  const telemetry = initTelemetry({
+    serviceName: "off-test",
+    env: { OTEL_SDK_DISABLED: "true", EXPERTMESH_TRACE_FILE: file },
+    logger: silentLogger,
+  });
   try {
     assert.equal(telemetry.tracing, false);
     await withSpan("not-recorded", {}, () => runExperts(pair.client, request));
@@ -69,5 +73,8 @@ test("after shutdown, initTelemetry can turn tracing on again; before it, a seco
   } finally {
     await second.shutdown();
   }
-  assert.equal(withSpan("after-shutdown", {}, (span) => span.isRecording()), false);
+  assert.equal(
+    withSpan("after-shutdown", {}, (span) => span.isRecording()),
+    false,
+  );
 });

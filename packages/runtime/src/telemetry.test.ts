@@ -29,7 +29,10 @@ let pair: ForwardingPair;
 
 const SHARD = "expertmesh.v1.ExpertShardService";
 const RUN = `${SHARD}/RunExperts`;
-const request = (layer: number) => ({ layer, inputs: [{ expertId: 1, hiddenStates: float32Tensor(new Float32Array(16).fill(0.5), [1, 16]) }] });
+const request = (layer: number) => ({
+  layer,
+  inputs: [{ expertId: 1, hiddenStates: float32Tensor(new Float32Array(16).fill(0.5), [1, 16]) }],
+});
 
 before(async () => {
   telemetry = initTelemetry({ serviceName: "telemetry-test", env, logger: silentLogger });
@@ -107,14 +110,23 @@ test("a failed call records its gRPC code: ERROR for server faults and for clien
   assert.deepEqual([a.attributes["rpc.grpc.status_code"], a.status.code], [status.INTERNAL, "ERROR"]);
   assert.deepEqual([root.attributes["rpc.grpc.status_code"], root.status.code], [status.INTERNAL, "ERROR"]);
   assert.equal(forward.status.code, "ERROR");
-  assert.ok(forward.events?.some((e) => e.name === "exception"), "withSpan records the exception it rethrows");
+  assert.ok(
+    forward.events?.some((e) => e.name === "exception"),
+    "withSpan records the exception it rethrows",
+  );
 });
 
 test("withSpan nests synchronously and asynchronously, returns fn's value and rethrows its error", async () => {
   const value = await withSpan("outer", { "expertmesh.layer": 100 }, async () => {
     const inner = withSpan("inner-sync", {}, () => 7);
     await withSpan("inner-async", {}, async () => new Promise((resolve) => setTimeout(resolve, 5)));
-    assert.throws(() => withSpan("inner-throws", {}, () => { throw new RangeError("boom"); }), RangeError);
+    assert.throws(
+      () =>
+        withSpan("inner-throws", {}, () => {
+          throw new RangeError("boom");
+        }),
+      RangeError,
+    );
     return inner * 6;
   });
   assert.equal(value, 42);
@@ -171,7 +183,9 @@ test("a worker thread continues the trace from a traceparent in its message, and
 
 test("withSpan's links put a batched step in the traces of the requests it serves", async () => {
   const parents = [withSpan("request-1", {}, () => currentTraceparent()), withSpan("request-2", {}, () => currentTraceparent())];
-  withTraceparent(parents[0], () => withSpan("batched-step", { "expertmesh.layer": 300 }, () => {}, { links: [parents[1], "malformed", undefined] }));
+  withTraceparent(parents[0], () =>
+    withSpan("batched-step", { "expertmesh.layer": 300 }, () => {}, { links: [parents[1], "malformed", undefined] }),
+  );
   const spans = await traceOf("batched-step", 300);
   const step = one(spans, "batched-step", "INTERNAL");
   assert.equal(step.traceId, parents[0]!.split("-")[1]);

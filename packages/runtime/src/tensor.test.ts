@@ -35,12 +35,20 @@ test("unaligned bytes are copied, not misread", () => {
 });
 
 test("a byte length that does not match the shape is INVALID_ARGUMENT naming the field, expected and given size", () => {
-  const error = invalid(() => validateTensor({ dtype: Dtype.DTYPE_FLOAT32, shape: [2, 4], data: Buffer.alloc(28) }, "inputs[0].hidden_states"));
-  assert.deepEqual([error.field, error.reason, error.limit, error.value], ["inputs[0].hidden_states.data", "TENSOR_SIZE_MISMATCH", "32", "28"]);
+  const error = invalid(() =>
+    validateTensor({ dtype: Dtype.DTYPE_FLOAT32, shape: [2, 4], data: Buffer.alloc(28) }, "inputs[0].hidden_states"),
+  );
+  assert.deepEqual(
+    [error.field, error.reason, error.limit, error.value],
+    ["inputs[0].hidden_states.data", "TENSOR_SIZE_MISMATCH", "32", "28"],
+  );
 });
 
 test("an unset dtype, a wrong dtype, a wrong shape, a missing tensor and too many elements are rejected", () => {
-  assert.equal(invalid(() => validateTensor({ dtype: Dtype.DTYPE_UNSPECIFIED, shape: [1], data: Buffer.alloc(4) }, "t")).reason, "TENSOR_DTYPE_INVALID");
+  assert.equal(
+    invalid(() => validateTensor({ dtype: Dtype.DTYPE_UNSPECIFIED, shape: [1], data: Buffer.alloc(4) }, "t")).reason,
+    "TENSOR_DTYPE_INVALID",
+  );
   assert.equal(
     invalid(() => tensorToFloat32({ dtype: Dtype.DTYPE_INT32, shape: [1], data: Buffer.alloc(4) }, "t")).reason,
     "TENSOR_DTYPE_MISMATCH",

@@ -27,7 +27,9 @@ export async function forwardingPair(options: { metrics?: MeshMetrics } = {}): P
     services: [
       testShardService({
         beforeRunExperts: async (request, ctx) => {
-          await withSpan("a.forward", { "expertmesh.layer": request.layer }, () => unary(toB.runExperts.bind(toB), request, ctx.downstream()));
+          await withSpan("a.forward", { "expertmesh.layer": request.layer }, () =>
+            unary(toB.runExperts.bind(toB), request, ctx.downstream()),
+          );
         },
       }),
     ],

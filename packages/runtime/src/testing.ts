@@ -35,7 +35,10 @@ export function testShardService(hooks: TestShardHooks = {}): ServiceRegistratio
       const x = tensorToFloat32(input.hiddenStates, `inputs[${i}].hidden_states`, { shape: [undefined, TEST_HIDDEN] });
       return {
         expertId: input.expertId,
-        output: float32Tensor(x.map((v) => 2 * v), input.hiddenStates!.shape),
+        output: float32Tensor(
+          x.map((v) => 2 * v),
+          input.hiddenStates!.shape,
+        ),
         wasResident: true,
       };
     });

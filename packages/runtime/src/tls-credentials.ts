@@ -36,7 +36,10 @@ export function channelCredentials(tls: TlsOptions | boolean | undefined): Chann
     throw new TypeError(`tls: mTLS needs both cert and key, got only ${o.cert === undefined ? "key" : "cert"}`);
   }
   const serverName = o.serverName;
-  const verify = serverName === undefined ? {} : { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(serverName, cert) };
+  const verify =
+    serverName === undefined
+      ? {}
+      : { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(serverName, cert) };
   return credentials.createSsl(bytes(o.ca), bytes(o.key), bytes(o.cert), verify);
 }
 

@@ -43,8 +43,23 @@ export function createLocalPki(dir: string, caName = "expertmesh-local-ca"): Loc
   const caFile = f(`${caName}.crt`);
   const caKey = f(`${caName}.key`);
   genKey(caKey);
-  openssl("req", "-x509", "-new", "-key", caKey, "-subj", `/CN=${caName}`, "-days", "30",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", caFile);
+  openssl(
+    "req",
+    "-x509",
+    "-new",
+    "-key",
+    caKey,
+    "-subj",
+    `/CN=${caName}`,
+    "-days",
+    "30",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+    "-out",
+    caFile,
+  );
   return {
     dir,
     caFile,
@@ -62,8 +77,23 @@ export function createLocalPki(dir: string, caName = "expertmesh-local-ca"): Loc
         ...(sans.length ? [`subjectAltName=${sans.join(",")}`] : []),
       ];
       writeFileSync(ext, `${extensions.join("\n")}\n`);
-      openssl("x509", "-req", "-in", f(`${name}.csr`), "-CA", caFile, "-CAkey", caKey, "-CAcreateserial",
-        "-days", String(days), "-extfile", ext, "-out", certFile);
+      openssl(
+        "x509",
+        "-req",
+        "-in",
+        f(`${name}.csr`),
+        "-CA",
+        caFile,
+        "-CAkey",
+        caKey,
+        "-CAcreateserial",
+        "-days",
+        String(days),
+        "-extfile",
+        ext,
+        "-out",
+        certFile,
+      );
       return { certFile, keyFile };
     },
   };
@@ -78,7 +108,8 @@ function openssl(...args: string[]): void {
     execFileSync("openssl", args, { stdio: "pipe" });
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (e.code === "ENOENT") throw new Error("pki: the openssl command is needed to make certificates (apt-get install openssl)", { cause: error });
+    if (e.code === "ENOENT")
+      throw new Error("pki: the openssl command is needed to make certificates (apt-get install openssl)", { cause: error });
     throw new Error(`pki: openssl ${args[0]} failed: ${e.stderr?.toString().trim() ?? e.message}`, { cause: error });
   }
 }

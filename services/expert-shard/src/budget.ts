@@ -4,7 +4,16 @@
 export type Budget = { readonly kind: "share"; readonly percent: number } | { readonly kind: "bytes"; readonly bytes: number };
 
 const BYTE_UNITS: Readonly<Record<string, number>> = {
-  "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
 };
 
 /** The budget that `text` names, or a message saying what was expected. */

@@ -13,10 +13,17 @@ test("a churn of RunExperts and Prefetch never takes the device tier over its bu
   const client = shardClient(shard.address);
   // What the workers really hold, sampled all along (not only what CacheStats says).
   let mostOnWorkers = 0;
-  const sampler = setInterval(() => (mostOnWorkers = Math.max(mostOnWorkers, shard.shard.workerResidency().reduce((a, b) => a + b, 0))), 1);
+  const sampler = setInterval(
+    () =>
+      (mostOnWorkers = Math.max(
+        mostOnWorkers,
+        shard.shard.workerResidency().reduce((a, b) => a + b, 0),
+      )),
+    1,
+  );
   try {
     let s = 12345;
-    const rand = (n: number) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) % n);
+    const rand = (n: number) => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) % n;
     const pick = (n: number) => [...new Set(Array.from({ length: 1 + rand(n) }, () => rand(10)))]; // experts 0..9 of a layer
     let accesses = 0;
     for (let round = 0; round < 12; round++) {
@@ -29,7 +36,12 @@ test("a churn of RunExperts and Prefetch never takes the device tier over its bu
         } else {
           const ids = pick(5);
           accesses += ids.length;
-          calls.push(client.runExperts({ layer, inputs: ids.map((expertId) => ({ expertId, hiddenStates: hidden(1 + rand(4), D, round * 10 + c) })) }));
+          calls.push(
+            client.runExperts({
+              layer,
+              inputs: ids.map((expertId) => ({ expertId, hiddenStates: hidden(1 + rand(4), D, round * 10 + c) })),
+            }),
+          );
         }
       }
       calls.push(
@@ -41,10 +53,14 @@ test("a churn of RunExperts and Prefetch never takes the device tier over its bu
       );
       await Promise.all(calls);
     }
-    await until(() => {
-      const { prefetchWaiting, prefetchRunning } = shard.shard.snapshot();
-      return prefetchWaiting + prefetchRunning === 0;
-    }, 5_000, "the prefetches to finish");
+    await until(
+      () => {
+        const { prefetchWaiting, prefetchRunning } = shard.shard.snapshot();
+        return prefetchWaiting + prefetchRunning === 0;
+      },
+      5_000,
+      "the prefetches to finish",
+    );
     const stats = await client.cacheStats();
     const d = device(stats);
     assert.ok(mostOnWorkers <= 3, `the workers held ${mostOnWorkers} experts at once, budget 3`);
@@ -70,7 +86,11 @@ test("Prefetch then RunExperts of the same expert: resident, and no extra load",
   try {
     const queued = await client.prefetch({ layer: 2, expertIds: [5], priority: PrefetchPriority.PREFETCH_PRIORITY_HIGH });
     assert.deepEqual(queued, { queuedExpertIds: [5], residentExpertIds: [], droppedExpertIds: [] });
-    await until(async () => device(await client.cacheStats()).resident.some((r) => r.layer === 2 && r.expertId === 5), 5_000, "the prefetch");
+    await until(
+      async () => device(await client.cacheStats()).resident.some((r) => r.layer === 2 && r.expertId === 5),
+      5_000,
+      "the prefetch",
+    );
     const before = device(await client.cacheStats());
     assert.deepEqual([before.loads, before.prefetchLoads, before.misses], [1, 1, 0]);
 
@@ -93,11 +113,22 @@ test("low-priority prefetches are dropped when the load queue is full; high prio
   try {
     const low = await client.prefetch({ layer: 0, expertIds: [0, 1, 2, 3, 4, 5, 6, 7], priority: PrefetchPriority.PREFETCH_PRIORITY_LOW });
     assert.ok(low.droppedExpertIds.length > 0, "nothing was dropped");
-    assert.deepEqual([...low.queuedExpertIds, ...low.droppedExpertIds].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7]);
-    const high = await client.prefetch({ layer: 1, expertIds: [0, 1, 2, 3, 4, 5, 6, 7], priority: PrefetchPriority.PREFETCH_PRIORITY_HIGH });
+    assert.deepEqual(
+      [...low.queuedExpertIds, ...low.droppedExpertIds].sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
+    const high = await client.prefetch({
+      layer: 1,
+      expertIds: [0, 1, 2, 3, 4, 5, 6, 7],
+      priority: PrefetchPriority.PREFETCH_PRIORITY_HIGH,
+    });
     assert.deepEqual(high.droppedExpertIds, []);
     assert.equal(high.queuedExpertIds.length, 8);
-    await until(async () => device(await client.cacheStats()).resident.filter((r) => r.layer === 1).length === 8, 5_000, "the high-priority loads");
+    await until(
+      async () => device(await client.cacheStats()).resident.filter((r) => r.layer === 1).length === 8,
+      5_000,
+      "the high-priority loads",
+    );
   } finally {
     client.close();
     await shard.drain();
@@ -108,7 +139,10 @@ test("Prefetch of an expert the shard does not own is NOT_FOUND", async () => {
   const shard = await startShard(["--shards", "4", "--shard-id", "3"]);
   const client = shardClient(shard.address);
   try {
-    await assert.rejects(client.prefetch({ layer: 0, expertIds: [3, 4], priority: PrefetchPriority.PREFETCH_PRIORITY_LOW }), /expert 4 of layer 0 is not owned by shard 3/);
+    await assert.rejects(
+      client.prefetch({ layer: 0, expertIds: [3, 4], priority: PrefetchPriority.PREFETCH_PRIORITY_LOW }),
+      /expert 4 of layer 0 is not owned by shard 3/,
+    );
   } finally {
     client.close();
     await shard.drain();

@@ -11,7 +11,14 @@
 //                                          all of one call's experts on this worker, one message
 
 import {
-  buildExpertGraph, buildNbitsExpertGraph, createSession, DEFAULT_NBITS_ACCURACY, floatTensor, isNbitsExpert, type ExecutionProvider, type ExpertPayload,
+  buildExpertGraph,
+  buildNbitsExpertGraph,
+  createSession,
+  DEFAULT_NBITS_ACCURACY,
+  floatTensor,
+  isNbitsExpert,
+  type ExecutionProvider,
+  type ExpertPayload,
   type InferenceSession,
 } from "@expertmesh/model";
 import { ownBuffer, type WorkerHandlers } from "./worker-rpc.js";

@@ -171,7 +171,11 @@ export class ComputePool {
     const out: Float32Array[] = new Array(runs.length);
     await Promise.all(
       [...byLane].map(async ([worker, indices]) => {
-        const ys = await this.#enqueue(this.#lanes[worker]!, indices.map((i) => runs[i]!), signal);
+        const ys = await this.#enqueue(
+          this.#lanes[worker]!,
+          indices.map((i) => runs[i]!),
+          signal,
+        );
         indices.forEach((i, j) => (out[i] = ys[j]!));
       }),
     );
@@ -181,7 +185,10 @@ export class ComputePool {
   #enqueue(lane: Lane, runs: readonly ExpertRun[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
     return new Promise<Float32Array[]>((resolve, reject) => {
       const job: Job = {
-        runs, signal, resolve, reject,
+        runs,
+        signal,
+        resolve,
+        reject,
         onAbort: () => {
           const at = lane.queue.indexOf(job);
           if (at === -1) return; // already running: it finishes
@@ -205,7 +212,11 @@ export class ComputePool {
     this.runsStarted += job.runs.length;
     const xs = job.runs.map((r) => ownBuffer(r.x));
     lane.client
-      .request<Float32Array[]>("run", { keys: job.runs.map((r) => r.expert.key), xs, rows: job.runs.map((r) => r.rows) }, xs.map((x) => x.buffer))
+      .request<Float32Array[]>(
+        "run",
+        { keys: job.runs.map((r) => r.expert.key), xs, rows: job.runs.map((r) => r.rows) },
+        xs.map((x) => x.buffer),
+      )
       .then(job.resolve, job.reject)
       .finally(() => {
         lane.running = false;

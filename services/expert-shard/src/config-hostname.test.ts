@@ -16,18 +16,28 @@ test("the shard id comes from the trailing -N of HOSTNAME when asked, by env or 
 
 test("a hostname without an ordinal, or an ordinal beyond the shard count, fails naming the hostname", () => {
   const fails = (env: Record<string, string>, key: string, pattern: RegExp) =>
-    assert.throws(() => parseShardConfig(["--shard-id-from-hostname"], env), (e: ConfigError) => {
-      assert.ok(e instanceof ConfigError);
-      assert.equal(e.key, key);
-      assert.match(e.message, pattern);
-      return true;
-    });
+    assert.throws(
+      () => parseShardConfig(["--shard-id-from-hostname"], env),
+      (e: ConfigError) => {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.key, key);
+        assert.match(e.message, pattern);
+        return true;
+      },
+    );
   fails({ HOSTNAME: "expert-shard" }, "shardIdFromHostname", /hostname "expert-shard" does not end in -<ordinal>/);
   fails({ HOSTNAME: "laptop.local" }, "shardIdFromHostname", /hostname "laptop\.local"/);
-  fails({ HOSTNAME: "expert-shard-3", EXPERTMESH_SHARD_SHARDS: "3" }, "shardId", /3 \(the ordinal of hostname "expert-shard-3"\) is not below shards \(3\)/);
+  fails(
+    { HOSTNAME: "expert-shard-3", EXPERTMESH_SHARD_SHARDS: "3" },
+    "shardId",
+    /3 \(the ordinal of hostname "expert-shard-3"\) is not below shards \(3\)/,
+  );
 });
 
 test("--advertise is the address published for routers; unset by default", () => {
   assert.equal(parseShardConfig([], {}).advertise, undefined);
-  assert.equal(parseShardConfig([], { EXPERTMESH_SHARD_ADVERTISE: "expert-shard-0.expert-shard.ns.svc:50061" }).advertise, "expert-shard-0.expert-shard.ns.svc:50061");
+  assert.equal(
+    parseShardConfig([], { EXPERTMESH_SHARD_ADVERTISE: "expert-shard-0.expert-shard.ns.svc:50061" }).advertise,
+    "expert-shard-0.expert-shard.ns.svc:50061",
+  );
 });

@@ -52,7 +52,10 @@ test("bad configuration fails at start-up with an error naming the key", async (
   assert.equal(key(["--provider", "tpu"]), "provider");
 
   // Budgets that hold no expert are known once the model is open: before any worker starts.
-  for (const [flag, name] of [["--device-budget", "deviceBudget"], ["--host-budget", "hostBudget"]] as const) {
+  for (const [flag, name] of [
+    ["--device-budget", "deviceBudget"],
+    ["--host-budget", "hostBudget"],
+  ] as const) {
     await assert.rejects(ExpertShard.create(parseShardConfig([flag, String(EXPERT_BYTES - 1)], {})), (error: ConfigError) => {
       assert.equal(error.key, name);
       assert.match(error.message, new RegExp(`${EXPERT_BYTES - 1} bytes, less than one expert \\(${EXPERT_BYTES} bytes\\)`));
@@ -66,7 +69,10 @@ test("bad configuration fails at start-up with an error naming the key", async (
   });
   // A quarter of the experts each; 1% of them is less than one expert.
   const quarter = (L * E) / 4;
-  await assert.rejects(ExpertShard.create(parseShardConfig(["--shards", "4", "--device-budget", "1%"], {})), new RegExp(`shard 0 owns ${quarter} experts`));
+  await assert.rejects(
+    ExpertShard.create(parseShardConfig(["--shards", "4", "--device-budget", "1%"], {})),
+    new RegExp(`shard 0 owns ${quarter} experts`),
+  );
 });
 
 test("a device budget below the policy's minimum is refused at start, naming the minimum", async () => {
@@ -75,7 +81,12 @@ test("a device budget below the policy's minimum is refused at start, naming the
   const flags = ["--shards", "8", "--device-budget", `${100 / owned}%`];
   await assert.rejects(ExpertShard.create(parseShardConfig([...flags, "--policy", "expertflow"], {})), (error: ConfigError) => {
     assert.equal(error.key, "deviceBudget");
-    assert.match(error.message, new RegExp(`holds 1 expert of ${EXPERT_BYTES} bytes on shard 0 \\(${owned} owned\\); policy expertflow needs at least 2 \\(${2 * EXPERT_BYTES} bytes`));
+    assert.match(
+      error.message,
+      new RegExp(
+        `holds 1 expert of ${EXPERT_BYTES} bytes on shard 0 \\(${owned} owned\\); policy expertflow needs at least 2 \\(${2 * EXPERT_BYTES} bytes`,
+      ),
+    );
     return true;
   });
   const lru = await ExpertShard.create(parseShardConfig([...flags, "--policy", "lru"], {}));

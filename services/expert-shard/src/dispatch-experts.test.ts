@@ -46,11 +46,17 @@ test("each call on the stream answers exactly what RunExperts answers for the sa
   const s = open(fast.address);
   const unary = shardClient(fast.address);
   try {
-    const inputs = [{ expertId: 2, hiddenStates: hidden(3, D, 1) }, { expertId: 4, hiddenStates: hidden(1, D, 2) }];
+    const inputs = [
+      { expertId: 2, hiddenStates: hidden(3, D, 1) },
+      { expertId: 4, hiddenStates: hidden(1, D, 2) },
+    ];
     const [a, b] = await Promise.all([s.send({ callId: 1, inputs }), s.send({ callId: 2, inputs: inputs.slice(1) })]);
     const expected = await unary.runExperts({ layer: 0, inputs });
     assert.equal(a.error, undefined);
-    assert.deepEqual(a.outputs.map((o) => o.expertId), [2, 4]);
+    assert.deepEqual(
+      a.outputs.map((o) => o.expertId),
+      [2, 4],
+    );
     for (let i = 0; i < 2; i++) {
       assert.deepEqual(tensorToFloat32(a.outputs[i]!.output, "a"), tensorToFloat32(expected.outputs[i]!.output, "e"));
     }
@@ -68,7 +74,9 @@ test("a failed call answers its status in its message, and the next call on the 
     const error = errorFromRpcStatus(bad.error!);
     assert.equal(error.code, status.NOT_FOUND);
     assert.equal(error.reason, "EXPERT_NOT_OWNED");
-    const noDeadline = errorFromRpcStatus((await s.send({ callId: 8, timeoutMs: 0, inputs: [{ expertId: 2, hiddenStates: hidden(1, D, 1) }] })).error!);
+    const noDeadline = errorFromRpcStatus(
+      (await s.send({ callId: 8, timeoutMs: 0, inputs: [{ expertId: 2, hiddenStates: hidden(1, D, 1) }] })).error!,
+    );
     assert.equal(noDeadline.code, status.INVALID_ARGUMENT);
     assert.match(noDeadline.message, /timeout_ms must be at least 1, got 0/);
     const good = await s.send({ callId: 9, inputs: [{ expertId: 2, hiddenStates: hidden(1, D, 1) }] });

@@ -9,7 +9,14 @@
 //   router ──[call_id, step_id, layer, inputs, timeout_ms]──▶ validate → computeCall ──[call_id, outputs | error]──▶ router
 
 import {
-  CancelledError, DeadlineExceededError, InvalidArgumentError, toRpcStatus, UnavailableError, withSpan, withTraceparent, type CallContext,
+  CancelledError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  toRpcStatus,
+  UnavailableError,
+  withSpan,
+  withTraceparent,
+  type CallContext,
 } from "@expertmesh/runtime";
 import type { BidiStreamCall } from "@expertmesh/runtime";
 import type { DispatchExpertsRequest, DispatchExpertsResponse } from "@expertmesh/proto";
@@ -26,16 +33,21 @@ export function dispatchExperts(shard: ExpertShard) {
       const stop = new AbortController();
       const onStreamEnd = (): void => stop.abort(ctx.signal.reason);
       ctx.signal.addEventListener("abort", onStreamEnd, { once: true });
-      const timer = setTimeout(() => stop.abort(new DeadlineExceededError(`DispatchExperts call ${m.callId}: deadline exceeded (${m.timeoutMs} ms)`)), m.timeoutMs);
+      const timer = setTimeout(
+        () => stop.abort(new DeadlineExceededError(`DispatchExperts call ${m.callId}: deadline exceeded (${m.timeoutMs} ms)`)),
+        m.timeoutMs,
+      );
       running.set(m.callId, stop);
       try {
-        if (call.draining.aborted) throw new UnavailableError(`shard ${shard.id} is draining; DispatchExperts call refused`, { reason: "DRAINING" });
+        if (call.draining.aborted)
+          throw new UnavailableError(`shard ${shard.id} is draining; DispatchExperts call refused`, { reason: "DRAINING" });
         admitCall(shard);
         const work = validate(shard, m.layer, m.inputs);
         // Each call is a span of the router's trace (the stream itself belongs to whichever trace opened it).
         const attributes = { "expertmesh.layer": m.layer, "expertmesh.experts": work.length, "expertmesh.step": m.stepId };
         const outputs = await withTraceparent(m.traceparent || undefined, () =>
-          withSpan("expert-shard.call", attributes, () => computeCall(shard, m.layer, work, stop.signal)));
+          withSpan("expert-shard.call", attributes, () => computeCall(shard, m.layer, work, stop.signal)),
+        );
         await answer(m, { outputs });
       } catch (error) {
         // A call stopped by its deadline or cancel answers that, whatever the work threw on the way out.
@@ -62,11 +74,20 @@ export function dispatchExperts(shard: ExpertShard) {
           }
           if (m.callId < 1 || running.has(m.callId)) {
             const reason = m.callId < 1 ? "must be at least 1" : "is already running on this stream";
-            void answer(m, { error: toRpcStatus(new InvalidArgumentError("call_id", `call id ${m.callId} ${reason}`, { limit: 1, value: m.callId })) });
+            void answer(m, {
+              error: toRpcStatus(new InvalidArgumentError("call_id", `call id ${m.callId} ${reason}`, { limit: 1, value: m.callId })),
+            });
             continue;
           }
           if (!(m.timeoutMs >= 1)) {
-            void answer(m, { error: toRpcStatus(new InvalidArgumentError("timeout_ms", `every call needs a deadline: timeout_ms must be at least 1, got ${m.timeoutMs}`, { limit: 1, value: m.timeoutMs })) });
+            void answer(m, {
+              error: toRpcStatus(
+                new InvalidArgumentError("timeout_ms", `every call needs a deadline: timeout_ms must be at least 1, got ${m.timeoutMs}`, {
+                  limit: 1,
+                  value: m.timeoutMs,
+                }),
+              ),
+            });
             continue;
           }
           const p = runOne(m).finally(() => {

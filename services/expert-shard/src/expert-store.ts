@@ -121,10 +121,12 @@ export class ExpertStore {
     const c = this.#cache.counters;
     const { expertBytes, numExperts: E } = this.#options;
     const refs = (keys: number[]) =>
-      keys.sort((a, b) => a - b).map((key) => {
-        const { layer, expert } = expertFromKey(key, E);
-        return { layer, expertId: expert };
-      });
+      keys
+        .sort((a, b) => a - b)
+        .map((key) => {
+          const { layer, expert } = expertFromKey(key, E);
+          return { layer, expertId: expert };
+        });
     const device = this.#cache.deviceResident();
     const host = this.#cache.hostResident();
     return [

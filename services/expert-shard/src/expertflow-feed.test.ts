@@ -16,14 +16,27 @@ test("hints set their layer's predicted demand; stale ones are ignored, correcti
     { key: 6, high: false },
     { key: 4, high: false },
   ]);
-  assert.deepEqual([...feed.demand().subarray(4, 8)].map((x) => +x.toFixed(2)), [0.4, 0, 0.9, 0]);
+  assert.deepEqual(
+    [...feed.demand().subarray(4, 8)].map((x) => +x.toFixed(2)),
+    [0.4, 0, 0.9, 0],
+  );
   assert.deepEqual(feed.hint(hint({ layer: 1, expertIds: [3], scores: [1], step: 4 }), all, none), []); // stale
   assert.equal(feed.demand()[7], 0);
   assert.deepEqual(feed.hint(hint({ layer: 1, expertIds: [3], step: 4, correction: true }), all, none), [{ key: 7, high: true }]);
   assert.equal(feed.demand()[7], 1);
   // A newer hint replaces the layer's row; experts not owned, or resident, are not offered.
-  assert.deepEqual(feed.hint(hint({ layer: 1, expertIds: [1, 2], scores: [0.5, 0.5], step: 6 }), (k) => k !== 5, (k) => k === 6), []);
-  assert.deepEqual([...feed.demand().subarray(4, 8)].map((x) => +x.toFixed(2)), [0, 0.5, 0.5, 0]);
+  assert.deepEqual(
+    feed.hint(
+      hint({ layer: 1, expertIds: [1, 2], scores: [0.5, 0.5], step: 6 }),
+      (k) => k !== 5,
+      (k) => k === 6,
+    ),
+    [],
+  );
+  assert.deepEqual(
+    [...feed.demand().subarray(4, 8)].map((x) => +x.toFixed(2)),
+    [0, 0.5, 0.5, 0],
+  );
   // Malformed: out of range, or scores not matching the ids.
   assert.deepEqual(feed.hint(hint({ layer: 2, expertIds: [0] }), all, none), []);
   assert.deepEqual(feed.hint(hint({ layer: 0, expertIds: [4] }), all, none), []);
@@ -33,7 +46,11 @@ test("hints set their layer's predicted demand; stale ones are ignored, correcti
 test("a hinted expert is worth loading into a free slot, or over a resident the policy values less", () => {
   const policy = new ExpertflowPolicy({ numLayers: 2, numExperts: 4, capacity: 1 });
   const feed = new ExpertflowFeed(policy, 2, 4);
-  feed.hint(hint({ layer: 1, expertIds: [2], scores: [0.95], step: 1 }), () => true, () => false);
+  feed.hint(
+    hint({ layer: 1, expertIds: [2], scores: [0.95], step: 1 }),
+    () => true,
+    () => false,
+  );
   assert.equal(feed.worthLoading(6, [], 1), true);
   policy.insert(5); // layer 1, expert 1: predicted by nothing
   assert.equal(feed.worthLoading(6, [5], 0), true);
@@ -51,8 +68,14 @@ test("--policy expertflow: the shard prefetches hinted experts it owns and serve
     const queued = shard.shard.hint(hint({ layer: 0, expertIds: [3, 5], scores: [0.9, 0.8], step: 1 }));
     assert.equal(queued, 2);
     await until(() => shard.shard.store.deviceResident().length === 2, 5_000, "the hinted experts to load");
-    const out = await client.runExperts({ layer: 0, inputs: [3, 5, 7].map((expertId, i) => ({ expertId, hiddenStates: hidden(2, D, i) })) });
-    assert.deepEqual(out.outputs.map((o) => o.wasResident), [true, true, false]);
+    const out = await client.runExperts({
+      layer: 0,
+      inputs: [3, 5, 7].map((expertId, i) => ({ expertId, hiddenStates: hidden(2, D, i) })),
+    });
+    assert.deepEqual(
+      out.outputs.map((o) => o.wasResident),
+      [true, true, false],
+    );
     const device = (await client.cacheStats()).tiers.find((t) => t.tier === CacheTier.CACHE_TIER_DEVICE)!;
     assert.equal(device.prefetchLoads, 2);
     assert.equal(device.hits, 2);

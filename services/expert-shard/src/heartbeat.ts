@@ -11,15 +11,26 @@ export interface Heartbeats {
   stop(draining: boolean): void;
 }
 
-export function startHeartbeats(link: NatsLink, shard: ExpertShard, o: { address: string; shards: number; replicas: number; intervalMs: number }): Heartbeats {
+export function startHeartbeats(
+  link: NatsLink,
+  shard: ExpertShard,
+  o: { address: string; shards: number; replicas: number; intervalMs: number },
+): Heartbeats {
   const E = shard.model.numExperts;
   const publish = (draining: boolean) => {
     const s = shard.snapshot();
     const hb: ShardHeartbeat = {
-      shardId: s.shardId, shards: o.shards, replicas: o.replicas, address: o.address,
+      shardId: s.shardId,
+      shards: o.shards,
+      replicas: o.replicas,
+      address: o.address,
       deviceResident: s.deviceResident.map(([layer, expert]) => expertKey({ layer, expert }, E)),
-      inFlight: s.inFlightCalls, deviceUsedBytes: s.deviceResident.reduce((a, [layer, expert]) => a + shard.expertBytesOf(layer, expert), 0),
-      deviceBudgetBytes: s.deviceBudgetBytes, sentAtMs: Date.now(), intervalMs: o.intervalMs, draining,
+      inFlight: s.inFlightCalls,
+      deviceUsedBytes: s.deviceResident.reduce((a, [layer, expert]) => a + shard.expertBytesOf(layer, expert), 0),
+      deviceBudgetBytes: s.deviceBudgetBytes,
+      sentAtMs: Date.now(),
+      intervalMs: o.intervalMs,
+      draining,
     };
     link.publish(shardSubject(String(s.shardId)), ShardHeartbeat.encode(hb).finish());
   };

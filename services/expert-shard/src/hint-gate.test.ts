@@ -5,7 +5,8 @@ import { MeshMetrics } from "@expertmesh/runtime";
 import { HintGate } from "./hint-gate.js";
 
 const model = { numLayers: 4, numExperts: 8 };
-const hint = (layer: number, expertIds: number[]) => PrefetchHint.encode({ layer, expertIds, scores: expertIds.map(() => 0.5), step: 1, correction: false }).finish();
+const hint = (layer: number, expertIds: number[]) =>
+  PrefetchHint.encode({ layer, expertIds, scores: expertIds.map(() => 0.5), step: 1, correction: false }).finish();
 const limits = { maxHintBytes: 1024, hintRate: 1_000, hintExpertRate: 1_000 };
 
 test("a well-formed hint within the limits is passed on", () => {

@@ -63,7 +63,8 @@ export class HintGate {
       return this.refuse("malformed");
     }
     const { numLayers, numExperts } = this.model;
-    if (hint.layer >= numLayers || hint.expertIds.length > numExperts || hint.expertIds.some((e) => e >= numExperts)) return this.refuse("malformed");
+    if (hint.layer >= numLayers || hint.expertIds.length > numExperts || hint.expertIds.some((e) => e >= numExperts))
+      return this.refuse("malformed");
     if (hint.expertIds.length > 0 && !this.experts.take(hint.expertIds.length)) return this.refuse("rate_limited");
     this.counts.accepted++;
     this.expertsAdmitted += hint.expertIds.length;

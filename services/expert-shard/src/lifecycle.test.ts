@@ -10,7 +10,10 @@ import { bundledSizes, failure, hidden, shardClient, startShard, until } from ".
 // A large call: 8 experts x 4,096 tokens (16 MiB of hidden states) keeps a compute worker busy for a while.
 const { D, L, E, expertBytes } = bundledSizes();
 const EXPERTS = [0, 1, 2, 3, 4, 5, 6, 7];
-const bigCall = (seed: number) => ({ layer: 0, inputs: EXPERTS.map((expertId, i) => ({ expertId, hiddenStates: hidden(4096, D, seed + i) })) });
+const bigCall = (seed: number) => ({
+  layer: 0,
+  inputs: EXPERTS.map((expertId, i) => ({ expertId, hiddenStates: hidden(4096, D, seed + i) })),
+});
 const BIG_FLAGS = ["--max-tokens-per-call", "32768", "--device-budget", "100%"];
 
 test("health checks are answered while a large RunExperts computes", async () => {
@@ -83,11 +86,14 @@ test("drain lets an in-flight RunExperts finish, refuses new calls, then stops t
     assert.equal(response.outputs.length, EXPERTS.length);
     assert.ok(response.outputs.every((o) => o.output?.data.byteLength === 4096 * D * 4));
     const result = await drained;
-    assert.deepEqual({ inFlightAtStart: result.inFlightAtStart, abandoned: result.abandoned, forced: result.forced }, {
-      inFlightAtStart: 1,
-      abandoned: 0,
-      forced: false,
-    });
+    assert.deepEqual(
+      { inFlightAtStart: result.inFlightAtStart, abandoned: result.abandoned, forced: result.forced },
+      {
+        inFlightAtStart: 1,
+        abandoned: 0,
+        forced: false,
+      },
+    );
     // The workers are gone: compute is refused (UNAVAILABLE: a replica can serve it).
     const gone = await shard.shard.compute(shard.shard.key(0, 0), new Float32Array(D), 1).then(
       () => assert.fail("computed after the drain"),
@@ -108,7 +114,10 @@ test("the shard process serves, drains on SIGTERM and exits by itself with statu
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   try {
     await until(() => /"message":"expert shard ready"/.test(stderr), 15_000, "the shard to start");
-    const ready = JSON.parse(stderr.split("\n").find((line) => line.includes('"expert shard ready"'))!) as { address: string; owned: number };
+    const ready = JSON.parse(stderr.split("\n").find((line) => line.includes('"expert shard ready"'))!) as {
+      address: string;
+      owned: number;
+    };
     assert.equal(ready.owned, (L * E) / 2);
     const client = shardClient(ready.address);
     const response = await client.runExperts({ layer: 0, inputs: [{ expertId: 1, hiddenStates: hidden(3, D, 1) }] });

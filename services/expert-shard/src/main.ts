@@ -17,9 +17,21 @@ try {
   const logger = jsonLogger(`expert-shard-${config.shardId}`);
   const { address, shard, drain, server } = await serveShard(config, { logger });
   const { owned, deviceSlots, policy } = shard.snapshot();
-  logger.info("expert shard ready", { address, shardId: shard.id, owned: owned.length, deviceSlots, policy, link: shard.link?.describe() ?? "none (not simulated)" });
+  logger.info("expert shard ready", {
+    address,
+    shardId: shard.id,
+    owned: owned.length,
+    deviceSlots,
+    policy,
+    link: shard.link?.describe() ?? "none (not simulated)",
+  });
   if (config.nats) {
-    const link = createNatsLink({ servers: [config.nats], name: `expert-shard-${shard.id}`, logger, connection: natsConnectionOptions(config) });
+    const link = createNatsLink({
+      servers: [config.nats],
+      name: `expert-shard-${shard.id}`,
+      logger,
+      connection: natsConnectionOptions(config),
+    });
     if (config.policy === "expertflow") {
       // Hints are untrusted and best effort: bounded in size and rate, counted, dropped when refused (hint-gate.ts).
       const gate = new HintGate(config, shard.model, server.metrics);
@@ -28,7 +40,12 @@ try {
         if (hint !== undefined) shard.hint(hint);
       });
     }
-    const beats = startHeartbeats(link, shard, { address: config.advertise ?? address, shards: config.shards, replicas: config.replicas, intervalMs: config.heartbeatInterval });
+    const beats = startHeartbeats(link, shard, {
+      address: config.advertise ?? address,
+      shards: config.shards,
+      replicas: config.replicas,
+      intervalMs: config.heartbeatInterval,
+    });
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.once(signal, () => {
         beats.stop(true);

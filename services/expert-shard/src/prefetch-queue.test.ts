@@ -38,8 +38,14 @@ test("high priority loads go before low ones; a repeat joins the waiting entry, 
 
 test("low priority is dropped once `capacity` low loads wait; high priority never is", () => {
   const { queue } = harness(2);
-  assert.deepEqual([1, 2, 3, 4].map((key) => queue.offer(key, false)), ["queued", "queued", "queued", "dropped"]);
-  assert.deepEqual([5, 6, 7, 8].map((key) => queue.offer(key, true)), ["queued", "queued", "queued", "queued"]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map((key) => queue.offer(key, false)),
+    ["queued", "queued", "queued", "dropped"],
+  );
+  assert.deepEqual(
+    [5, 6, 7, 8].map((key) => queue.offer(key, true)),
+    ["queued", "queued", "queued", "queued"],
+  );
   assert.equal(queue.waiting, 6);
   queue.close();
   assert.equal(queue.waiting, 0);

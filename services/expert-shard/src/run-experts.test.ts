@@ -29,16 +29,37 @@ after(async () => {
 test("RunExperts equals the in-process reference within 1e-5, for several experts and token counts", async () => {
   const cases = [
     { layer: 0, work: [{ expert: 0, rows: 1 }] },
-    { layer: 1, work: [{ expert: 2, rows: 7 }, { expert: 4, rows: 64 }, { expert: 14, rows: 1 }, { expert: 6, rows: 300 }] },
-    { layer: 3, work: [{ expert: 10, rows: 33 }, { expert: 8, rows: 2 }] },
+    {
+      layer: 1,
+      work: [
+        { expert: 2, rows: 7 },
+        { expert: 4, rows: 64 },
+        { expert: 14, rows: 1 },
+        { expert: 6, rows: 300 },
+      ],
+    },
+    {
+      layer: 3,
+      work: [
+        { expert: 10, rows: 33 },
+        { expert: 8, rows: 2 },
+      ],
+    },
   ];
   let seed = 1;
   for (const { layer, work } of cases) {
     const inputs = work.map((w) => ({ expertId: w.expert, hiddenStates: hidden(w.rows, D, seed++) }));
     const response = await client.runExperts({ layer, inputs });
     assert.equal(response.layer, layer);
-    assert.deepEqual(response.outputs.map((o) => o.expertId), work.map((w) => w.expert), "one output per input, in order");
-    const expected = await reference.runner.run(layer, work.map((w, i) => ({ expert: w.expert, rows: w.rows, x: tensorToFloat32(inputs[i]!.hiddenStates, "x") })));
+    assert.deepEqual(
+      response.outputs.map((o) => o.expertId),
+      work.map((w) => w.expert),
+      "one output per input, in order",
+    );
+    const expected = await reference.runner.run(
+      layer,
+      work.map((w, i) => ({ expert: w.expert, rows: w.rows, x: tensorToFloat32(inputs[i]!.hiddenStates, "x") })),
+    );
     response.outputs.forEach((output, i) => {
       assert.deepEqual(output.output?.shape, [work[i]!.rows, D]);
       const got = tensorToFloat32(output.output, `outputs[${i}]`);
@@ -53,7 +74,10 @@ test("RunExperts equals the in-process reference within 1e-5, for several expert
 test("the resident experts are spread over the compute workers", () => {
   const perWorker = shard.shard.workerResidency();
   assert.equal(perWorker.length, 2);
-  assert.ok(perWorker.every((n) => n > 0), `experts per worker: ${perWorker.join(", ")}`);
+  assert.ok(
+    perWorker.every((n) => n > 0),
+    `experts per worker: ${perWorker.join(", ")}`,
+  );
 });
 
 test("was_resident is false when an expert had to be loaded and true once it is resident", async () => {
@@ -76,8 +100,18 @@ test("malformed requests are INVALID_ARGUMENT naming the field, the limit and th
   const good = (expertId: number, rows = 1) => ({ expertId, hiddenStates: hidden(rows, D, expertId + 1) });
   const cases: { name: string; request: Parameters<typeof client.runExperts>[0]; field: string; says: RegExp[] }[] = [
     { name: "layer out of range", request: { layer: 4, inputs: [good(0)] }, field: "layer", says: [/below 4/, /got 4/] },
-    { name: "expert id out of range", request: { layer: 0, inputs: [good(0), good(16)] }, field: "inputs[1].expert_id", says: [/below 16/, /got 16/] },
-    { name: "duplicate expert", request: { layer: 0, inputs: [good(2), good(4), good(2)] }, field: "inputs[2].expert_id", says: [/duplicate expert id 2/, /inputs\[0\]/] },
+    {
+      name: "expert id out of range",
+      request: { layer: 0, inputs: [good(0), good(16)] },
+      field: "inputs[1].expert_id",
+      says: [/below 16/, /got 16/],
+    },
+    {
+      name: "duplicate expert",
+      request: { layer: 0, inputs: [good(2), good(4), good(2)] },
+      field: "inputs[2].expert_id",
+      says: [/duplicate expert id 2/, /inputs\[0\]/],
+    },
     {
       name: "wrong dtype",
       request: { layer: 0, inputs: [{ expertId: 0, hiddenStates: { ...hidden(1, D, 1), dtype: Dtype.DTYPE_FLOAT16 } }] },
@@ -102,8 +136,18 @@ test("malformed requests are INVALID_ARGUMENT naming the field, the limit and th
       field: "inputs[0].hidden_states.shape",
       says: [/at least 1/, /got 0/],
     },
-    { name: "too many tokens", request: { layer: 0, inputs: [good(0, 300), good(2, 213)] }, field: "inputs[1].hidden_states.shape", says: [/at most 512/, /got 513/] },
-    { name: "missing tensor", request: { layer: 0, inputs: [{ expertId: 0, hiddenStates: undefined }] }, field: "inputs[0].hidden_states", says: [/missing/] },
+    {
+      name: "too many tokens",
+      request: { layer: 0, inputs: [good(0, 300), good(2, 213)] },
+      field: "inputs[1].hidden_states.shape",
+      says: [/at most 512/, /got 513/],
+    },
+    {
+      name: "missing tensor",
+      request: { layer: 0, inputs: [{ expertId: 0, hiddenStates: undefined }] },
+      field: "inputs[0].hidden_states",
+      says: [/missing/],
+    },
   ];
   for (const { name, request, field, says } of cases) {
     const error = await failure(client.runExperts(request));

@@ -41,7 +41,10 @@ export function admitCall(shard: ExpertShard): void {
  */
 export async function computeCall(shard: ExpertShard, layer: number, work: readonly Work[], signal: AbortSignal): Promise<ExpertOutput[]> {
   const leave = shard.enter();
-  const computed = shard.beginCall(layer, work.map((w) => w.key));
+  const computed = shard.beginCall(
+    layer,
+    work.map((w) => w.key),
+  );
   try {
     const D = shard.model.hiddenSize;
     const ys = await shard.computeMany(work, signal);

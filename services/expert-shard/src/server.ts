@@ -50,7 +50,11 @@ export async function serveShard(config: ShardConfig, options: ServeOptions = {}
       connections: security.connections,
       services: [
         service(ExpertShardServiceService, {
-          runExperts: runExperts(shard), dispatchExperts: dispatchExperts(shard), prefetch: prefetch(shard), cacheStats: cacheStats(shard) }),
+          runExperts: runExperts(shard),
+          dispatchExperts: dispatchExperts(shard),
+          prefetch: prefetch(shard),
+          cacheStats: cacheStats(shard),
+        }),
       ],
       host: config.host,
       port: config.port,

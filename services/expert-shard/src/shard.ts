@@ -101,7 +101,10 @@ export class ExpertShard {
     const entry = cachePolicy(config.policy);
     const policy = entry.create({ numLayers: L, numExperts: E, capacity: slots });
     this.#feed = entry.predictive ? new ExpertflowFeed(policy, L, E) : undefined;
-    this.link = config.linkGbps === undefined ? undefined : new SimulatedLink({ gbps: config.linkGbps, expertBytes: config.linkExpertBytes ?? this.expertBytes });
+    this.link =
+      config.linkGbps === undefined
+        ? undefined
+        : new SimulatedLink({ gbps: config.linkGbps, expertBytes: config.linkExpertBytes ?? this.expertBytes });
     this.store = new ExpertStore({
       numExperts: this.model.numExperts,
       expertBytes: this.expertBytes,
@@ -246,12 +249,7 @@ export class ExpertShard {
    * Computes expert `key` on x [rows, D] (transferred): acquires it (pinned, loading it on a miss),
    * runs it in its worker, releases it. Nothing starts once `signal` has aborted.
    */
-  async compute(
-    key: number,
-    x: Float32Array,
-    rows: number,
-    signal?: AbortSignal,
-  ): Promise<{ y: Float32Array; wasResident: boolean }> {
+  async compute(key: number, x: Float32Array, rows: number, signal?: AbortSignal): Promise<{ y: Float32Array; wasResident: boolean }> {
     try {
       const acquired = await this.store.acquire(key, signal);
       try {
@@ -295,7 +293,10 @@ export class ExpertShard {
     try {
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
       if (failed !== undefined) throw failed.reason;
-      const ys = await this.#pool.runMany(work.map((w, i) => ({ expert: acquired[i]!.value, x: w.x, rows: w.rows })), signal);
+      const ys = await this.#pool.runMany(
+        work.map((w, i) => ({ expert: acquired[i]!.value, x: w.x, rows: w.rows })),
+        signal,
+      );
       return ys.map((y, i) => ({ y, wasResident: acquired[i]!.hit }));
     } catch (error) {
       if (error instanceof WorkerGoneError) {
@@ -323,7 +324,11 @@ export class ExpertShard {
     if (feed === undefined) return 0;
     let queued = 0;
     const link = this.#linkView();
-    for (const { key, high } of feed.hint(h, (k) => this.#owned.has(k), (k) => this.store.isResident(k))) {
+    for (const { key, high } of feed.hint(
+      h,
+      (k) => this.#owned.has(k),
+      (k) => this.store.isResident(k),
+    )) {
       const resident = this.store.deviceResident();
       if (!high && !feed.worthLoading(key, resident, this.store.deviceSlots - resident.length, link)) continue;
       if (this.#prefetch.offer(key, high) === "queued") queued++;
@@ -370,7 +375,10 @@ export class ExpertShard {
       shardId: this.id,
       policy: this.store.policyName,
       owned: [...this.#owned].sort((a, b) => a - b).map(pair),
-      deviceResident: this.store.deviceResident().sort((a, b) => a - b).map(pair),
+      deviceResident: this.store
+        .deviceResident()
+        .sort((a, b) => a - b)
+        .map(pair),
       deviceSlots: this.store.deviceSlots,
       deviceBudgetBytes: this.deviceBudgetBytes,
       inFlightCalls: this.#inFlight,

@@ -25,7 +25,10 @@ test("transfers take S / G each and queue on the one link, first come first serv
 });
 
 test("--link-gbps must be > 0, and --link-expert-bytes needs it", () => {
-  assert.throws(() => parseShardConfig(["--link-gbps", "0"], {}), (e: unknown) => e instanceof ConfigError && /linkGbps.*GB\/s > 0/.test(e.message));
+  assert.throws(
+    () => parseShardConfig(["--link-gbps", "0"], {}),
+    (e: unknown) => e instanceof ConfigError && /linkGbps.*GB\/s > 0/.test(e.message),
+  );
   assert.throws(
     () => parseShardConfig(["--link-expert-bytes", "352MB"], {}),
     (e: unknown) => e instanceof ConfigError && /linkExpertBytes: 352000000 given without linkGbps/.test(e.message),
@@ -52,7 +55,10 @@ test("with a simulated link a miss waits at least S / G, a hit waits for nothing
     assert.ok(hit.ms < T_MS, `a hit took ${hit.ms.toFixed(1)} ms: it waited for the link`);
 
     const both = await Promise.all([timed(7, 3), timed(7, 4)]);
-    assert.deepEqual(both.map((b) => b.resident), [false, false]);
+    assert.deepEqual(
+      both.map((b) => b.resident),
+      [false, false],
+    );
     const counters = shard.shard.snapshot().counters;
     assert.equal(counters.loads, 2, "expert 7 was loaded once for both callers");
     assert.equal(counters.linkTransfers, 2);
@@ -74,7 +80,11 @@ test("a load on the simulated link does not hold up RunExperts of resident exper
       const response = await client.runExperts({ layer: 0, inputs: [{ expertId: 1, hiddenStates: hidden(3, D, 10 + i) }] });
       assert.equal(response.outputs[0]!.wasResident, true);
     }
-    assert.equal(shard.shard.store.isResident(shard.shard.key(0, 2)), false, "the prefetch had already landed: the calls above did not overlap it");
+    assert.equal(
+      shard.shard.store.isResident(shard.shard.key(0, 2)),
+      false,
+      "the prefetch had already landed: the calls above did not overlap it",
+    );
     await until(() => shard.shard.store.isResident(shard.shard.key(0, 2)), 5_000, "the prefetch to land");
   } finally {
     client.close();

@@ -31,7 +31,8 @@ export class SimulatedLink {
   #waitMs = 0;
 
   constructor(options: SimulatedLinkOptions) {
-    if (!(options.gbps > 0) || !Number.isFinite(options.gbps)) throw new RangeError(`link bandwidth must be a finite number of GB/s > 0, got ${options.gbps}`);
+    if (!(options.gbps > 0) || !Number.isFinite(options.gbps))
+      throw new RangeError(`link bandwidth must be a finite number of GB/s > 0, got ${options.gbps}`);
     if (!(Number.isSafeInteger(options.expertBytes) && options.expertBytes > 0)) {
       throw new RangeError(`link expert bytes must be a positive integer, got ${options.expertBytes}`);
     }

@@ -70,7 +70,7 @@ export async function failure(promise: Promise<unknown>): Promise<ExpertMeshErro
 /** Deterministic pseudo-random values in [-1, 1). */
 export function randomValues(n: number, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
+  return Float32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
 }
 
 /** Hidden states [rows, D] as a wire tensor. */

@@ -89,7 +89,9 @@ export class WorkerClient {
     this.#worker.on("error", (error) => (crash = error));
     this.exited = new Promise((resolve) => {
       this.#worker.on("exit", (code) => {
-        this.#exit = new WorkerGoneError(`${this.name} exited (code ${code})${crash === undefined ? "" : `: ${crash.message}`}`, { cause: crash });
+        this.#exit = new WorkerGoneError(`${this.name} exited (code ${code})${crash === undefined ? "" : `: ${crash.message}`}`, {
+          cause: crash,
+        });
         for (const [id, pending] of this.#pending) {
           this.#pending.delete(id);
           pending.reject(this.#exit);
@@ -106,11 +108,7 @@ export class WorkerClient {
   }
 
   /** Sends a request and resolves with the worker's answer (rejects with its error, or if it dies). */
-  request<T>(
-    type: string,
-    fields: Readonly<Record<string, unknown>> = {},
-    transfer: readonly TransferListItem[] = [],
-  ): Promise<T> {
+  request<T>(type: string, fields: Readonly<Record<string, unknown>> = {}, transfer: readonly TransferListItem[] = []): Promise<T> {
     if (this.#exit !== undefined) return Promise.reject(this.#exit);
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {

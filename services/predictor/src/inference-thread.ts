@@ -15,11 +15,15 @@ let session: Awaited<ReturnType<typeof createSession>>;
 try {
   session = await createSession(data.model, data.session);
   const missing = [
-    ...Object.values(PREDICTOR_INPUTS).filter((name) => !session.inputNames.includes(name)).map((name) => `input ${name}`),
+    ...Object.values(PREDICTOR_INPUTS)
+      .filter((name) => !session.inputNames.includes(name))
+      .map((name) => `input ${name}`),
     ...(session.outputNames.includes(PREDICTOR_OUTPUT) ? [] : [`output ${PREDICTOR_OUTPUT}`]),
   ];
   if (missing.length > 0) {
-    throw new Error(`not a predictor model: no ${missing.join(", ")} (has inputs ${session.inputNames.join(", ")}; outputs ${session.outputNames.join(", ")})`);
+    throw new Error(
+      `not a predictor model: no ${missing.join(", ")} (has inputs ${session.inputNames.join(", ")}; outputs ${session.outputNames.join(", ")})`,
+    );
   }
   post({ type: "ready" });
 } catch (e) {

@@ -70,7 +70,12 @@ export class InferenceWorker {
 
   /** Starts the thread and resolves once its session is ready; rejects with the reason it could not start. */
   static start(options: InferenceWorkerOptions): Promise<InferenceWorker> {
-    const data: ThreadData = { model: options.model, session: options.session, numLayers: options.numLayers, numExperts: options.numExperts };
+    const data: ThreadData = {
+      model: options.model,
+      session: options.session,
+      numLayers: options.numLayers,
+      numExperts: options.numExperts,
+    };
     const worker = new Worker(new URL("./inference-thread.js", import.meta.url), { workerData: data });
     return new Promise((resolve, reject) => {
       // Only this function's listeners are removed: Worker keeps its own listeners on itself.
@@ -85,7 +90,8 @@ export class InferenceWorker {
         reject(error);
       };
       const onMessage = (reply: ThreadReply) => {
-        if (reply.type !== "ready") return fail(new Error(reply.type === "fatal" ? reply.message : `unexpected first message ${reply.type}`));
+        if (reply.type !== "ready")
+          return fail(new Error(reply.type === "fatal" ? reply.message : `unexpected first message ${reply.type}`));
         detach();
         resolve(new InferenceWorker(worker, options));
       };

@@ -20,7 +20,12 @@ let slowClient: PredictorServiceClient;
 before(async () => {
   predictor = await startTestPredictor(["--predictor", writePriorModel(tempDir("predict-routes"), trace), "--max-tokens", "64"]);
   client = predictorClient(predictor.server.address);
-  slow = await startTestPredictor(["--predictor", writeSlowModel(tempDir("slow"), { numLayers: L, numExperts: E }, 40), "--max-queue", "1"]);
+  slow = await startTestPredictor([
+    "--predictor",
+    writeSlowModel(tempDir("slow"), { numLayers: L, numExperts: E }, 40),
+    "--max-queue",
+    "1",
+  ]);
   slowClient = predictorClient(slow.server.address);
 });
 
@@ -58,7 +63,8 @@ test("every token gets a float32 [L, E] tensor equal to the trace's frequency pr
     assert.deepEqual(tensor.shape, [L, E]);
     const values = tensorToFloat32(tensor, "probabilities");
     for (let l = 0; l < L; l++) {
-      for (let e = 0; e < E; e++) assert.ok(Math.abs(values[l * E + e] - prior[l][e]) <= 1e-6, `[${l}, ${e}]: ${values[l * E + e]} vs ${prior[l][e]}`);
+      for (let e = 0; e < E; e++)
+        assert.ok(Math.abs(values[l * E + e] - prior[l][e]) <= 1e-6, `[${l}, ${e}]: ${values[l * E + e]} vs ${prior[l][e]}`);
     }
   }
 });
@@ -71,7 +77,14 @@ test("a request at the token limit is served", async () => {
 test("bad requests get INVALID_ARGUMENT naming the limit and the value", async () => {
   const cases: { tokenIds: number[]; positions?: number[]; reason: string; limit: string; value: string; message: RegExp }[] = [
     { tokenIds: [], reason: "EMPTY_REQUEST", limit: "1", value: "0", message: /token_ids: is empty/ },
-    { tokenIds: [1, 2, 3], positions: [0, 1], reason: "LENGTH_MISMATCH", limit: "3", value: "2", message: /positions: has 2 entries, token_ids has 3/ },
+    {
+      tokenIds: [1, 2, 3],
+      positions: [0, 1],
+      reason: "LENGTH_MISMATCH",
+      limit: "3",
+      value: "2",
+      message: /positions: has 2 entries, token_ids has 3/,
+    },
     { tokenIds: new Array(65).fill(1), reason: "TOO_MANY_TOKENS", limit: "64", value: "65", message: /65 tokens, above the limit of 64/ },
   ];
   for (const c of cases) {

@@ -22,7 +22,9 @@ export function predictRoutesHandler(deps: PredictRoutesDeps): UnaryHandler<Pred
     const tokenIds = BigInt64Array.from(request.tokenIds, (id) => BigInt(id)); // [T]
     const positions = BigInt64Array.from(request.positions, (p) => BigInt(p)); // [T]
     const probabilities = await deps.worker.predict(tokenIds, positions, ctx.signal); // [T, L, E]
-    const probabilitiesPerToken = Array.from({ length: T }, (_, t) => float32Tensor(probabilities.subarray(t * L * E, (t + 1) * L * E), [L, E]));
+    const probabilitiesPerToken = Array.from({ length: T }, (_, t) =>
+      float32Tensor(probabilities.subarray(t * L * E, (t + 1) * L * E), [L, E]),
+    );
     return { probabilities: probabilitiesPerToken };
   };
 }
@@ -33,11 +35,15 @@ function checkRequest(request: PredictRoutesRequest, maxTokens: number, vocabSiz
     throw new InvalidArgumentError("token_ids", "is empty; at least 1 token is needed", { reason: "EMPTY_REQUEST", limit: 1, value: 0 });
   }
   if (request.positions.length !== T) {
-    throw new InvalidArgumentError("positions", `has ${request.positions.length} entries, token_ids has ${T}; they must be the same length`, {
-      reason: "LENGTH_MISMATCH",
-      limit: T,
-      value: request.positions.length,
-    });
+    throw new InvalidArgumentError(
+      "positions",
+      `has ${request.positions.length} entries, token_ids has ${T}; they must be the same length`,
+      {
+        reason: "LENGTH_MISMATCH",
+        limit: T,
+        value: request.positions.length,
+      },
+    );
   }
   if (T > maxTokens) {
     throw new InvalidArgumentError("token_ids", `${T} tokens, above the limit of ${maxTokens} per request`, {

@@ -23,7 +23,10 @@ test("the bundled predictor is a trained mlp with the bundled model's layers, ex
   const model = readConfig(dirname(BUNDLED_PREDICTOR));
   assert.equal(info.kind, "mlp");
   assert.equal(info.baseline, false);
-  assert.deepEqual([info.numLayers, info.numExperts, info.topK, info.vocabSize], [model.numLayers, model.numExperts, model.topK, model.vocabSize]);
+  assert.deepEqual(
+    [info.numLayers, info.numExperts, info.topK, info.vocabSize],
+    [model.numLayers, model.numExperts, model.topK, model.vocabSize],
+  );
 });
 
 test("a missing model file, or a file that is not a predictor, stops start-up naming it", async () => {
@@ -35,8 +38,14 @@ test("a missing model file, or a file that is not a predictor, stops start-up na
 
 test("by default a model of E=256 over 58 layers serves as many tokens per request as fit the message limit; a small one 8192", async () => {
   const dir = tempDir("server-auto");
-  const big = await startTestPredictor(["--predictor", writePriorModel(dir, syntheticTrace({ tokens: 64, numLayers: 58, numExperts: 256, topK: 8 }), "big.onnx")]);
-  const small = await startTestPredictor(["--predictor", writePriorModel(dir, syntheticTrace({ tokens: 10, numLayers: 4, numExperts: 16, topK: 2 }), "small.onnx")]);
+  const big = await startTestPredictor([
+    "--predictor",
+    writePriorModel(dir, syntheticTrace({ tokens: 64, numLayers: 58, numExperts: 256, topK: 8 }), "big.onnx"),
+  ]);
+  const small = await startTestPredictor([
+    "--predictor",
+    writePriorModel(dir, syntheticTrace({ tokens: 10, numLayers: 4, numExperts: 16, topK: 2 }), "small.onnx"),
+  ]);
   const client = predictorClient(big.server.address);
   try {
     const limit = big.maxTokens;
@@ -45,7 +54,10 @@ test("by default a model of E=256 over 58 layers serves as many tokens per reque
     const request = (n: number) => ({ tokenIds: new Array(n).fill(3), positions: new Array(n).fill(0) });
     const full = await unary(client.predictRoutes.bind(client), request(limit));
     assert.equal(full.probabilities.length, limit);
-    await assert.rejects(unary(client.predictRoutes.bind(client), request(limit + 1)), new RegExp(`${limit + 1} tokens, above the limit of ${limit}`));
+    await assert.rejects(
+      unary(client.predictRoutes.bind(client), request(limit + 1)),
+      new RegExp(`${limit + 1} tokens, above the limit of ${limit}`),
+    );
   } finally {
     client.close();
     await big.stop();
@@ -55,5 +67,8 @@ test("by default a model of E=256 over 58 layers serves as many tokens per reque
 
 test("a token limit whose response would exceed the message-size limit is refused naming maxTokens", async () => {
   const model = writePriorModel(tempDir("server-limit"), syntheticTrace({ tokens: 10, numLayers: 4, numExperts: 16, topK: 2 }));
-  await assert.rejects(startTestPredictor(["--predictor", model, "--max-tokens", "1000000"]), /config maxTokens: 1000000 tokens of 4 x 16 probabilities/);
+  await assert.rejects(
+    startTestPredictor(["--predictor", model, "--max-tokens", "1000000"]),
+    /config maxTokens: 1000000 tokens of 4 x 16 probabilities/,
+  );
 });

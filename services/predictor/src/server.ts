@@ -23,7 +23,10 @@ export interface Predictor {
 /** Response bytes per token beyond its L*E floats: the Tensor's dtype, shape and length prefixes. */
 const TENSOR_OVERHEAD_BYTES = 32;
 
-export async function startPredictor(config: PredictorConfig, options: { logger?: Logger; signals?: NodeJS.Signals[] } = {}): Promise<Predictor> {
+export async function startPredictor(
+  config: PredictorConfig,
+  options: { logger?: Logger; signals?: NodeJS.Signals[] } = {},
+): Promise<Predictor> {
   const logger = options.logger ?? jsonLogger("predictor");
   const path = resolve(config.predictor);
   let model: Uint8Array;
@@ -71,8 +74,13 @@ export async function startPredictor(config: PredictorConfig, options: { logger?
         service(PredictorServiceService, {
           predictRoutes: predictRoutesHandler({ worker, info, maxTokens }),
           describePredictor: () => ({
-            description: describePredictor(info), kind: info.kind, baseline: info.baseline,
-            numLayers: info.numLayers, numExperts: info.numExperts, topK: info.topK, maxTokens,
+            description: describePredictor(info),
+            kind: info.kind,
+            baseline: info.baseline,
+            numLayers: info.numLayers,
+            numExperts: info.numExperts,
+            topK: info.topK,
+            maxTokens,
           }),
         }),
       ],

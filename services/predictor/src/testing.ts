@@ -14,7 +14,6 @@ import { predictorConfig } from "./config.js";
 export { syntheticTrace } from "@expertmesh/model/testing";
 import { startPredictor, type Predictor } from "./server.js";
 
-
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));
 }
@@ -44,7 +43,8 @@ export function writeSlowModel(dir: string, shape: { numLayers: number; numExper
   const uniform = g.initializer("uniform", new Float32Array(L * E).fill(2 / E), [1, L, E]);
   const out = g.op("Add", [g.op("Expand", [uniform, g.op("Concat", [T, g.ints([L, E])], { axis: 0 })]), zero]);
   g.output(out, PREDICTOR_OUTPUT, "float32", ["T", L, E]);
-  for (const [key, value] of predictorMetadata({ kind: "slow-test", baseline: true, numLayers: L, numExperts: E, topK: 2 })) g.metadata(key, value);
+  for (const [key, value] of predictorMetadata({ kind: "slow-test", baseline: true, numLayers: L, numExperts: E, topK: 2 }))
+    g.metadata(key, value);
   const path = join(dir, "slow.onnx");
   writeFileSync(path, g.build());
   return path;

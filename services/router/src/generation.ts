@@ -50,16 +50,21 @@ export async function* runGeneration(
     } else {
       timings = e.timings;
       finish =
-        e.finish === "eos" ? FinishReason.FINISH_REASON_EOS
-        : e.finish === "length" ? FinishReason.FINISH_REASON_LENGTH
-        : FinishReason.FINISH_REASON_CANCELLED;
+        e.finish === "eos"
+          ? FinishReason.FINISH_REASON_EOS
+          : e.finish === "length"
+            ? FinishReason.FINISH_REASON_LENGTH
+            : FinishReason.FINISH_REASON_CANCELLED;
     }
   }
   if (ctx.signal.aborted) {
     clock.abort(); // the client left, or the deadline passed
     ctx.signal.throwIfAborted();
   }
-  clock.finish(finish === FinishReason.FINISH_REASON_LENGTH ? "length" : finish === FinishReason.FINISH_REASON_CANCELLED ? "abort" : "stop", timings);
+  clock.finish(
+    finish === FinishReason.FINISH_REASON_LENGTH ? "length" : finish === FinishReason.FINISH_REASON_CANCELLED ? "abort" : "stop",
+    timings,
+  );
   yield {
     tokenIds: [],
     text: text.flush(),

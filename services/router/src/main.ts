@@ -8,7 +8,12 @@ const logger = jsonLogger("router");
 try {
   const config = routerConfig.parse(process.argv.slice(2), process.env);
   const router = await startRouter(config, { logger });
-  logger.info("serving", { address: router.server.address, shards: config.shards.join(","), model: router.state.modelName, ...(router.http ? { http: router.http.url } : {}) });
+  logger.info("serving", {
+    address: router.server.address,
+    shards: config.shards.join(","),
+    model: router.state.modelName,
+    ...(router.http ? { http: router.http.url } : {}),
+  });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => void router.stop().then(() => process.exit(0)));
   }

@@ -8,8 +8,15 @@ export function modelInfoHandler(state: RouterState) {
     checkModel(req.model, state.modelName);
     const m = state.model;
     return {
-      name: state.modelName, architecture: m.architecture, numLayers: m.numLayers, numExperts: m.numExperts, topK: m.topK,
-      vocabSize: m.vocabSize, contextLength: m.maxPositions, hiddenSize: m.hiddenSize, predictor: state.predictorDescription,
+      name: state.modelName,
+      architecture: m.architecture,
+      numLayers: m.numLayers,
+      numExperts: m.numExperts,
+      topK: m.topK,
+      vocabSize: m.vocabSize,
+      contextLength: m.maxPositions,
+      hiddenSize: m.hiddenSize,
+      predictor: state.predictorDescription,
     };
   };
 }

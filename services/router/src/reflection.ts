@@ -9,6 +9,14 @@ import type { Server } from "@grpc/grpc-js";
 export const REFLECTED_SERVICES = ["expertmesh.v1.InferenceService", "grpc.health.v1.Health"];
 
 export function addReflection(server: Pick<Server, "addService">): void {
-  const definition = loadFileDescriptorSetFromBuffer(readDescriptorSet(), { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
-  new ReflectionService(definition as ConstructorParameters<typeof ReflectionService>[0], { services: REFLECTED_SERVICES }).addToServer(server);
+  const definition = loadFileDescriptorSetFromBuffer(readDescriptorSet(), {
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  new ReflectionService(definition as ConstructorParameters<typeof ReflectionService>[0], { services: REFLECTED_SERVICES }).addToServer(
+    server,
+  );
 }

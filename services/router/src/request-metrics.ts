@@ -14,7 +14,9 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 // vLLM's buckets, with finer ones below 10 ms where a small model on CPU decodes.
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560];
-const ITL_BUCKETS = [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
+const ITL_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80,
+];
 const REQUEST_BUCKETS = [0.01, 0.05, 0.1, 0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680];
 
 type Label = "model_name";
@@ -41,21 +43,45 @@ export class RequestMetrics {
     const registers = [registry];
     const histogram = (name: string, help: string, buckets: number[]) =>
       new Histogram<Label>({ name: `expertmesh:${name}`, help, labelNames: ["model_name"], buckets, registers });
-    this.ttft = histogram("time_to_first_token_seconds", "Histogram of time to first token in seconds (from arrival at the router).", TTFT_BUCKETS);
+    this.ttft = histogram(
+      "time_to_first_token_seconds",
+      "Histogram of time to first token in seconds (from arrival at the router).",
+      TTFT_BUCKETS,
+    );
     this.itl = histogram("inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", ITL_BUCKETS);
     this.e2e = histogram("e2e_request_latency_seconds", "Histogram of end-to-end request latency in seconds.", REQUEST_BUCKETS);
     this.queue = histogram("request_queue_time_seconds", "Histogram of time spent waiting for a batch slot in seconds.", REQUEST_BUCKETS);
     this.prefill = histogram("request_prefill_time_seconds", "Histogram of time spent in prefill in seconds.", REQUEST_BUCKETS);
     this.decode = histogram("request_decode_time_seconds", "Histogram of time spent in decode in seconds.", REQUEST_BUCKETS);
     const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge<Label>({ name: `expertmesh:${name}`, help, labelNames: ["model_name"], registers, collect() { this.set(labels, read()); } });
+      new Gauge<Label>({
+        name: `expertmesh:${name}`,
+        help,
+        labelNames: ["model_name"],
+        registers,
+        collect() {
+          this.set(labels, read());
+        },
+      });
     gauge("num_requests_running", "Number of requests in the running batch.", () => occupancy.running);
     gauge("num_requests_waiting", "Number of requests waiting for a batch slot.", () => occupancy.waiting);
-    this.promptTokens = new Counter<Label>({ name: "expertmesh:prompt_tokens_total", help: "Number of prefill tokens processed.", labelNames: ["model_name"], registers });
-    this.generationTokens = new Counter<Label>({ name: "expertmesh:generation_tokens_total", help: "Number of generation tokens processed.", labelNames: ["model_name"], registers });
+    this.promptTokens = new Counter<Label>({
+      name: "expertmesh:prompt_tokens_total",
+      help: "Number of prefill tokens processed.",
+      labelNames: ["model_name"],
+      registers,
+    });
+    this.generationTokens = new Counter<Label>({
+      name: "expertmesh:generation_tokens_total",
+      help: "Number of generation tokens processed.",
+      labelNames: ["model_name"],
+      registers,
+    });
     this.success = new Counter<Label | "finished_reason">({
-      name: "expertmesh:request_success_total", help: "Count of finished requests, by finish reason (stop, length, abort).",
-      labelNames: ["model_name", "finished_reason"], registers,
+      name: "expertmesh:request_success_total",
+      help: "Count of finished requests, by finish reason (stop, length, abort).",
+      labelNames: ["model_name", "finished_reason"],
+      registers,
     });
     // Series exist from the start (at 0), as vLLM's do, so that rate() works before the first request.
     for (const c of [this.promptTokens, this.generationTokens]) c.inc(labels, 0);

@@ -3,7 +3,17 @@
 import { basename, resolve } from "node:path";
 import { BUNDLED_MODEL_DIR, readConfig, TextTokenizer } from "@expertmesh/model";
 import { InferenceServiceService, ServingStatus } from "@expertmesh/proto";
-import { createServer, MeshMetrics, natsConnectionOptions, OVERALL, serverSecurity, service, upstreamTls, type Logger, type Server } from "@expertmesh/runtime";
+import {
+  createServer,
+  MeshMetrics,
+  natsConnectionOptions,
+  OVERALL,
+  serverSecurity,
+  service,
+  upstreamTls,
+  type Logger,
+  type Server,
+} from "@expertmesh/runtime";
 import { completeHandler } from "./complete.js";
 import type { RouterConfig } from "./config.js";
 import { EngineClient } from "./engine/engine-client.js";
@@ -35,12 +45,28 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
   const tokenizer = TextTokenizer.load(modelDir, model);
   const engine = await EngineClient.start(
     {
-      modelDir, shards: [...config.shards], replicas: config.replicas, maxBatch: config.maxBatch,
-      stepBatch: config.stepBatch, schedule: config.schedule as "arrival" | "regroup",
-      shardTimeoutMs: config.shardTimeout, dispatch: config.dispatch, threads: config.threads, provider: config.provider, nats: config.nats, predictor: config.predictor, tls, allowedShardAddresses: [...config.allowedShardAddresses],
+      modelDir,
+      shards: [...config.shards],
+      replicas: config.replicas,
+      maxBatch: config.maxBatch,
+      stepBatch: config.stepBatch,
+      schedule: config.schedule as "arrival" | "regroup",
+      shardTimeoutMs: config.shardTimeout,
+      dispatch: config.dispatch,
+      threads: config.threads,
+      provider: config.provider,
+      nats: config.nats,
+      predictor: config.predictor,
+      tls,
+      allowedShardAddresses: [...config.allowedShardAddresses],
       natsAuth: {
-        natsUser: config.natsUser, natsPassword: config.natsPassword, natsToken: config.natsToken, natsCreds: config.natsCreds,
-        natsCa: config.natsCa, natsCert: config.natsCert, natsKey: config.natsKey,
+        natsUser: config.natsUser,
+        natsPassword: config.natsPassword,
+        natsToken: config.natsToken,
+        natsCreds: config.natsCreds,
+        natsCa: config.natsCa,
+        natsCert: config.natsCert,
+        natsKey: config.natsKey,
       },
     },
     config.maxBatch + config.maxQueue,
@@ -49,7 +75,11 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
   // This router's registry (not the process-wide default): two routers in one process do not collide.
   const metrics = new MeshMetrics({ processMetrics: true });
   const state: RouterState = {
-    config, model, tokenizer, engine, metrics: new RequestMetrics(metrics.registry, modelName, engine),
+    config,
+    model,
+    tokenizer,
+    engine,
+    metrics: new RequestMetrics(metrics.registry, modelName, engine),
     modelName,
     predictorDescription: await describeRemotePredictor(config.predictor, model, tls),
   };
@@ -77,8 +107,13 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
   if (config.httpPort !== undefined) {
     try {
       http = await startOpenAiServer(state, {
-        host: config.host, port: config.httpPort, timeoutMs: config.httpTimeout, maxBodyBytes: config.httpMaxBody, modelDir,
-        healthy: () => server.health.get(OVERALL) === ServingStatus.SERVING, logger: options.logger,
+        host: config.host,
+        port: config.httpPort,
+        timeoutMs: config.httpTimeout,
+        maxBodyBytes: config.httpMaxBody,
+        modelDir,
+        healthy: () => server.health.get(OVERALL) === ServingStatus.SERVING,
+        logger: options.logger,
       });
     } catch (e) {
       server.forceShutdown();

@@ -8,7 +8,10 @@ export class TextStream {
   private emitted = 0; // characters of the decoded text already sent
   stopped = false;
 
-  constructor(private readonly tok: TextTokenizer, private readonly stops: readonly string[]) {}
+  constructor(
+    private readonly tok: TextTokenizer,
+    private readonly stops: readonly string[],
+  ) {}
 
   /** Adds a token; returns the text that can be sent now (possibly ""). */
   push(token: number): string {

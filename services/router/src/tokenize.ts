@@ -9,7 +9,10 @@ export function tokenizeHandler(state: RouterState) {
     checkModel(req.model, state.modelName);
     const bytes = Buffer.byteLength(req.text);
     if (bytes > state.config.maxPromptBytes) {
-      throw new InvalidArgumentError("text", `is ${bytes} bytes, above the limit of ${state.config.maxPromptBytes}`, { limit: state.config.maxPromptBytes, value: bytes });
+      throw new InvalidArgumentError("text", `is ${bytes} bytes, above the limit of ${state.config.maxPromptBytes}`, {
+        limit: state.config.maxPromptBytes,
+        value: bytes,
+      });
     }
     const ids = req.addSpecialTokens ? state.tokenizer.encodePrompt(req.text) : state.tokenizer.encode(req.text);
     return { tokenIds: ids, tokens: ids.map((id) => state.tokenizer.decode([id])) };

@@ -33,9 +33,23 @@ before(async () => {
 });
 
 interface Row {
-  batch: number; budget_percent: number; capacity: number; policy: string; accesses: number; hit_ratio: number; stalls: number; loads: number;
-  demand_loads: number; prefetch_loads: number; bytes: number; ms_per_token: number; time_ms: number; bound_ms_per_token: number;
-  time_over_lru: number; bytes_over_belady: number; time_over_flat: number | null;
+  batch: number;
+  budget_percent: number;
+  capacity: number;
+  policy: string;
+  accesses: number;
+  hit_ratio: number;
+  stalls: number;
+  loads: number;
+  demand_loads: number;
+  prefetch_loads: number;
+  bytes: number;
+  ms_per_token: number;
+  time_ms: number;
+  bound_ms_per_token: number;
+  time_over_lru: number;
+  bytes_over_belady: number;
+  time_over_flat: number | null;
 }
 
 test("bench cache --json: every policy per budget and batch, counters consistent, none under Belady's loads or the time bound", async () => {
@@ -48,9 +62,19 @@ test("bench cache --json: every policy per budget and batch, counters consistent
   for (const batch of [1, 2]) {
     for (const budget of [12.5, 25]) {
       const group = out.rows.filter((x) => x.batch === batch && x.budget_percent === budget);
-      assert.deepEqual(group.map((x) => x.policy), [
-        "lru", "lru+prefetch[predictor]", "expertflow-v1[predictor]", "expertflow[predictor]", "expertflow[prev+prior]", "expertflow[flat]", "expertflow[oracle]", "belady",
-      ]);
+      assert.deepEqual(
+        group.map((x) => x.policy),
+        [
+          "lru",
+          "lru+prefetch[predictor]",
+          "expertflow-v1[predictor]",
+          "expertflow[predictor]",
+          "expertflow[prev+prior]",
+          "expertflow[flat]",
+          "expertflow[oracle]",
+          "belady",
+        ],
+      );
       const belady = group.find((x) => x.policy === "belady")!;
       const flat = group.find((x) => x.policy === "expertflow[flat]")!;
       for (const x of group) {
@@ -58,12 +82,18 @@ test("bench cache --json: every policy per budget and batch, counters consistent
         assert.equal(x.loads, x.demand_loads + x.prefetch_loads);
         assert.equal(x.bytes, x.loads * out.expert_bytes);
         assert.ok(x.loads >= belady.loads, `${x.policy}: ${x.loads} loads < Belady's ${belady.loads}`);
-        assert.ok(x.ms_per_token >= x.bound_ms_per_token - 1e-9, `${x.policy}: ${x.ms_per_token} ms/token under the bound ${x.bound_ms_per_token}`);
+        assert.ok(
+          x.ms_per_token >= x.bound_ms_per_token - 1e-9,
+          `${x.policy}: ${x.ms_per_token} ms/token under the bound ${x.bound_ms_per_token}`,
+        );
         if (x.policy.startsWith("expertflow[")) assert.equal(x.time_over_flat, x.time_ms / flat.time_ms);
       }
       const schedule = decodeSchedule(trace, batch);
       const lru = simulateTimed(accessStream(trace, schedule), () => new LruPolicy(), {
-        capacity: group[0].capacity, expertBytes: out.expert_bytes, linkGbps: out.link_gbps, layerMs: out.layer_ms,
+        capacity: group[0].capacity,
+        expertBytes: out.expert_bytes,
+        linkGbps: out.link_gbps,
+        layerMs: out.layer_ms,
       });
       assert.equal(group[0].time_ms, lru.timeMs);
       assert.equal(group[0].stalls, lru.stalls);
@@ -95,15 +125,35 @@ test("a JSONL trace imports with a config.json and benches with no weights", asy
   assert.deepEqual(back.experts, trace.experts);
   assert.deepEqual(back.sequences, trace.sequences);
 
-  const b = await run("bench", "cache", "--traces", imported, "--config", config, "--budgets", "25", "--batches", "1", "--expert-bytes", "config", "--json");
+  const b = await run(
+    "bench",
+    "cache",
+    "--traces",
+    imported,
+    "--config",
+    config,
+    "--budgets",
+    "25",
+    "--batches",
+    "1",
+    "--expert-bytes",
+    "config",
+    "--json",
+  );
   assert.equal(b.code, 0, b.stderr);
   const out = JSON.parse(b.stdout) as { rows: Row[]; expert_bytes: number };
   const raw = JSON.parse(readFileSync(config, "utf8")) as { hidden_size: number; intermediate_size: number };
   assert.equal(out.expert_bytes, 3 * raw.hidden_size * raw.intermediate_size * 4, "float32 config: 4 bytes a value");
-  assert.deepEqual(out.rows.map((x) => x.policy), ["lru", "expertflow[flat]", "expertflow[oracle]", "belady"]);
+  assert.deepEqual(
+    out.rows.map((x) => x.policy),
+    ["lru", "expertflow[flat]", "expertflow[oracle]", "belady"],
+  );
 
   // A config that disagrees with the trace is refused, naming --config.
-  writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(join(BUNDLED_MODEL_DIR, "config.json"), "utf8")), num_local_experts: 32 }));
+  writeFileSync(
+    config,
+    JSON.stringify({ ...JSON.parse(readFileSync(join(BUNDLED_MODEL_DIR, "config.json"), "utf8")), num_local_experts: 32 }),
+  );
   const bad = await run("bench", "cache", "--traces", imported, "--config", config, "--budgets", "25", "--batches", "1");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--traces .* has L=4 E=16 k=2, but --config .* says L=4 E=32 k=2/);
@@ -111,7 +161,17 @@ test("a JSONL trace imports with a config.json and benches with no weights", asy
 
 test("trace import refuses a malformed line, naming the file and line", async () => {
   writeFileSync(join(dir, "bad.jsonl"), `{"experts": [[1, 2], [3, 4]]}\n{"experts": [[1, 2], [3, 16]]}\n`);
-  const r = await run("trace", "import", "--format", "jsonl", join(dir, "bad.jsonl"), "--out", join(dir, "bad.trace"), "--num-experts", "16");
+  const r = await run(
+    "trace",
+    "import",
+    "--format",
+    "jsonl",
+    join(dir, "bad.jsonl"),
+    "--out",
+    join(dir, "bad.trace"),
+    "--num-experts",
+    "16",
+  );
   assert.equal(r.code, 2);
   assert.match(r.stderr, /bad\.jsonl:2: expert id 16 at layer 1 is not an integer in \[0, 16\) \(num_experts 16\)/);
 });

@@ -24,7 +24,14 @@
 // X expert bytes, G link bandwidth, τ compute time of one layer-step.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUNDLED_MODEL_DIR, describePredictor, parseConfig, preGatePredictions, readPredictorInfo, type ExecutionProvider } from "@expertmesh/model";
+import {
+  BUNDLED_MODEL_DIR,
+  describePredictor,
+  parseConfig,
+  preGatePredictions,
+  readPredictorInfo,
+  type ExecutionProvider,
+} from "@expertmesh/model";
 import {
   accessStream,
   batchDemand,
@@ -76,17 +83,40 @@ interface Shape {
 
 export async function benchCacheCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
-    ...benchTraceFlags, config: { type: "string" }, predictor: { type: "string" }, prior: { type: "string" }, budgets: { type: "string" },
-    batches: { type: "string" }, "link-gbps": { type: "string" }, "expert-bytes": { type: "string" }, "layer-ms": { type: "string" },
-    shards: { type: "string" }, "no-pre-gate": { type: "boolean" }, json: { type: "boolean" },
+    ...benchTraceFlags,
+    config: { type: "string" },
+    predictor: { type: "string" },
+    prior: { type: "string" },
+    budgets: { type: "string" },
+    batches: { type: "string" },
+    "link-gbps": { type: "string" },
+    "expert-bytes": { type: "string" },
+    "layer-ms": { type: "string" },
+    shards: { type: "string" },
+    "no-pre-gate": { type: "boolean" },
+    json: { type: "boolean" },
   });
-  const budgets = listFlag("budgets", v.budgets, DEFAULT_BUDGETS, (x) => x > 0 && x <= 100, "a comma-separated list of percentages in (0, 100]");
+  const budgets = listFlag(
+    "budgets",
+    v.budgets,
+    DEFAULT_BUDGETS,
+    (x) => x > 0 && x <= 100,
+    "a comma-separated list of percentages in (0, 100]",
+  );
   const batches = listFlag("batches", v.batches, DEFAULT_BATCHES, isPositiveInt, "a comma-separated list of positive integers");
-  const linkGbps = numberFlag("link-gbps", v["link-gbps"], PCIE4_X16_GBPS, (x) => x > 0 && x <= 100_000, "a bandwidth in GB/s in (0, 100000]");
+  const linkGbps = numberFlag(
+    "link-gbps",
+    v["link-gbps"],
+    PCIE4_X16_GBPS,
+    (x) => x > 0 && x <= 100_000,
+    "a bandwidth in GB/s in (0, 100000]",
+  );
   const layerMs = numberFlag("layer-ms", v["layer-ms"], DEFAULT_LAYER_MS, (x) => x >= 0 && x <= 60_000, "milliseconds in [0, 60000]");
   const shards = numberFlag("shards", v.shards, 1, (x) => isPositiveInt(x) && x <= 1024, "an integer in [1, 1024]");
-  if (v.config !== undefined && v.model !== undefined) throw new UsageError("--config and --model exclude each other (--config: a config.json without weights)");
-  if (v.config !== undefined && v.traces === undefined) throw new UsageError("--config needs --traces FILE (without weights no trace can be recorded)");
+  if (v.config !== undefined && v.model !== undefined)
+    throw new UsageError("--config and --model exclude each other (--config: a config.json without weights)");
+  if (v.config !== undefined && v.traces === undefined)
+    throw new UsageError("--config needs --traces FILE (without weights no trace can be recorded)");
   const modelDir = v.model ?? BUNDLED_MODEL_DIR;
   const t0 = performance.now();
 
@@ -105,24 +135,45 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
 
   // Predictions [N, L, E]: the trained predictor and the prior (from flags, else beside the model when
   // the model directory is in use), the oracle-free previous token + prior, the flat ablation, the oracle.
-  const session = { threads: numberFlag("threads", v.threads, 1, isPositiveInt, "a positive integer"), executionProvider: (v.provider ?? "cpu") as ExecutionProvider };
+  const session = {
+    threads: numberFlag("threads", v.threads, 1, isPositiveInt, "a positive integer"),
+    executionProvider: (v.provider ?? "cpu") as ExecutionProvider,
+  };
   const besideModel = (name: string) => (v.config === undefined && existsSync(join(modelDir, name)) ? join(modelDir, name) : undefined);
   const predictorFile = v.predictor ?? besideModel("predictor.onnx");
   const priorFile = v.prior ?? besideModel("predictor-prior.onnx");
   const predictors: { name: string; what: string; perToken: Float32Array }[] = [];
   if (predictorFile !== undefined) {
-    if (trace.tokenIds.some((t) => t < 0)) throw new UsageError(`--predictor ${predictorFile} reads token ids, and the trace has none (imported without "token_id")`);
-    predictors.push({ name: "predictor", what: `${predictorFile}: ${checkPredictor(predictorFile, "--predictor", trace)}`, perToken: await runOnnx(predictorFile, "--predictor", trace, session) });
+    if (trace.tokenIds.some((t) => t < 0))
+      throw new UsageError(`--predictor ${predictorFile} reads token ids, and the trace has none (imported without "token_id")`);
+    predictors.push({
+      name: "predictor",
+      what: `${predictorFile}: ${checkPredictor(predictorFile, "--predictor", trace)}`,
+      perToken: await runOnnx(predictorFile, "--predictor", trace, session),
+    });
   }
   if (priorFile !== undefined) {
     checkPredictor(priorFile, "--prior", trace);
     const prior = meanRow(await runOnnx(priorFile, "--prior", trace, session), L * E);
-    predictors.push({ name: "prev+prior", what: `previous token's experts (weight 0.5) + the prior of ${priorFile}, oracle-free`, perToken: previousTokenPredictions(trace, prior) });
+    predictors.push({
+      name: "prev+prior",
+      what: `previous token's experts (weight 0.5) + the prior of ${priorFile}, oracle-free`,
+      perToken: previousTokenPredictions(trace, prior),
+    });
   }
-  predictors.push({ name: "flat", what: `the flat-demand ablation: k/E = ${(trace.topK / E).toFixed(3)} for every expert (no prediction)`, perToken: new Float32Array(trace.tokens * L * E).fill(trace.topK / E) });
-  predictors.push({ name: "oracle", what: "the true routing (a reference for the policy's limit, not a predictor)", perToken: oraclePredictions(trace) });
+  predictors.push({
+    name: "flat",
+    what: `the flat-demand ablation: k/E = ${(trace.topK / E).toFixed(3)} for every expert (no prediction)`,
+    perToken: new Float32Array(trace.tokens * L * E).fill(trace.topK / E),
+  });
+  predictors.push({
+    name: "oracle",
+    what: "the true routing (a reference for the policy's limit, not a predictor)",
+    perToken: oraclePredictions(trace),
+  });
   const main = predictors[0].name === "flat" ? undefined : predictors[0].name;
-  const preGate = v.config === undefined && !v["no-pre-gate"] && main === "predictor" ? await preGateOf(v, trace) : { perToken: undefined, note: "none" };
+  const preGate =
+    v.config === undefined && !v["no-pre-gate"] && main === "predictor" ? await preGateOf(v, trace) : { perToken: undefined, note: "none" };
 
   const rows: Row[] = [];
   for (const batch of batches) {
@@ -136,23 +187,50 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
       const policyShape = { numLayers: L, numExperts: E, capacity };
       const opts = { capacity, expertBytes, linkGbps, layerMs, shards, tokens };
       const run = (label: string, make: () => CachePolicy, predictor: string | null, withLookahead = false): Row => {
-        const r = simulateTimed(stream, make, { ...opts, demand: predictor === null ? undefined : demand.get(predictor), lookahead: withLookahead ? lookahead : undefined });
-        return { ...r, batch, budgetPercent, label, predictor, boundMsPerToken: NaN, timeOverLru: NaN, timeOverBound: NaN, bytesOverBelady: NaN, timeOverFlat: NaN };
+        const r = simulateTimed(stream, make, {
+          ...opts,
+          demand: predictor === null ? undefined : demand.get(predictor),
+          lookahead: withLookahead ? lookahead : undefined,
+        });
+        return {
+          ...r,
+          batch,
+          budgetPercent,
+          label,
+          predictor,
+          boundMsPerToken: NaN,
+          timeOverLru: NaN,
+          timeOverBound: NaN,
+          bytesOverBelady: NaN,
+          timeOverFlat: NaN,
+        };
       };
       const group: Row[] = [run("lru", () => new LruPolicy(), null)];
       if (main !== undefined) {
         group.push(run(`lru+prefetch[${main}]`, () => new ExpertflowTimePolicy({ ...policyShape, eviction: "lru" }), main));
         group.push(run(`expertflow-v1[${main}]`, () => new ExpertflowPolicy(policyShape), main));
       }
-      for (const p of predictors) group.push(run(`expertflow[${p.name}]`, () => new ExpertflowTimePolicy(policyShape), p.name, p.name === main && lookahead !== undefined));
+      for (const p of predictors)
+        group.push(
+          run(`expertflow[${p.name}]`, () => new ExpertflowTimePolicy(policyShape), p.name, p.name === main && lookahead !== undefined),
+        );
       const beladyLoads: number[] = [];
-      const belady = run("belady", () => {
-        const b = new BeladyPolicy(stream);
-        return b;
-      }, null);
+      const belady = run(
+        "belady",
+        () => {
+          const b = new BeladyPolicy(stream);
+          return b;
+        },
+        null,
+      );
       group.push(belady);
       // Belady's loads per shard, for the bound: one run per shard's own accesses.
-      for (let s = 0; s < shards; s++) beladyLoads.push(shards === 1 ? belady.loads : simulateTimed(onlyShard(stream, s, shards), () => new BeladyPolicy(stream), { ...opts, shards: 1 }).loads);
+      for (let s = 0; s < shards; s++)
+        beladyLoads.push(
+          shards === 1
+            ? belady.loads
+            : simulateTimed(onlyShard(stream, s, shards), () => new BeladyPolicy(stream), { ...opts, shards: 1 }).loads,
+        );
       const boundMs = timeLowerBound(stream, beladyLoads, { expertBytes, linkGbps, layerMs });
       const lru = group[0];
       const flat = group.find((r) => r.label === "expertflow[flat]")!;
@@ -170,23 +248,67 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
   const floors = floorChecks(rows, main);
   const x = expertBytes / (linkGbps * 1e6);
   if (v.json) {
-    console.log(JSON.stringify({
-      source, tokens: trace.tokens, num_layers: L, num_experts: E, top_k: trace.topK, config: configFile, expert_bytes: expertBytes, link_gbps: linkGbps,
-      transfer_ms: x, layer_ms: layerMs, shards, pre_gate: preGate.note,
-      bound: "time >= max(S*L*layer_ms, max over shards of Belady's loads * transfer_ms): Belady's loads with perfect overlap",
-      predictors: predictors.map(({ name, what }) => ({ name, what })),
-      rows: rows.map((r) => ({
-        batch: r.batch, budget_percent: r.budgetPercent, capacity: r.capacity, policy: r.label, predictor: r.predictor,
-        ms_per_token: r.msPerToken, time_ms: r.timeMs, stall_share: r.stallShare, stall_ms: r.stallMs, loads: r.loads, demand_loads: r.demandLoads,
-        prefetch_loads: r.prefetchLoads, wasted_prefetches: r.wastedPrefetches, bytes: r.bytes, accesses: r.accesses, stalls: r.stalls, hit_ratio: r.hitRatio,
-        bound_ms_per_token: r.boundMsPerToken, time_over_lru: r.timeOverLru, time_over_bound: r.timeOverBound, bytes_over_belady: r.bytesOverBelady,
-        time_over_flat: Number.isFinite(r.timeOverFlat) ? r.timeOverFlat : null,
-      })),
-      floors, seconds,
-    }));
+    console.log(
+      JSON.stringify({
+        source,
+        tokens: trace.tokens,
+        num_layers: L,
+        num_experts: E,
+        top_k: trace.topK,
+        config: configFile,
+        expert_bytes: expertBytes,
+        link_gbps: linkGbps,
+        transfer_ms: x,
+        layer_ms: layerMs,
+        shards,
+        pre_gate: preGate.note,
+        bound: "time >= max(S*L*layer_ms, max over shards of Belady's loads * transfer_ms): Belady's loads with perfect overlap",
+        predictors: predictors.map(({ name, what }) => ({ name, what })),
+        rows: rows.map((r) => ({
+          batch: r.batch,
+          budget_percent: r.budgetPercent,
+          capacity: r.capacity,
+          policy: r.label,
+          predictor: r.predictor,
+          ms_per_token: r.msPerToken,
+          time_ms: r.timeMs,
+          stall_share: r.stallShare,
+          stall_ms: r.stallMs,
+          loads: r.loads,
+          demand_loads: r.demandLoads,
+          prefetch_loads: r.prefetchLoads,
+          wasted_prefetches: r.wastedPrefetches,
+          bytes: r.bytes,
+          accesses: r.accesses,
+          stalls: r.stalls,
+          hit_ratio: r.hitRatio,
+          bound_ms_per_token: r.boundMsPerToken,
+          time_over_lru: r.timeOverLru,
+          time_over_bound: r.timeOverBound,
+          bytes_over_belady: r.bytesOverBelady,
+          time_over_flat: Number.isFinite(r.timeOverFlat) ? r.timeOverFlat : null,
+        })),
+        floors,
+        seconds,
+      }),
+    );
     return;
   }
-  printTable(rows, { source, L, E, k: trace.topK, expertBytes, linkGbps, x, layerMs, shards, preGate: preGate.note, predictors, floors, seconds });
+  printTable(rows, {
+    source,
+    L,
+    E,
+    k: trace.topK,
+    expertBytes,
+    linkGbps,
+    x,
+    layerMs,
+    shards,
+    preGate: preGate.note,
+    predictors,
+    floors,
+    seconds,
+  });
 }
 
 /** The issue's floors at 25 %, batches 1 and 4, for expertflow on the trained predictor. */
@@ -195,18 +317,34 @@ function floorChecks(rows: Row[], main: string | undefined) {
   return rows
     .filter((r) => r.label === `expertflow[${main}]` && r.budgetPercent === 25 && (r.batch === 1 || r.batch === 4))
     .map((r) => ({
-      batch: r.batch, budget_percent: 25, predictor: main,
-      bytes_over_belady: r.bytesOverBelady, bytes_floor_met: r.bytesOverBelady <= 1.3,
-      time_over_lru: r.timeOverLru, time_floor_met: r.timeOverLru <= 0.8,
-      time_over_flat: r.timeOverFlat, predictor_floor_met: r.timeOverFlat <= 0.9,
+      batch: r.batch,
+      budget_percent: 25,
+      predictor: main,
+      bytes_over_belady: r.bytesOverBelady,
+      bytes_floor_met: r.bytesOverBelady <= 1.3,
+      time_over_lru: r.timeOverLru,
+      time_floor_met: r.timeOverLru <= 0.8,
+      time_over_flat: r.timeOverFlat,
+      predictor_floor_met: r.timeOverFlat <= 0.9,
     }));
 }
 
 function printTable(
   rows: Row[],
   m: {
-    source: string; L: number; E: number; k: number; expertBytes: number; linkGbps: number; x: number; layerMs: number; shards: number; preGate: string;
-    predictors: { name: string; what: string }[]; floors: ReturnType<typeof floorChecks>; seconds: number;
+    source: string;
+    L: number;
+    E: number;
+    k: number;
+    expertBytes: number;
+    linkGbps: number;
+    x: number;
+    layerMs: number;
+    shards: number;
+    preGate: string;
+    predictors: { name: string; what: string }[];
+    floors: ReturnType<typeof floorChecks>;
+    seconds: number;
   },
 ): void {
   console.log(`cache benchmark on ${m.source}`);
@@ -216,7 +354,22 @@ function printTable(
   );
   for (const p of m.predictors) console.log(`  predictor ${p.name}: ${p.what}`);
   console.log("  bound: time >= max(S·L·τ, Belady's loads per shard · x), Belady's loads with perfect overlap");
-  const head = ["B", "budget", "C", "policy", "ms/token", "stalled", "loads", "GiB moved", "wasted", "hit %", "time/LRU", "time/bound", "bytes/Belady", "time/flat"];
+  const head = [
+    "B",
+    "budget",
+    "C",
+    "policy",
+    "ms/token",
+    "stalled",
+    "loads",
+    "GiB moved",
+    "wasted",
+    "hit %",
+    "time/LRU",
+    "time/bound",
+    "bytes/Belady",
+    "time/flat",
+  ];
   const widths = [3, 7, 4, 26, 9, 8, 8, 10, 8, 6, 9, 10, 12, 9];
   const line = (cells: string[]) => cells.map((c, i) => (i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" ");
   console.log(line(head));
@@ -225,14 +378,45 @@ function printTable(
     const key = `${r.batch}/${r.budgetPercent}`;
     if (key !== last) {
       if (last !== "") console.log("");
-      console.log(line([String(r.batch), `${r.budgetPercent}%`, String(r.capacity), "(lower bound)", r.boundMsPerToken.toFixed(2), "", "", "", "", "", "", "1.00", "", ""]));
+      console.log(
+        line([
+          String(r.batch),
+          `${r.budgetPercent}%`,
+          String(r.capacity),
+          "(lower bound)",
+          r.boundMsPerToken.toFixed(2),
+          "",
+          "",
+          "",
+          "",
+          "",
+          "",
+          "1.00",
+          "",
+          "",
+        ]),
+      );
     }
     last = key;
     const ratio = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
-    console.log(line([
-      String(r.batch), `${r.budgetPercent}%`, String(r.capacity), r.label, r.msPerToken.toFixed(2), `${(100 * r.stallShare).toFixed(0)}%`, String(r.loads),
-      (r.bytes / 2 ** 30).toFixed(0), String(r.wastedPrefetches), (100 * r.hitRatio).toFixed(1), ratio(r.timeOverLru), ratio(r.timeOverBound), ratio(r.bytesOverBelady), ratio(r.timeOverFlat),
-    ]));
+    console.log(
+      line([
+        String(r.batch),
+        `${r.budgetPercent}%`,
+        String(r.capacity),
+        r.label,
+        r.msPerToken.toFixed(2),
+        `${(100 * r.stallShare).toFixed(0)}%`,
+        String(r.loads),
+        (r.bytes / 2 ** 30).toFixed(0),
+        String(r.wastedPrefetches),
+        (100 * r.hitRatio).toFixed(1),
+        ratio(r.timeOverLru),
+        ratio(r.timeOverBound),
+        ratio(r.bytesOverBelady),
+        ratio(r.timeOverFlat),
+      ]),
+    );
   }
   console.log("");
   for (const f of m.floors) {
@@ -255,7 +439,14 @@ function readShape(file: string, flag: string): Shape {
   }
   try {
     const c = parseConfig(raw, file);
-    return { L: c.numLayers, E: c.numExperts, k: c.topK, D: c.hiddenSize, F: c.intermediateSize, dtype: typeof raw.torch_dtype === "string" ? raw.torch_dtype : undefined };
+    return {
+      L: c.numLayers,
+      E: c.numExperts,
+      k: c.topK,
+      D: c.hiddenSize,
+      F: c.intermediateSize,
+      dtype: typeof raw.torch_dtype === "string" ? raw.torch_dtype : undefined,
+    };
   } catch (e) {
     throw new UsageError(`${flag} ${file}: ${(e as Error).message}`);
   }
@@ -266,7 +457,9 @@ function expertBytesFlag(raw: string | undefined, shape: Shape, configFlag: stri
   if (raw.trim() === "config") {
     const bytes = shape.dtype === undefined ? undefined : DTYPE_BYTES[shape.dtype];
     if (bytes === undefined || shape.D === undefined || shape.F === undefined) {
-      throw new UsageError(`--expert-bytes config: ${configFlag} ${configFile} gives no torch_dtype of known size (${Object.keys(DTYPE_BYTES).join(", ")}), got ${JSON.stringify(shape.dtype ?? null)}; pass a number of bytes`);
+      throw new UsageError(
+        `--expert-bytes config: ${configFlag} ${configFile} gives no torch_dtype of known size (${Object.keys(DTYPE_BYTES).join(", ")}), got ${JSON.stringify(shape.dtype ?? null)}; pass a number of bytes`,
+      );
     }
     return 3 * shape.D * shape.F * bytes;
   }
@@ -278,7 +471,9 @@ function checkPredictor(file: string, flag: string, trace: RoutingTrace): string
   try {
     const i = readPredictorInfo(readFileSync(file), file);
     if (i.numLayers !== trace.numLayers || i.numExperts !== trace.numExperts) {
-      throw new UsageError(`${flag} ${file} predicts ${i.numLayers} x ${i.numExperts}, the trace has L=${trace.numLayers} E=${trace.numExperts}`);
+      throw new UsageError(
+        `${flag} ${file} predicts ${i.numLayers} x ${i.numExperts}, the trace has L=${trace.numLayers} E=${trace.numExperts}`,
+      );
     }
     return describePredictor(i);
   } catch (e) {
@@ -287,7 +482,12 @@ function checkPredictor(file: string, flag: string, trace: RoutingTrace): string
   }
 }
 
-function runOnnx(file: string, flag: string, trace: RoutingTrace, session: { threads: number; executionProvider: ExecutionProvider }): Promise<Float32Array> {
+function runOnnx(
+  file: string,
+  flag: string,
+  trace: RoutingTrace,
+  session: { threads: number; executionProvider: ExecutionProvider },
+): Promise<Float32Array> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -298,13 +498,17 @@ function runOnnx(file: string, flag: string, trace: RoutingTrace, session: { thr
 }
 
 /** The pre-gate's choices as per-token 0/1 probabilities [N, L, E], when the model's weights route this trace. */
-async function preGateOf(v: { model?: string; threads?: string; provider?: string }, trace: RoutingTrace): Promise<{ perToken: Float32Array | undefined; note: string }> {
+async function preGateOf(
+  v: { model?: string; threads?: string; provider?: string },
+  trace: RoutingTrace,
+): Promise<{ perToken: Float32Array | undefined; note: string }> {
   const rt = await loadModel(v);
   try {
     const chosen = await preGatePredictions(rt, trace); // [N, L, k]
     const { numLayers: L, numExperts: E, topK: k, tokens: N } = trace;
     const out = new Float32Array(N * L * E);
-    for (let n = 0; n < N; n++) for (let l = 0; l < L; l++) for (let j = 0; j < k; j++) out[(n * L + l) * E + chosen[(n * L + l) * k + j]] = 1;
+    for (let n = 0; n < N; n++)
+      for (let l = 0; l < L; l++) for (let j = 0; j < k; j++) out[(n * L + l) * E + chosen[(n * L + l) * k + j]] = 1;
     return { perToken: out, note: `layer l's gate on layer l-1's hidden state (${rt.checkpoint.dir}), on the expertflow[predictor] row` };
   } catch (e) {
     return { perToken: undefined, note: `none (${(e as Error).message})` };

@@ -3,14 +3,27 @@ import { test } from "node:test";
 import { runCli } from "../testing.js";
 
 test("bench compress --json: one row per configuration with the issue's fields, f32 first with ratio 1", { timeout: 600_000 }, async () => {
-  const r = await runCli("bench", "compress", "--heldout-tokens", "256", "--calibration-tokens", "512", "--decode-tokens", "4", "--repeats", "1", "--json");
+  const r = await runCli(
+    "bench",
+    "compress",
+    "--heldout-tokens",
+    "256",
+    "--calibration-tokens",
+    "512",
+    "--decode-tokens",
+    "4",
+    "--repeats",
+    "1",
+    "--json",
+  );
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   const methods = out.rows.map((x: { method: string }) => x.method);
   assert.deepEqual(methods.slice(0, 3), ["f32", "uniform-8bit", "uniform-4bit"]);
   for (const m of ["mixed-4bit", "merge-8of16", "prune-8of16", "f32+odp0.2"]) assert.ok(methods.includes(m), m);
   for (const row of out.rows) {
-    for (const k of ["method", "avg_bits", "expert_bytes", "bytes_saved", "heldout_ppl", "ppl_over_fp32", "decode_tokens_per_s"]) assert.ok(k in row, k);
+    for (const k of ["method", "avg_bits", "expert_bytes", "bytes_saved", "heldout_ppl", "ppl_over_fp32", "decode_tokens_per_s"])
+      assert.ok(k in row, k);
     assert.ok(row.decode_tokens_per_s > 0);
   }
   assert.equal(out.rows[0].ppl_over_fp32, 1);

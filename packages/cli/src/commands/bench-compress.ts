@@ -21,7 +21,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { calibrate, calibrateDynamicPruning, mergeCheckpoint, quantizeCheckpoint, writeDynamicPruningCheckpoint, type Calibration } from "@expertmesh/compress";
+import {
+  calibrate,
+  calibrateDynamicPruning,
+  mergeCheckpoint,
+  quantizeCheckpoint,
+  writeDynamicPruningCheckpoint,
+  type Calibration,
+} from "@expertmesh/compress";
 import { BUNDLED_MODEL_DIR, Checkpoint, generate, MoeRuntime, score, TextTokenizer } from "@expertmesh/model";
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { heldOutText } from "./bench-traces.js";
@@ -40,8 +47,16 @@ interface Variant {
 
 export async function benchCompressCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
-    model: { type: "string" }, text: { type: "string" }, "heldout-tokens": { type: "string" }, "calibration-tokens": { type: "string" },
-    "decode-tokens": { type: "string" }, repeats: { type: "string" }, synth: { type: "string" }, "synth-quantized": { type: "string" }, "odp-target": { type: "string" }, json: { type: "boolean" },
+    model: { type: "string" },
+    text: { type: "string" },
+    "heldout-tokens": { type: "string" },
+    "calibration-tokens": { type: "string" },
+    "decode-tokens": { type: "string" },
+    repeats: { type: "string" },
+    synth: { type: "string" },
+    "synth-quantized": { type: "string" },
+    "odp-target": { type: "string" },
+    json: { type: "boolean" },
   });
   const odpTarget = numberFlag("odp-target", v["odp-target"], 0.2, (x) => x > 0 && x < 1, "a share in (0, 1)");
   const model = v.model ?? BUNDLED_MODEL_DIR;
@@ -55,7 +70,9 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     const src = Checkpoint.open(model);
     const { numLayers: L, numExperts: E, hiddenSize: D, intermediateSize: F } = src.config;
     const f32Bytes = L * E * 3 * D * F * 4;
-    const variants: Variant[] = [{ method: "f32", dir: model, base: model, avgBits: 32, expertBytes: f32Bytes, f32ExpertBytes: f32Bytes, ppl: true }];
+    const variants: Variant[] = [
+      { method: "f32", dir: model, base: model, avgBits: 32, expertBytes: f32Bytes, f32ExpertBytes: f32Bytes, ppl: true },
+    ];
 
     // Calibration on the training split, then every compressed checkpoint of the model.
     const rt = await MoeRuntime.load(model);
@@ -85,7 +102,15 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     for (const method of ["merge", "prune"] as const) {
       const dir = join(work, `${method}-${K}`);
       const r = mergeCheckpoint(src, cal.stats, dir, { expertsPerLayer: K, method });
-      variants.push({ method: `${method}-${K}of${E}`, dir, base: model, avgBits: 32, expertBytes: r.expertBytes, f32ExpertBytes: f32Bytes, ppl: true });
+      variants.push({
+        method: `${method}-${K}of${E}`,
+        dir,
+        base: model,
+        avgBits: 32,
+        expertBytes: r.expertBytes,
+        f32ExpertBytes: f32Bytes,
+        ppl: true,
+      });
     }
     // Online dynamic pruning on top of the f32 and the mixed 4-bit checkpoints, calibrated to a target share.
     const odp = calibrateDynamicPruning(cal, odpTarget);
@@ -99,7 +124,15 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
       const s = Checkpoint.open(v.synth);
       const c = s.config;
       const bytes = c.numLayers * c.numExperts * 3 * c.hiddenSize * c.intermediateSize * 4;
-      variants.push({ method: "synth-f32", dir: v.synth, base: v.synth, avgBits: 32, expertBytes: bytes, f32ExpertBytes: bytes, ppl: false });
+      variants.push({
+        method: "synth-f32",
+        dir: v.synth,
+        base: v.synth,
+        avgBits: 32,
+        expertBytes: bytes,
+        f32ExpertBytes: bytes,
+        ppl: false,
+      });
       let dir = v["synth-quantized"];
       if (dir === undefined) {
         log(`quantising ${v.synth} to uniform 4 bits`);
@@ -108,13 +141,27 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
       }
       const q = Checkpoint.open(dir);
       const qc = q.config;
-      if (q.quantization === null || qc.hiddenSize !== c.hiddenSize || qc.intermediateSize !== c.intermediateSize || qc.numLayers !== c.numLayers || qc.numExperts !== c.numExperts) {
+      if (
+        q.quantization === null ||
+        qc.hiddenSize !== c.hiddenSize ||
+        qc.intermediateSize !== c.intermediateSize ||
+        qc.numLayers !== c.numLayers ||
+        qc.numExperts !== c.numExperts
+      ) {
         throw new UsageError(`--synth-quantized ${dir} is not a quantised checkpoint of --synth ${v.synth}'s geometry`);
       }
       let qBytes = 0;
       for (let l = 0; l < qc.numLayers; l++) for (let e = 0; e < qc.numExperts; e++) qBytes += q.expertBytes(l, e);
       const qBits = q.quantization.bits.flat();
-      variants.push({ method: "synth-quantized", dir, base: v.synth, avgBits: qBits.reduce((a, b) => a + b, 0) / qBits.length, expertBytes: qBytes, f32ExpertBytes: bytes, ppl: false });
+      variants.push({
+        method: "synth-quantized",
+        dir,
+        base: v.synth,
+        avgBits: qBits.reduce((a, b) => a + b, 0) / qBits.length,
+        expertBytes: qBytes,
+        f32ExpertBytes: bytes,
+        ppl: false,
+      });
     }
 
     // Held-out perplexity of each checkpoint of the model.
@@ -143,7 +190,7 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
           const x = variants[(i + Math.max(0, round)) % variants.length];
           const r = await generate(runtimes.get(x.method)!, [prompt], { maxTokens: decodeTokens });
           if (round < 0) continue;
-        speed.set(x.method, [...(speed.get(x.method) ?? []), (r.decodeSteps / r.decodeMs) * 1000]);
+          speed.set(x.method, [...(speed.get(x.method) ?? []), (r.decodeSteps / r.decodeMs) * 1000]);
           log(`round ${round + 1}/${R} ${x.method}: decode ${((r.decodeSteps / r.decodeMs) * 1000).toFixed(1)} tok/s`);
         }
       }
@@ -156,17 +203,38 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
       const tps = median(speed.get(x.method)!);
       const baseTps = median(speed.get(variants.find((b) => b.dir === x.base)!.method)!);
       return {
-        method: x.method, model: x.base, avg_bits: x.avgBits, expert_bytes: x.expertBytes, bytes_saved: 1 - x.expertBytes / x.f32ExpertBytes,
-        heldout_ppl: x.ppl ? ppl.get(x.method)! : null, ppl_over_fp32: x.ppl ? ppl.get(x.method)! / basePpl : null,
-        decode_tokens_per_s: tps, decode_over_fp32: tps / baseTps, activated_experts_saved: saved.get(x.method) ?? null,
+        method: x.method,
+        model: x.base,
+        avg_bits: x.avgBits,
+        expert_bytes: x.expertBytes,
+        bytes_saved: 1 - x.expertBytes / x.f32ExpertBytes,
+        heldout_ppl: x.ppl ? ppl.get(x.method)! : null,
+        ppl_over_fp32: x.ppl ? ppl.get(x.method)! / basePpl : null,
+        decode_tokens_per_s: tps,
+        decode_over_fp32: tps / baseTps,
+        activated_experts_saved: saved.get(x.method) ?? null,
       };
     });
     const seconds = (performance.now() - t0) / 1000;
     if (v.json) {
-      console.log(JSON.stringify({ model, heldout: name, heldout_tokens: heldout.length, decode_tokens: decodeTokens, repeats: R, group_size: 32, odp_target: odpTarget, seconds, rows }));
+      console.log(
+        JSON.stringify({
+          model,
+          heldout: name,
+          heldout_tokens: heldout.length,
+          decode_tokens: decodeTokens,
+          repeats: R,
+          group_size: 32,
+          odp_target: odpTarget,
+          seconds,
+          rows,
+        }),
+      );
       return;
     }
-    console.log(`held-out: ${heldout.length} tokens of ${name}; decode: ${decodeTokens} tokens, median of ${R} interleaved rounds (noisy shared machine: read the ratios)`);
+    console.log(
+      `held-out: ${heldout.length} tokens of ${name}; decode: ${decodeTokens} tokens, median of ${R} interleaved rounds (noisy shared machine: read the ratios)`,
+    );
     console.log("method                 avg_bits  expert_bytes  saved   heldout_ppl  ppl/f32  decode tok/s  decode/f32  experts skipped");
     for (const r of rows) {
       const f = (x: number | null, d: number) => (x === null ? "-" : x.toFixed(d));
@@ -194,7 +262,10 @@ function emptyCalibration(L: number, E: number, k: number): Calibration {
   const empty = () => Array.from({ length: L }, () => Array.from({ length: E }, () => new Float32Array(0)));
   return {
     stats: { numLayers: L, numExperts: E, topK: k, tokens: 0, layers: [] },
-    inputs: empty(), rowWeights: empty(), rows: Array.from({ length: L }, () => new Array<number>(E).fill(0)), secondOverFirst: [],
+    inputs: empty(),
+    rowWeights: empty(),
+    rows: Array.from({ length: L }, () => new Array<number>(E).fill(0)),
+    secondOverFirst: [],
   };
 }
 

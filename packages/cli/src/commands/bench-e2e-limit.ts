@@ -23,10 +23,18 @@ export interface LinkBoundLimit {
 }
 
 /** The access stream of `requests` ([prompt, output] token ids) served C at a time, prefill as one step. */
-export async function meshAccessStream(rt: MoeRuntime, requests: readonly { prompt: number[]; output: number[] }[], C: number): Promise<AccessStream> {
+export async function meshAccessStream(
+  rt: MoeRuntime,
+  requests: readonly { prompt: number[]; output: number[] }[],
+  C: number,
+): Promise<AccessStream> {
   const { numLayers: L, numExperts: E, topK: k } = rt.config;
-  const trace = await recordTrace(rt, requests.map((r) => [...r.prompt, ...r.output]));
-  if (trace.sequences.length !== requests.length) throw new Error(`meshAccessStream: ${requests.length} requests became ${trace.sequences.length} sequences (longer than the context?)`);
+  const trace = await recordTrace(
+    rt,
+    requests.map((r) => [...r.prompt, ...r.output]),
+  );
+  if (trace.sequences.length !== requests.length)
+    throw new Error(`meshAccessStream: ${requests.length} requests became ${trace.sequences.length} sequences (longer than the context?)`);
   // Items of each request: its prompt's tokens at once, then each output token.
   const items = requests.map((r, i) => {
     const start = trace.sequences[i].start;

@@ -17,7 +17,14 @@ import { cpuMsPerToken, sampleCpu } from "./bench-e2e-cpu.js";
  * baseline of the stream. resident-inline: all resident, the shards computing on the thread that serves
  * the stream (expert-shard --compute inline) instead of one hop to a compute worker per call.
  */
-export type E2eConfigName = "resident" | "resident-unary" | "resident-inline" | "lru" | "expertflow" | "expertflow-arrival" | "expertflow-regroup";
+export type E2eConfigName =
+  | "resident"
+  | "resident-unary"
+  | "resident-inline"
+  | "lru"
+  | "expertflow"
+  | "expertflow-arrival"
+  | "expertflow-regroup";
 
 /** Router flags of a configuration: the two scheduled ones decode `stepBatch` sequences per step, in arrival order or regrouped by predicted routes. */
 function routerArgs(config: E2eConfigName, stepBatch: number): string[] {
@@ -112,11 +119,17 @@ export async function startE2eConfig(spec: E2eRunSpec): Promise<E2eMesh> {
   const common = { sampling, warmupS: 0, durationS: 3600, requestTimeoutMs: spec.requestTimeoutMs, seed: spec.seed };
   const objectives = { percentile: 99 };
   try {
-    if (resident) await preloadAll(shards, mesh.credentials(), new Placement({ numLayers: spec.numLayers, numExperts: spec.numExperts, shards: spec.shards, replicas: 1 }));
+    if (resident)
+      await preloadAll(
+        shards,
+        mesh.credentials(),
+        new Placement({ numLayers: spec.numLayers, numExperts: spec.numExperts, shards: spec.shards, replicas: 1 }),
+      );
     if (spec.warmup.length > 0) {
       const load = { kind: "closed", concurrency: Math.max(...spec.concurrencies) } as const;
       const warm = summarize(await runLoad(client, { ...common, load, prompts: spec.warmup, maxRequests: spec.warmup.length }), objectives);
-      if (warm.requests.failed > 0) throw new Error(`warm-up of ${spec.config}: ${warm.requests.failed} requests failed: ${JSON.stringify(warm.errors[0])}`);
+      if (warm.requests.failed > 0)
+        throw new Error(`warm-up of ${spec.config}: ${warm.requests.failed} requests failed: ${JSON.stringify(warm.errors[0])}`);
     }
   } catch (error) {
     await stop();
@@ -138,8 +151,14 @@ export async function startE2eConfig(spec: E2eRunSpec): Promise<E2eMesh> {
       const elapsedS = (Math.max(...sent.map((r) => r.endMs ?? 0)) - Math.min(...sent.map((r) => r.sentMs!))) / 1000;
       const outputTokens = run.records.filter((r) => r.code === "OK").reduce((a, r) => a + r.outputTokens, 0);
       return {
-        concurrency, summary: summarize(run, objectives), tokensPerS: outputTokens / elapsedS, elapsedS, outputTokens,
-        cache: cacheReport(before, after), cpuMsPerToken: cpuMsPerToken(cpuBefore, cpuAfter, outputTokens), setupS,
+        concurrency,
+        summary: summarize(run, objectives),
+        tokensPerS: outputTokens / elapsedS,
+        elapsedS,
+        outputTokens,
+        cache: cacheReport(before, after),
+        cpuMsPerToken: cpuMsPerToken(cpuBefore, cpuAfter, outputTokens),
+        setupS,
       };
     },
   };
@@ -165,14 +184,20 @@ async function preloadAll(addresses: readonly string[], creds: ChannelCredential
         const layers = new Map<number, number[]>();
         for (const [layer, expert] of owned) layers.set(layer, [...(layers.get(layer) ?? []), expert]);
         for (const [layer, expertIds] of layers) {
-          await unaryCall(client, "prefetch", { layer, expertIds, priority: PrefetchPriority.PREFETCH_PRIORITY_HIGH }, { timeoutMs: 30_000 });
+          await unaryCall(
+            client,
+            "prefetch",
+            { layer, expertIds, priority: PrefetchPriority.PREFETCH_PRIORITY_HIGH },
+            { timeoutMs: 30_000 },
+          );
         }
         const end = Date.now() + 120_000;
         for (;;) {
           const stats = await unaryCall(client, "cacheStats", {}, { timeoutMs: 30_000 });
           const resident = stats.tiers.find((t) => t.tier === CacheTier.CACHE_TIER_DEVICE)?.resident.length ?? 0;
           if (resident >= owned.length) return;
-          if (Date.now() > end) throw new Error(`shard ${shard} (${address}): ${resident} of ${owned.length} experts resident after 120 s of preloading`);
+          if (Date.now() > end)
+            throw new Error(`shard ${shard} (${address}): ${resident} of ${owned.length} experts resident after 120 s of preloading`);
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
       } finally {

@@ -32,7 +32,14 @@ import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } f
 import { loadModel, modelFlags } from "../model-options.js";
 import { heldOutText } from "./bench-traces.js";
 import { linkBoundLimit, meshAccessStream, type LinkBoundLimit } from "./bench-e2e-limit.js";
-import { runE2eConfig, startE2eConfig, type E2eConfigName, type E2eMesh, type E2eRunResult, type SimulatedLinkSpec } from "./bench-e2e-mesh.js";
+import {
+  runE2eConfig,
+  startE2eConfig,
+  type E2eConfigName,
+  type E2eMesh,
+  type E2eRunResult,
+  type SimulatedLinkSpec,
+} from "./bench-e2e-mesh.js";
 
 /** One Mixtral-8x7B expert in bf16: w1, w3 [14336, 4096] and w2 [4096, 14336], 2 bytes each. */
 export const MIXTRAL_EXPERT_BYTES = 3 * 4096 * 14336 * 2;
@@ -66,29 +73,54 @@ type InProcess = Awaited<ReturnType<typeof inProcessTokensPerS>> & { concurrency
 export async function benchE2eCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
     ...modelFlags,
-    text: { type: "string" }, shards: { type: "string" }, budget: { type: "string" }, links: { type: "string" },
-    "link-gbps": { type: "string" }, "link-expert-bytes": { type: "string" }, concurrency: { type: "string" },
-    configs: { type: "string" }, rounds: { type: "string" }, requests: { type: "string" }, "warmup-requests": { type: "string" }, "prompt-tokens": { type: "string" },
-    "max-tokens": { type: "string" }, seed: { type: "string" }, timeout: { type: "string" }, json: { type: "boolean" }, verbose: { type: "boolean" },
-    regroup: { type: "boolean" }, "step-batch": { type: "string" },
+    text: { type: "string" },
+    shards: { type: "string" },
+    budget: { type: "string" },
+    links: { type: "string" },
+    "link-gbps": { type: "string" },
+    "link-expert-bytes": { type: "string" },
+    concurrency: { type: "string" },
+    configs: { type: "string" },
+    rounds: { type: "string" },
+    requests: { type: "string" },
+    "warmup-requests": { type: "string" },
+    "prompt-tokens": { type: "string" },
+    "max-tokens": { type: "string" },
+    seed: { type: "string" },
+    timeout: { type: "string" },
+    json: { type: "boolean" },
+    verbose: { type: "boolean" },
+    regroup: { type: "boolean" },
+    "step-batch": { type: "string" },
   });
   const stepBatch = numberFlag("step-batch", v["step-batch"], 4, (x) => isPositiveInt(x) && x <= 1024, "an integer in [1, 1024]");
-  const configsOf = (l: "off" | "on"): readonly E2eConfigName[] => (v.regroup ? [...CONFIGS[l], "expertflow-arrival", "expertflow-regroup"] : CONFIGS[l]);
+  const configsOf = (l: "off" | "on"): readonly E2eConfigName[] =>
+    v.regroup ? [...CONFIGS[l], "expertflow-arrival", "expertflow-regroup"] : CONFIGS[l];
   const model = v.model ?? BUNDLED_MODEL_DIR;
   const shards = numberFlag("shards", v.shards, 2, (x) => isPositiveInt(x) && x <= 16, "an integer in [1, 16]");
   const budget = (v.budget ?? "25%").trim();
   const share = /^(\d+(?:\.\d+)?)\s*%$/.exec(budget);
-  if (!share || !(Number(share[1]) > 0 && Number(share[1]) < 100)) throw new UsageError(`--budget must be a share of each shard's experts in (0%, 100%), such as 25%, got ${JSON.stringify(budget)}`);
+  if (!share || !(Number(share[1]) > 0 && Number(share[1]) < 100))
+    throw new UsageError(`--budget must be a share of each shard's experts in (0%, 100%), such as 25%, got ${JSON.stringify(budget)}`);
   const links = (v.links ?? "off,on").split(",").map((s) => s.trim());
   if (links.length === 0 || links.some((l) => l !== "off" && l !== "on") || new Set(links).size !== links.length) {
     throw new UsageError(`--links must be off, on, or off,on, got ${JSON.stringify(v.links)}`);
   }
-  if (v.rounds !== undefined && Number(v.rounds) > 1 && links.length > 1) throw new UsageError(`--rounds above 1 needs one --links setting (off or on), got ${JSON.stringify(v.links ?? "off,on")}`);
+  if (v.rounds !== undefined && Number(v.rounds) > 1 && links.length > 1)
+    throw new UsageError(`--rounds above 1 needs one --links setting (off or on), got ${JSON.stringify(v.links ?? "off,on")}`);
   const link: SimulatedLinkSpec = {
     gbps: numberFlag("link-gbps", v["link-gbps"], PCIE4_X16_GBPS, (x) => x > 0 && x <= 100_000, "a bandwidth in GB/s in (0, 100000]"),
-    expertBytes: numberFlag("link-expert-bytes", v["link-expert-bytes"], MIXTRAL_EXPERT_BYTES, (x) => isPositiveInt(x) && x <= 2 ** 40, "a positive integer of bytes up to 2^40"),
+    expertBytes: numberFlag(
+      "link-expert-bytes",
+      v["link-expert-bytes"],
+      MIXTRAL_EXPERT_BYTES,
+      (x) => isPositiveInt(x) && x <= 2 ** 40,
+      "a positive integer of bytes up to 2^40",
+    ),
   };
-  const Cs = (v.concurrency ?? "4").split(",").map((c) => numberFlag("concurrency", c.trim(), 4, (x) => isPositiveInt(x) && x <= 256, "a list of integers in [1, 256]"));
+  const Cs = (v.concurrency ?? "4")
+    .split(",")
+    .map((c) => numberFlag("concurrency", c.trim(), 4, (x) => isPositiveInt(x) && x <= 256, "a list of integers in [1, 256]"));
   if (new Set(Cs).size !== Cs.length) throw new UsageError(`--concurrency must not repeat a value, got ${JSON.stringify(v.concurrency)}`);
   const C = Math.max(...Cs);
   const rounds = numberFlag("rounds", v.rounds, 1, (x) => isPositiveInt(x) && x <= 100, "an integer in [1, 100]");
@@ -106,7 +138,10 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const checkpoint = Checkpoint.open(model);
   const { numLayers: L, numExperts: E } = checkpoint.config;
   if (shards > L * E) throw new UsageError(`--shards ${shards} exceeds the model's ${L * E} experts`);
-  if (P + M > checkpoint.config.maxPositions) throw new UsageError(`--prompt-tokens + --max-tokens must be at most the context length ${checkpoint.config.maxPositions}, got ${P + M}`);
+  if (P + M > checkpoint.config.maxPositions)
+    throw new UsageError(
+      `--prompt-tokens + --max-tokens must be at most the context length ${checkpoint.config.maxPositions}, got ${P + M}`,
+    );
 
   const t0 = performance.now();
   const log = (line: string) => v.json || console.error(line);
@@ -125,8 +160,21 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
         meshes.push({
           config,
           mesh: await startE2eConfig({
-            model, config, shards, budget, link: l === "on" ? link : undefined, numLayers: L, numExperts: E, concurrencies: Cs,
-            warmup, measured, maxTokens: M, seed, requestTimeoutMs, stepBatch, log: v.verbose ? log : undefined,
+            model,
+            config,
+            shards,
+            budget,
+            link: l === "on" ? link : undefined,
+            numLayers: L,
+            numExperts: E,
+            concurrencies: Cs,
+            warmup,
+            measured,
+            maxTokens: M,
+            seed,
+            requestTimeoutMs,
+            stepBatch,
+            log: v.verbose ? log : undefined,
           }),
         });
       }
@@ -149,7 +197,15 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
       for (const { config } of meshes) {
         for (const c of Cs) {
           const all = byKey.get(`${config}/${c}`)!;
-          rows.push({ link: l, config, budget: config.startsWith("resident") ? "100%" : budget, ...median(all), roundsTokensPerS: all.map((r) => r.tokensPerS), stepBatch, numLayers: L });
+          rows.push({
+            link: l,
+            config,
+            budget: config.startsWith("resident") ? "100%" : budget,
+            ...median(all),
+            roundsTokensPerS: all.map((r) => r.tokensPerS),
+            stepBatch,
+            numLayers: L,
+          });
         }
       }
     } finally {
@@ -165,10 +221,31 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
     for (const config of configsOf(l as "off" | "on").filter((c) => only === undefined || only.includes(c))) {
       log(`bench e2e: ${config} (link ${l === "on" ? "simulated" : "off"}) ...`);
       const results = await runE2eConfig({
-        model, config, shards, budget, link: l === "on" ? link : undefined, numLayers: L, numExperts: E, concurrencies: Cs,
-        warmup, measured, maxTokens: M, seed, requestTimeoutMs, stepBatch, log: v.verbose ? log : undefined,
+        model,
+        config,
+        shards,
+        budget,
+        link: l === "on" ? link : undefined,
+        numLayers: L,
+        numExperts: E,
+        concurrencies: Cs,
+        warmup,
+        measured,
+        maxTokens: M,
+        seed,
+        requestTimeoutMs,
+        stepBatch,
+        log: v.verbose ? log : undefined,
       });
-      for (const r of results) rows.push({ link: l as "off" | "on", config, budget: config.startsWith("resident") ? "100%" : budget, ...r, stepBatch, numLayers: L });
+      for (const r of results)
+        rows.push({
+          link: l as "off" | "on",
+          config,
+          budget: config.startsWith("resident") ? "100%" : budget,
+          ...r,
+          stepBatch,
+          numLayers: L,
+        });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -177,36 +254,70 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const limits = new Map<number, LinkBoundLimit>();
   for (const ip of inProcess) {
     const residentOn = rows.find((r) => r.link === "on" && r.config === "resident" && r.concurrency === ip.concurrency);
-    const limit = residentOn && linkBoundLimit(ip.stream, {
-      shards, budgetPercent: Number(share[1]), transferMs: link.expertBytes / (link.gbps * 1e6), outputTokens: residentOn.outputTokens, residentSeconds: residentOn.elapsedS,
-    });
+    const limit =
+      residentOn &&
+      linkBoundLimit(ip.stream, {
+        shards,
+        budgetPercent: Number(share[1]),
+        transferMs: link.expertBytes / (link.gbps * 1e6),
+        outputTokens: residentOn.outputTokens,
+        residentSeconds: residentOn.elapsedS,
+      });
     if (limit) limits.set(ip.concurrency, limit);
   }
   const params = {
-    model: checkpoint.dir, prompts: source, shards, budget, concurrency: Cs, rounds, requests: N, warmup_requests: W, prompt_tokens: P, max_tokens: M, seed,
-    real_expert_bytes: checkpoint.expertBytes(), experts: L * E,
-    simulated_link: links.includes("on") ? { gbps: link.gbps, expert_bytes: link.expertBytes, ms_per_load: link.expertBytes / (link.gbps * 1e6) } : null,
+    model: checkpoint.dir,
+    prompts: source,
+    shards,
+    budget,
+    concurrency: Cs,
+    rounds,
+    requests: N,
+    warmup_requests: W,
+    prompt_tokens: P,
+    max_tokens: M,
+    seed,
+    real_expert_bytes: checkpoint.expertBytes(),
+    experts: L * E,
+    simulated_link: links.includes("on")
+      ? { gbps: link.gbps, expert_bytes: link.expertBytes, ms_per_load: link.expertBytes / (link.gbps * 1e6) }
+      : null,
   };
   if (v.json) {
     const inProcessJson = inProcess.map(({ stream: _, ...rest }) => rest);
     const limitJson = [...limits].map(([concurrency, l]) => ({ concurrency, ...l }));
-    console.log(JSON.stringify({
-      benchmark: "e2e", ...params,
-      in_process: inProcessJson.length === 1 ? inProcessJson[0] : inProcessJson,
-      link_bound_limit: limitJson.length === 0 ? null : limitJson.length === 1 ? limitJson[0] : limitJson,
-      rows: rows.map((r) => rowJson(r, rows, inProcessAt(inProcess, r.concurrency), link, limits.get(r.concurrency))), failed_requests: failed, seconds,
-    }));
+    console.log(
+      JSON.stringify({
+        benchmark: "e2e",
+        ...params,
+        in_process: inProcessJson.length === 1 ? inProcessJson[0] : inProcessJson,
+        link_bound_limit: limitJson.length === 0 ? null : limitJson.length === 1 ? limitJson[0] : limitJson,
+        rows: rows.map((r) => rowJson(r, rows, inProcessAt(inProcess, r.concurrency), link, limits.get(r.concurrency))),
+        failed_requests: failed,
+        seconds,
+      }),
+    );
   } else {
     printTable(params, rows, inProcess, link, seconds, limits);
   }
-  if (failed > 0) throw new Error(`${failed} requests failed or were not sent: the figures are not comparable (the errors are in each row of --json)`);
+  if (failed > 0)
+    throw new Error(`${failed} requests failed or were not sent: the figures are not comparable (the errors are in each row of --json)`);
 }
 
 /** W + N prompts of about P tokens: the starts of held-out paragraphs spread over the whole text. */
-function heldOutPrompts(model: string, text: string | undefined, checkpoint: Checkpoint, count: number, P: number): { prompts: Prompt[]; source: string } {
+function heldOutPrompts(
+  model: string,
+  text: string | undefined,
+  checkpoint: Checkpoint,
+  count: number,
+  P: number,
+): { prompts: Prompt[]; source: string } {
   const { text: body, name } = heldOutText(model, text);
   const tok = TextTokenizer.load(checkpoint.dir, checkpoint.config);
-  const paragraphs = body.split(/\n\s*\n/).map((p) => p.trim().split(/\s+/)).filter((words) => words.length >= 4);
+  const paragraphs = body
+    .split(/\n\s*\n/)
+    .map((p) => p.trim().split(/\s+/))
+    .filter((words) => words.length >= 4);
   if (paragraphs.length === 0) throw new UsageError(`${name}: no paragraphs to take prompts from`);
   const prompts: Prompt[] = [];
   for (let i = 0; i < count; i++) {
@@ -228,11 +339,18 @@ function heldOutPrompts(model: string, text: string | undefined, checkpoint: Che
 const inProcessAt = (all: readonly InProcess[], c: number) => all.find((x) => x.concurrency === c)!.tokens_per_s;
 
 /** Output tokens/s of the in-process runtime (every expert in memory, no mesh) on the measured prompts, C at a time. */
-async function inProcessTokensPerS(v: { model?: string; threads?: string; provider?: string }, warmup: readonly Prompt[], measured: readonly Prompt[], C: number, M: number) {
+async function inProcessTokensPerS(
+  v: { model?: string; threads?: string; provider?: string },
+  warmup: readonly Prompt[],
+  measured: readonly Prompt[],
+  C: number,
+  M: number,
+) {
   const rt = await loadModel(v);
   try {
     const tok = TextTokenizer.load(rt.checkpoint.dir, rt.config);
-    const batches = (ps: readonly Prompt[]) => Array.from({ length: Math.ceil(ps.length / C) }, (_, i) => ps.slice(i * C, (i + 1) * C).map((p) => tok.encodePrompt(p.text)));
+    const batches = (ps: readonly Prompt[]) =>
+      Array.from({ length: Math.ceil(ps.length / C) }, (_, i) => ps.slice(i * C, (i + 1) * C).map((p) => tok.encodePrompt(p.text)));
     for (const b of batches(warmup).slice(0, 1)) await generate(rt, b, { maxTokens: M });
     // The median of three passes: one pass is short, and this machine is shared.
     const passes: { tokens: number; seconds: number; tokens_per_s: number; cpu_ms_per_token: number }[] = [];
@@ -260,7 +378,18 @@ async function inProcessTokensPerS(v: { model?: string; threads?: string; provid
 
 /** Device-tier counters over the measured run, summed over the shards. */
 function cacheTotals(cache: readonly ShardCacheReport[]) {
-  const t = { hits: 0, stalls: 0, loads: 0, prefetchLoads: 0, wastedPrefetches: 0, bytesLoaded: 0, usedBytes: 0, budgetBytes: 0, resident: 0, missingShards: 0 };
+  const t = {
+    hits: 0,
+    stalls: 0,
+    loads: 0,
+    prefetchLoads: 0,
+    wastedPrefetches: 0,
+    bytesLoaded: 0,
+    usedBytes: 0,
+    budgetBytes: 0,
+    resident: 0,
+    missingShards: 0,
+  };
   for (const c of cache) {
     if (!c.delta) {
       t.missingShards++;
@@ -280,7 +409,8 @@ function cacheTotals(cache: readonly ShardCacheReport[]) {
 }
 
 const tokensPerS = (r: Row) => r.tokensPerS;
-const baseline = (rows: readonly Row[], r: Row, config: E2eConfigName) => rows.find((x) => x.link === r.link && x.config === config && x.concurrency === r.concurrency);
+const baseline = (rows: readonly Row[], r: Row, config: E2eConfigName) =>
+  rows.find((x) => x.link === r.link && x.config === config && x.concurrency === r.concurrency);
 const ratio = (a: number, b: number | undefined) => (b !== undefined && b > 0 ? a / b : NaN);
 
 function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link: SimulatedLinkSpec, limit: LinkBoundLimit | undefined) {
@@ -290,31 +420,66 @@ function rowJson(r: Row, rows: readonly Row[], inProcessTokensPerS: number, link
   const lru = baseline(rows, r, "lru");
   return {
     link: r.link === "on" ? { simulated: true, gbps: link.gbps, expert_bytes: link.expertBytes } : { simulated: false },
-    config: r.config, concurrency: r.concurrency, device_budget: r.budget,
-    requests: r.summary.requests, errors: r.summary.errors,
-    tokens_per_s: tokensPerS(r), output_tokens: r.outputTokens, elapsed_s: r.elapsedS,
+    config: r.config,
+    concurrency: r.concurrency,
+    device_budget: r.budget,
+    requests: r.summary.requests,
+    errors: r.summary.errors,
+    tokens_per_s: tokensPerS(r),
+    output_tokens: r.outputTokens,
+    elapsed_s: r.elapsedS,
     tokens_per_s_over_resident: resident && ratio(tokensPerS(r), tokensPerS(resident)),
     tokens_per_s_over_lru: lru && ratio(tokensPerS(r), tokensPerS(lru)),
     over_in_process: ratio(tokensPerS(r), inProcessTokensPerS),
-    ttft_p50_ms: lat.ttft.p50, ttft_p99_ms: lat.ttft.p99, tpot_p50_ms: lat.tpot.p50, tpot_p99_ms: lat.tpot.p99,
+    ttft_p50_ms: lat.ttft.p50,
+    ttft_p99_ms: lat.ttft.p99,
+    tpot_p50_ms: lat.tpot.p50,
+    tpot_p99_ms: lat.tpot.p99,
     cpu_ms_per_token: r.cpuMsPerToken,
     ...(r.roundsTokensPerS ? { rounds_tokens_per_s: r.roundsTokensPerS } : {}),
-    ...(r.link === "on" ? { over_lru: lru ? ratio(tokensPerS(r), tokensPerS(lru)) : null, over_limit: limit ? ratio(tokensPerS(r), limit.tokens_per_s) : null } : {}),
+    ...(r.link === "on"
+      ? {
+          over_lru: lru ? ratio(tokensPerS(r), tokensPerS(lru)) : null,
+          over_limit: limit ? ratio(tokensPerS(r), limit.tokens_per_s) : null,
+        }
+      : {}),
     ...(r.config === "expertflow-arrival" || r.config === "expertflow-regroup"
       ? { step_batch: r.stepBatch, distinct_experts_per_step: ratio(c.hits + c.stalls, (r.outputTokens / r.stepBatch) * r.numLayers) }
       : {}),
-    ttft_ms: { p50: lat.ttft.p50, p99: lat.ttft.p99 }, tpot_ms: { p50: lat.tpot.p50, p99: lat.tpot.p99 }, e2e_ms: { p50: lat.e2e.p50, p99: lat.e2e.p99 },
+    ttft_ms: { p50: lat.ttft.p50, p99: lat.ttft.p99 },
+    tpot_ms: { p50: lat.tpot.p50, p99: lat.tpot.p99 },
+    e2e_ms: { p50: lat.e2e.p50, p99: lat.e2e.p99 },
     device: {
-      hits: c.hits, stalls: c.stalls, hit_ratio: c.hitRatio, loads: c.loads, prefetch_loads: c.prefetchLoads, wasted_prefetches: c.wastedPrefetches,
-      bytes_loaded: c.bytesLoaded, simulated_bytes_moved: r.link === "on" ? c.loads * link.expertBytes : null,
-      used_bytes: c.usedBytes, budget_bytes: c.budgetBytes, resident_experts: c.resident, shards_unread: c.missingShards,
+      hits: c.hits,
+      stalls: c.stalls,
+      hit_ratio: c.hitRatio,
+      loads: c.loads,
+      prefetch_loads: c.prefetchLoads,
+      wasted_prefetches: c.wastedPrefetches,
+      bytes_loaded: c.bytesLoaded,
+      simulated_bytes_moved: r.link === "on" ? c.loads * link.expertBytes : null,
+      used_bytes: c.usedBytes,
+      budget_bytes: c.budgetBytes,
+      resident_experts: c.resident,
+      shards_unread: c.missingShards,
     },
     setup_s: r.setupS,
   };
 }
 
 function printTable(
-  p: { model: string; prompts: string; shards: number; budget: string; concurrency: number[]; requests: number; warmup_requests: number; max_tokens: number; real_expert_bytes: number; experts: number },
+  p: {
+    model: string;
+    prompts: string;
+    shards: number;
+    budget: string;
+    concurrency: number[];
+    requests: number;
+    warmup_requests: number;
+    max_tokens: number;
+    real_expert_bytes: number;
+    experts: number;
+  },
   rows: readonly Row[],
   inProcess: readonly InProcess[],
   link: SimulatedLinkSpec,
@@ -324,9 +489,15 @@ function printTable(
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
   const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
   const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB*`;
-  console.log(`bench e2e: ${p.model}, ${p.experts} experts of ${(p.real_expert_bytes / 1024).toFixed(0)} KiB over ${p.shards} shards; prompts: ${p.prompts}`);
-  console.log(`load: closed loop, ${p.concurrency.join(" / ")} in flight, ${p.requests} measured requests after ${p.warmup_requests} warm-up, ${p.max_tokens} output tokens each, greedy`);
-  console.log(`device budget: resident = 100 % (every expert preloaded: the upper bound); lru and expertflow = ${p.budget} of each shard's experts`);
+  console.log(
+    `bench e2e: ${p.model}, ${p.experts} experts of ${(p.real_expert_bytes / 1024).toFixed(0)} KiB over ${p.shards} shards; prompts: ${p.prompts}`,
+  );
+  console.log(
+    `load: closed loop, ${p.concurrency.join(" / ")} in flight, ${p.requests} measured requests after ${p.warmup_requests} warm-up, ${p.max_tokens} output tokens each, greedy`,
+  );
+  console.log(
+    `device budget: resident = 100 % (every expert preloaded: the upper bound); lru and expertflow = ${p.budget} of each shard's experts`,
+  );
   const simulated = rows.some((r) => r.link === "on");
   console.log(`link off: NOT simulated; a host→device load costs what it costs on this machine (a message to a compute worker thread)`);
   if (simulated) {
@@ -336,7 +507,9 @@ function printTable(
     );
   }
   for (const ip of inProcess) {
-    console.log(`in-process runtime (all experts in memory, no mesh): ${f(ip.tokens_per_s, 1)} tokens/s at ${ip.concurrency} prompts per batch (${ip.tokens} tokens in ${f(ip.seconds)} s, median of 3 passes; ${f(ip.cpu_ms_per_token)} CPU ms/token)`);
+    console.log(
+      `in-process runtime (all experts in memory, no mesh): ${f(ip.tokens_per_s, 1)} tokens/s at ${ip.concurrency} prompts per batch (${ip.tokens} tokens in ${f(ip.seconds)} s, median of 3 passes; ${f(ip.cpu_ms_per_token)} CPU ms/token)`,
+    );
   }
   console.log("");
   const head =
@@ -349,29 +522,49 @@ function printTable(
     const moved = r.link === "on" ? gb(c.loads * link.expertBytes) : mb(c.bytesLoaded);
     const used = `${c.resident}/${slots} experts, ${r.link === "on" ? gb(c.resident * link.expertBytes) : mb(c.usedBytes)}`;
     console.log(
-      r.link.padEnd(5) + r.config.padEnd(19) + String(r.concurrency).padStart(3) + f(tokensPerS(r), 1).padStart(9) +
+      r.link.padEnd(5) +
+        r.config.padEnd(19) +
+        String(r.concurrency).padStart(3) +
+        f(tokensPerS(r), 1).padStart(9) +
         f(ratio(tokensPerS(r), tokensPerS(baseline(rows, r, "resident") ?? r))).padStart(8) +
         f(ratio(tokensPerS(r), baseline(rows, r, "lru") && tokensPerS(baseline(rows, r, "lru")!))).padStart(7) +
         f(ratio(tokensPerS(r), inProcessAt(inProcess, r.concurrency))).padStart(10) +
         [lat.ttft.p50, lat.ttft.p99, lat.tpot.p50, lat.tpot.p99].map((x, i) => f(x, 1).padStart(i % 2 === 0 ? 10 : 7)).join("") +
-        f(c.hitRatio * 100, 1).padStart(8) + String(c.stalls).padStart(8) + String(c.loads).padStart(7) + String(c.prefetchLoads).padStart(10) +
-        String(c.wastedPrefetches).padStart(8) + moved.padStart(12) + `  ${used}` +
-        `  cpu ms/token ${Object.entries(r.cpuMsPerToken).map(([k, x]) => `${k} ${x === null ? "-" : f(x)}`).join(" ")}`,
+        f(c.hitRatio * 100, 1).padStart(8) +
+        String(c.stalls).padStart(8) +
+        String(c.loads).padStart(7) +
+        String(c.prefetchLoads).padStart(10) +
+        String(c.wastedPrefetches).padStart(8) +
+        moved.padStart(12) +
+        `  ${used}` +
+        `  cpu ms/token ${Object.entries(r.cpuMsPerToken)
+          .map(([k, x]) => `${k} ${x === null ? "-" : f(x)}`)
+          .join(" ")}`,
     );
   }
   console.log("");
-  console.log("×resid, ×lru: tokens/s against all-resident and against lru with the same link, in this run; ×in-proc: against the in-process runtime");
-  console.log("TTFT and TPOT in ms; hit %, stalls (RunExperts that waited for a load), loads (of which prefetched, and evicted unused) over the measured run, all shards");
+  console.log(
+    "×resid, ×lru: tokens/s against all-resident and against lru with the same link, in this run; ×in-proc: against the in-process runtime",
+  );
+  console.log(
+    "TTFT and TPOT in ms; hit %, stalls (RunExperts that waited for a load), loads (of which prefetched, and evicted unused) over the measured run, all shards",
+  );
   if (simulated) console.log("* simulated bytes (link on rows): loads × the simulated expert size, and resident experts × it");
   for (const r of rows.filter((x) => x.config === "expertflow-arrival" || x.config === "expertflow-regroup")) {
     const c = cacheTotals(r.cache);
-    console.log(`${r.link} ${r.config}: step batch ${r.stepBatch}, about ${f(ratio(c.hits + c.stalls, (r.outputTokens / r.stepBatch) * r.numLayers))} distinct experts per layer-step (device accesses / (output tokens / step batch × L))`);
+    console.log(
+      `${r.link} ${r.config}: step batch ${r.stepBatch}, about ${f(ratio(c.hits + c.stalls, (r.outputTokens / r.stepBatch) * r.numLayers))} distinct experts per layer-step (device accesses / (output tokens / step batch × L))`,
+    );
   }
   for (const [c, limit] of limits) {
     console.log(
       `link-bound limit (link on, ${c} in flight): ${f(limit.tokens_per_s, 1)} tokens/s = output tokens / max(all-resident ${f(limit.resident_s)} s, Belady's ` +
         `${limit.belady_loads_per_shard.join("/")} loads per shard × ${f(link.expertBytes / (link.gbps * 1e6))} ms = ${f(limit.link_s)} s); ` +
-        rows.filter((r) => r.link === "on" && r.concurrency === c).map((r) => `${r.config} ${f(ratio(tokensPerS(r), limit.tokens_per_s))}x`).join(", ") + " of it",
+        rows
+          .filter((r) => r.link === "on" && r.concurrency === c)
+          .map((r) => `${r.config} ${f(ratio(tokensPerS(r), limit.tokens_per_s))}x`)
+          .join(", ") +
+        " of it",
     );
   }
   console.log(`${f(seconds, 0)} s in all`);

@@ -32,7 +32,10 @@ export async function measureLatency(
     for (const B of batchSizes) {
       const ids = BigInt64Array.from({ length: B }, (_, i) => BigInt((100 + 37 * i) % V));
       const positions = BigInt64Array.from({ length: B }, () => BigInt(CONTEXT));
-      const feeds = () => ({ [PREDICTOR_INPUTS.tokenIds]: int64Tensor(ids, [B]), [PREDICTOR_INPUTS.positions]: int64Tensor(positions, [B]) });
+      const feeds = () => ({
+        [PREDICTOR_INPUTS.tokenIds]: int64Tensor(ids, [B]),
+        [PREDICTOR_INPUTS.positions]: int64Tensor(positions, [B]),
+      });
       await s.run(feeds()); // warm-up
       const predictorMs: number[] = [];
       for (let r = 0; r < PREDICTOR_RUNS; r++) {
@@ -41,7 +44,9 @@ export async function measureLatency(
         predictorMs.push(performance.now() - t0);
       }
       const sequences = Array.from({ length: B }, () => rt.newSequence());
-      await rt.step(sequences.map((sequence, i) => ({ sequence, tokens: Array.from({ length: CONTEXT }, (_, j) => (50 + 13 * i + j) % V) })));
+      await rt.step(
+        sequences.map((sequence, i) => ({ sequence, tokens: Array.from({ length: CONTEXT }, (_, j) => (50 + 13 * i + j) % V) })),
+      );
       const stepMs: number[] = [];
       for (let r = 0; r < STEP_RUNS; r++) {
         const t0 = performance.now();

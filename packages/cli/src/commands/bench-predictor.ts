@@ -18,12 +18,20 @@ import { readPredictorFile, scoreWithBaselines, type ScoredMethod } from "./pred
 
 export async function benchPredictorCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
-    ...benchTraceFlags, predictor: { type: "string" }, prior: { type: "string" }, "batch-sizes": { type: "string" },
-    "no-pre-gate": { type: "boolean" }, "no-latency": { type: "boolean" }, json: { type: "boolean" },
+    ...benchTraceFlags,
+    predictor: { type: "string" },
+    prior: { type: "string" },
+    "batch-sizes": { type: "string" },
+    "no-pre-gate": { type: "boolean" },
+    "no-latency": { type: "boolean" },
+    json: { type: "boolean" },
   });
-  const batchSizes = v["batch-sizes"] === undefined
-    ? DEFAULT_BATCH_SIZES
-    : v["batch-sizes"].split(",").map((b) => numberFlag("batch-sizes", b, 0, isPositiveInt, "a comma-separated list of positive integers"));
+  const batchSizes =
+    v["batch-sizes"] === undefined
+      ? DEFAULT_BATCH_SIZES
+      : v["batch-sizes"]
+          .split(",")
+          .map((b) => numberFlag("batch-sizes", b, 0, isPositiveInt, "a comma-separated list of positive integers"));
   const threads = numberFlag("threads", v.threads, 1, isPositiveInt, "a positive integer");
   const provider = (v.provider ?? "cpu") as ExecutionProvider;
   if (provider !== "cpu" && provider !== "cuda") throw new UsageError(`--provider must be cpu or cuda, got ${JSON.stringify(provider)}`);
@@ -32,7 +40,9 @@ export async function benchPredictorCommand(argv: string[]): Promise<void> {
 
   const { trace, source } = await loadBenchTrace(v);
   const [main, ...baselines] = await scoreWithBaselines(trace, predictor, {
-    batchSizes, threads, executionProvider: provider,
+    batchSizes,
+    threads,
+    executionProvider: provider,
     prior: v.prior ?? join(modelDir, "predictor-prior.onnx"),
     modelDir: v["no-pre-gate"] ? undefined : modelDir,
   });
@@ -43,22 +53,36 @@ export async function benchPredictorCommand(argv: string[]): Promise<void> {
   }));
   const latency = v["no-latency"]
     ? []
-    : await measureLatency(readPredictorFile(predictor, "--predictor").bytes, modelDir, batchSizes, { threads, executionProvider: provider });
+    : await measureLatency(readPredictorFile(predictor, "--predictor").bytes, modelDir, batchSizes, {
+        threads,
+        executionProvider: provider,
+      });
   const aboveEvery = ratios.every((r) => Object.values(r.batch_coverage).every((x) => x > 1));
   const { topK: k, numLayers: L } = trace;
 
   if (v.json) {
     const scores = (m: ScoredMethod) => ({
-      name: m.name, description: m.description, seconds: m.seconds,
+      name: m.name,
+      description: m.description,
+      seconds: m.seconds,
       recall_at_k: { per_layer: m.report.recallAtK.perLayer, mean: m.report.recallAtK.mean },
       batch_coverage: m.report.batchCoverage.map((b) => ({ batch: b.batch, batches: b.batches, per_layer: b.perLayer, mean: b.mean })),
     });
-    console.log(JSON.stringify({
-      trace: source, tokens: trace.tokens, num_layers: L, num_experts: trace.numExperts, top_k: k,
-      figure: "recall@k and batch coverage (decode batches of B sequences); ratio = predictor / baseline (higher is better)",
-      predictor: scores(main), baselines: baselines.map(scores), ratios, coverage_above_every_baseline: aboveEvery,
-      latency: latency.map((x) => ({ batch: x.batch, predictor_ms: x.predictorMs, decode_step_ms: x.stepMs, ratio: x.ratio })),
-    }));
+    console.log(
+      JSON.stringify({
+        trace: source,
+        tokens: trace.tokens,
+        num_layers: L,
+        num_experts: trace.numExperts,
+        top_k: k,
+        figure: "recall@k and batch coverage (decode batches of B sequences); ratio = predictor / baseline (higher is better)",
+        predictor: scores(main),
+        baselines: baselines.map(scores),
+        ratios,
+        coverage_above_every_baseline: aboveEvery,
+        latency: latency.map((x) => ({ batch: x.batch, predictor_ms: x.predictorMs, decode_step_ms: x.stepMs, ratio: x.ratio })),
+      }),
+    );
     return;
   }
   const num = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "-").padStart(9);
@@ -70,11 +94,18 @@ export async function benchPredictorCommand(argv: string[]): Promise<void> {
     console.log(m.name.padEnd(16) + num(m.report.recallAtK.mean) + m.report.batchCoverage.map((c) => num(c.mean)).join(""));
   }
   console.log("\nratio predictor/".padEnd(17) + head);
-  for (const r of ratios) console.log(r.baseline.padEnd(16) + num(r.recall_at_k) + batchSizes.map((b) => num(r.batch_coverage[b])).join(""));
+  for (const r of ratios)
+    console.log(r.baseline.padEnd(16) + num(r.recall_at_k) + batchSizes.map((b) => num(r.batch_coverage[b])).join(""));
   console.log(`\nbatch coverage above every baseline at every batch size: ${aboveEvery ? "yes" : "NO"}`);
   if (latency.length > 0) {
     console.log("\nlatency: median of one predictor run for B tokens and of one decode step of B sequences, in process");
     console.log("".padEnd(16) + "predictor ms".padStart(14) + "step ms".padStart(16) + "ratio".padStart(7));
-    for (const x of latency) console.log(`B=${x.batch}`.padEnd(17) + x.predictorMs.toFixed(3).padStart(14) + x.stepMs.toFixed(2).padStart(16) + x.ratio.toFixed(4).padStart(7));
+    for (const x of latency)
+      console.log(
+        `B=${x.batch}`.padEnd(17) +
+          x.predictorMs.toFixed(3).padStart(14) +
+          x.stepMs.toFixed(2).padStart(16) +
+          x.ratio.toFixed(4).padStart(7),
+      );
   }
 }

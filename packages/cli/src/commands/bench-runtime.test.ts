@@ -4,13 +4,39 @@ import { test } from "node:test";
 import { runCli } from "../testing.js";
 
 test("bench runtime --json has one row per forward path, batch and thread count with decode and prefill tokens/s", async () => {
-  const r = await runCli("bench", "runtime", "--forward", "seam,fused", "--batches", "1,2", "--threads-list", "1,2", "--prompt-tokens", "8", "--decode-steps", "2", "--repeats", "1", "--json");
+  const r = await runCli(
+    "bench",
+    "runtime",
+    "--forward",
+    "seam,fused",
+    "--batches",
+    "1,2",
+    "--threads-list",
+    "1,2",
+    "--prompt-tokens",
+    "8",
+    "--decode-steps",
+    "2",
+    "--repeats",
+    "1",
+    "--json",
+  );
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   type Row = { forward: string; batch: number; threads: number; decode_over_baseline: number };
-  assert.deepEqual(out.rows.map((x: Row) => [x.forward, x.batch, x.threads]), [
-    ["seam", 1, 1], ["seam", 2, 1], ["seam", 1, 2], ["seam", 2, 2], ["fused", 1, 1], ["fused", 2, 1], ["fused", 1, 2], ["fused", 2, 2],
-  ]);
+  assert.deepEqual(
+    out.rows.map((x: Row) => [x.forward, x.batch, x.threads]),
+    [
+      ["seam", 1, 1],
+      ["seam", 2, 1],
+      ["seam", 1, 2],
+      ["seam", 2, 2],
+      ["fused", 1, 1],
+      ["fused", 2, 1],
+      ["fused", 1, 2],
+      ["fused", 2, 2],
+    ],
+  );
   for (const row of out.rows) {
     assert.ok(row.decode_tokens_per_s > 0 && row.prefill_tokens_per_s > 0 && row.decode_tokens_per_cpu_s > 0, JSON.stringify(row));
     if (row.forward === "seam" && row.threads === 1) assert.equal(row.decode_over_baseline, 1);

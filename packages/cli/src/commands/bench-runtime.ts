@@ -14,7 +14,18 @@
 // on a shared machine, where other processes take cores away, that figure moves less.
 //
 // Letters: B batch (sequences per step), P prompt tokens per sequence, N decode steps, R rounds.
-import { BUNDLED_MODEL_DIR, Checkpoint, FORWARD_PATHS, fusedUnsupported, MoeRuntime, argmax, TextTokenizer, type ExecutionProvider, type ForwardPathName, type Sequence } from "@expertmesh/model";
+import {
+  BUNDLED_MODEL_DIR,
+  Checkpoint,
+  FORWARD_PATHS,
+  fusedUnsupported,
+  MoeRuntime,
+  argmax,
+  TextTokenizer,
+  type ExecutionProvider,
+  type ForwardPathName,
+  type Sequence,
+} from "@expertmesh/model";
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { heldOutText } from "./bench-traces.js";
 
@@ -35,9 +46,16 @@ const RESIDENT_BYTES = 4 * 2 ** 30;
 
 export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
-    model: { type: "string" }, provider: { type: "string" }, text: { type: "string" }, batches: { type: "string" },
-    "threads-list": { type: "string" }, forward: { type: "string" }, "prompt-tokens": { type: "string" }, "decode-steps": { type: "string" },
-    repeats: { type: "string" }, json: { type: "boolean" },
+    model: { type: "string" },
+    provider: { type: "string" },
+    text: { type: "string" },
+    batches: { type: "string" },
+    "threads-list": { type: "string" },
+    forward: { type: "string" },
+    "prompt-tokens": { type: "string" },
+    "decode-steps": { type: "string" },
+    repeats: { type: "string" },
+    json: { type: "boolean" },
   });
   const model = v.model ?? BUNDLED_MODEL_DIR;
   const provider = (v.provider ?? "cpu") as ExecutionProvider;
@@ -45,7 +63,9 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   const batches = intList("batches", v.batches ?? "1,4,16", 1024);
   const threadsList = intList("threads-list", v["threads-list"] ?? "1,2", 256);
   // Default: the path MoeRuntime.load chooses (fused, or seam for models it cannot fuse, e.g. DeepSeek-V3's gate).
-  const forwards = (v.forward ?? (fusedUnsupported(Checkpoint.open(model)) ? "seam" : "fused")).split(",").map((x) => x.trim()) as ForwardPathName[];
+  const forwards = (v.forward ?? (fusedUnsupported(Checkpoint.open(model)) ? "seam" : "fused"))
+    .split(",")
+    .map((x) => x.trim()) as ForwardPathName[];
   if (forwards.some((f) => !FORWARD_PATHS.includes(f)) || new Set(forwards).size !== forwards.length) {
     throw new UsageError(`--forward must be a comma-separated list of ${FORWARD_PATHS.join(", ")}, got ${JSON.stringify(v.forward)}`);
   }
@@ -54,7 +74,8 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   const R = numberFlag("repeats", v.repeats, 5, (x) => isPositiveInt(x) && x <= 100, "an integer in [1, 100]");
   const checkpoint = Checkpoint.open(model);
   const c = checkpoint.config;
-  if (P + N > c.maxPositions) throw new UsageError(`--prompt-tokens + --decode-steps must be at most the context length ${c.maxPositions}, got ${P + N}`);
+  if (P + N > c.maxPositions)
+    throw new UsageError(`--prompt-tokens + --decode-steps must be at most the context length ${c.maxPositions}, got ${P + N}`);
   const log = (line: string) => v.json || console.error(line);
 
   const prompts = heldOutWindows(model, v.text, checkpoint, Math.max(...batches), P);
@@ -62,7 +83,8 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   const weightBytes = approximateWeightBytes(checkpoint);
   const keepLoaded = weightBytes * configs.length <= RESIDENT_BYTES;
   const loaded = new Map<Config, MoeRuntime>();
-  const load = async (cfg: Config) => loaded.get(cfg) ?? MoeRuntime.load(model, { forward: cfg.forward, session: { threads: cfg.threads, executionProvider: provider } });
+  const load = async (cfg: Config) =>
+    loaded.get(cfg) ?? MoeRuntime.load(model, { forward: cfg.forward, session: { threads: cfg.threads, executionProvider: provider } });
   const done = async (cfg: Config, rt: MoeRuntime) => (keepLoaded ? loaded.set(cfg, rt) : await rt.release());
 
   const samples = new Map<string, Sample[]>();
@@ -75,7 +97,9 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
         const s = await measure(rt, prompts.slice(0, B), N);
         if (round < 0) continue; // warm-up
         samples.set(key(cfg, B), [...(samples.get(key(cfg, B)) ?? []), s]);
-        log(`round ${round + 1}/${R} ${cfg.forward} threads ${cfg.threads} batch ${B}: decode ${s.decodeTokensPerS.toFixed(1)} tok/s, prefill ${s.prefillTokensPerS.toFixed(1)} tok/s`);
+        log(
+          `round ${round + 1}/${R} ${cfg.forward} threads ${cfg.threads} batch ${B}: decode ${s.decodeTokensPerS.toFixed(1)} tok/s, prefill ${s.prefillTokensPerS.toFixed(1)} tok/s`,
+        );
       }
       await done(cfg, rt);
     }
@@ -104,14 +128,23 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
     }),
   );
   const params = {
-    benchmark: "runtime", model: checkpoint.dir, parameters: Math.round(weightBytes / 4), provider, prompt_tokens: P, decode_steps: N, rounds: R,
-    baseline: `${configs[0].forward} path, threads ${configs[0].threads}, same batch`, seconds: Math.round((performance.now() - t0) / 100) / 10,
+    benchmark: "runtime",
+    model: checkpoint.dir,
+    parameters: Math.round(weightBytes / 4),
+    provider,
+    prompt_tokens: P,
+    decode_steps: N,
+    rounds: R,
+    baseline: `${configs[0].forward} path, threads ${configs[0].threads}, same batch`,
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   if (v.json) {
     console.log(JSON.stringify({ ...params, rows }));
     return;
   }
-  console.log(`bench runtime: ${params.model} (${(params.parameters / 1e6).toFixed(1)} M parameters), P=${P} prompt tokens, N=${N} decode steps, medians of ${R} rounds; ratios vs ${params.baseline}`);
+  console.log(
+    `bench runtime: ${params.model} (${(params.parameters / 1e6).toFixed(1)} M parameters), P=${P} prompt tokens, N=${N} decode steps, medians of ${R} rounds; ratios vs ${params.baseline}`,
+  );
   console.log("forward  batch  threads  decode tok/s  (ratio)  prefill tok/s  (ratio)  decode tok/cpu-s  prefill tok/cpu-s");
   for (const r of rows) {
     console.log(
@@ -161,7 +194,8 @@ function heldOutWindows(model: string, file: string | undefined, checkpoint: Che
   const ids = tok.encode(source.text.slice(0, 2_000_000)).filter((t) => t < checkpoint.config.vocabSize);
   const bos = checkpoint.config.bosTokenId;
   const body = bos == null ? P : P - 1;
-  if (ids.length < count * body) throw new UsageError(`${source.name}: ${ids.length} tokens, fewer than the ${count} x ${body} that the prompts need`);
+  if (ids.length < count * body)
+    throw new UsageError(`${source.name}: ${ids.length} tokens, fewer than the ${count} x ${body} that the prompts need`);
   return Array.from({ length: count }, (_, i) => {
     const start = Math.floor((i * (ids.length - body)) / count);
     const w = ids.slice(start, start + body);
@@ -170,7 +204,16 @@ function heldOutWindows(model: string, file: string | undefined, checkpoint: Che
 }
 
 function approximateWeightBytes(ckpt: Checkpoint): number {
-  const { vocabSize: V, hiddenSize: D, intermediateSize: F, numLayers: L, numExperts: E, numHeads: H, numKvHeads: K, headDim: Dh } = ckpt.config;
+  const {
+    vocabSize: V,
+    hiddenSize: D,
+    intermediateSize: F,
+    numLayers: L,
+    numExperts: E,
+    numHeads: H,
+    numKvHeads: K,
+    headDim: Dh,
+  } = ckpt.config;
   return 4 * (2 * V * D + L * (3 * E * D * F + D * Dh * (2 * H + 2 * K) + E * D));
 }
 

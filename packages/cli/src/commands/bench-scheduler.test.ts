@@ -20,9 +20,16 @@ currency be made sound, and that the courts of the United States be given the me
 The condition of the Army and of the Navy calls for attention. Our relations with foreign nations are
 friendly, and treaties of commerce have been concluded with several of them during the year.`;
 
-interface Figure { mean: number; ratio: number }
+interface Figure {
+  mean: number;
+  ratio: number;
+}
 interface Result {
-  batch: number; window: number; windows: number; arrival: Figure; lower_bound: Figure;
+  batch: number;
+  window: number;
+  windows: number;
+  arrival: Figure;
+  lower_bound: Figure;
   schedules: (Figure & { source: string; method: string; ms_per_window: { cpu_mean: number } })[];
   exact?: { windows: number; arrival: number; optimum: number; regroup_oracle: number };
 }
@@ -35,7 +42,10 @@ test("bench scheduler --json: regrouping on true routes lies between the optimum
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { benchmark: string; results: Result[] };
   assert.equal(out.benchmark, "scheduler");
-  assert.deepEqual(out.results.map((x) => x.batch), [2, 4]);
+  assert.deepEqual(
+    out.results.map((x) => x.batch),
+    [2, 4],
+  );
   for (const x of out.results) {
     assert.equal(x.window, 2 * x.batch);
     assert.ok(x.windows > 0, `T=${x.batch}: no window`);

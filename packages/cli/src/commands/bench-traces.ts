@@ -26,7 +26,14 @@ export interface BenchTrace {
   source: string;
 }
 
-export async function loadBenchTrace(v: { model?: string; threads?: string; provider?: string; traces?: string; text?: string; "max-tokens"?: string }): Promise<BenchTrace> {
+export async function loadBenchTrace(v: {
+  model?: string;
+  threads?: string;
+  provider?: string;
+  traces?: string;
+  text?: string;
+  "max-tokens"?: string;
+}): Promise<BenchTrace> {
   if (v.traces !== undefined) {
     if (v.text !== undefined) throw new UsageError("--traces and --text exclude each other");
     try {
@@ -40,7 +47,10 @@ export async function loadBenchTrace(v: { model?: string; threads?: string; prov
   const maxTokens = numberFlag("max-tokens", v["max-tokens"], DEFAULT_BENCH_TOKENS, isPositiveInt, "a positive integer");
   const modelDir = v.model ?? BUNDLED_MODEL_DIR;
   const { text, name } = heldOutText(modelDir, v.text);
-  const paragraphs = text.split(/\n\s*\n/).map((p) => p.trim()).filter((p) => p.length > 0);
+  const paragraphs = text
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   if (paragraphs.length === 0) throw new UsageError(`${name}: no text to trace`);
   const rt = await loadModel({ ...v, model: modelDir });
   try {
@@ -55,7 +65,10 @@ export async function loadBenchTrace(v: { model?: string; threads?: string; prov
       total += ids.length;
     }
     const trace = await recordTrace(rt, sequences, { model: rt.checkpoint.dir, source: name });
-    return { trace, source: `${trace.tokens} tokens of ${name} (${sequences.length} paragraphs, up to ${share} tokens each), routed by ${rt.checkpoint.dir}` };
+    return {
+      trace,
+      source: `${trace.tokens} tokens of ${name} (${sequences.length} paragraphs, up to ${share} tokens each), routed by ${rt.checkpoint.dir}`,
+    };
   } finally {
     await rt.release();
   }

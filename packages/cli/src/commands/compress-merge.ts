@@ -10,8 +10,13 @@ import { calibrationFlags, calibrationTokens } from "./compress-text.js";
 
 export async function compressMergeCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
-    ...modelFlags, ...calibrationFlags, "experts-per-layer": { type: "string" }, out: { type: "string" }, method: { type: "string" },
-    "no-align": { type: "boolean" }, json: { type: "boolean" },
+    ...modelFlags,
+    ...calibrationFlags,
+    "experts-per-layer": { type: "string" },
+    out: { type: "string" },
+    method: { type: "string" },
+    "no-align": { type: "boolean" },
+    json: { type: "boolean" },
   });
   if (v.out === undefined) throw new UsageError("--out is required");
   if (v["experts-per-layer"] === undefined) throw new UsageError("--experts-per-layer is required");
@@ -36,15 +41,30 @@ export async function compressMergeCommand(argv: string[]): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const saved = 1 - report.expertBytes / report.f32ExpertBytes;
     if (v.json) {
-      console.log(JSON.stringify({
-        model: rt.checkpoint.dir, out: v.out, source, method, experts_per_layer: K, dominant: report.dominant, expert_slot_map: report.slotMap,
-        expert_bytes: report.expertBytes, f32_expert_bytes: report.f32ExpertBytes, bytes_saved: saved, seconds,
-      }));
+      console.log(
+        JSON.stringify({
+          model: rt.checkpoint.dir,
+          out: v.out,
+          source,
+          method,
+          experts_per_layer: K,
+          dominant: report.dominant,
+          expert_slot_map: report.slotMap,
+          expert_bytes: report.expertBytes,
+          f32_expert_bytes: report.f32ExpertBytes,
+          bytes_saved: saved,
+          seconds,
+        }),
+      );
       return;
     }
     console.log(`${v.out}: ${method === "merge" ? "merged" : "pruned"} to ${K} experts per layer (statistics of ${source})`);
-    report.slotMap.forEach((row, l) => console.log(`  layer ${l}: slot -> expert ${row.map((m, e) => `${e}:${m < 0 ? "-" : m}`).join(" ")}`));
-    console.log(`  expert bytes ${report.expertBytes} of ${report.f32ExpertBytes} (${(saved * 100).toFixed(1)} % saved), ${seconds.toFixed(1)} s`);
+    report.slotMap.forEach((row, l) =>
+      console.log(`  layer ${l}: slot -> expert ${row.map((m, e) => `${e}:${m < 0 ? "-" : m}`).join(" ")}`),
+    );
+    console.log(
+      `  expert bytes ${report.expertBytes} of ${report.f32ExpertBytes} (${(saved * 100).toFixed(1)} % saved), ${seconds.toFixed(1)} s`,
+    );
   } finally {
     await rt.release();
   }

@@ -4,14 +4,25 @@
 // that a share S of the tokens skip their second expert (the top P of each prefill's tokens by importance
 // keep both). Writes a copy of the checkpoint whose config.json carries the thresholds; the runtime and the
 // mesh apply them wherever it runs.
-import { calibrate, calibrateDynamicPruning, CompressError, DEFAULT_PROTECT_SHARE, writeDynamicPruningCheckpoint } from "@expertmesh/compress";
+import {
+  calibrate,
+  calibrateDynamicPruning,
+  CompressError,
+  DEFAULT_PROTECT_SHARE,
+  writeDynamicPruningCheckpoint,
+} from "@expertmesh/compress";
 import { numberFlag, parseFlags, UsageError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
 import { calibrationFlags, calibrationTokens } from "./compress-text.js";
 
 export async function compressOdpCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
-    ...modelFlags, ...calibrationFlags, target: { type: "string" }, "protect-share": { type: "string" }, out: { type: "string" }, json: { type: "boolean" },
+    ...modelFlags,
+    ...calibrationFlags,
+    target: { type: "string" },
+    "protect-share": { type: "string" },
+    out: { type: "string" },
+    json: { type: "boolean" },
   });
   if (v.out === undefined) throw new UsageError("--out is required");
   if (v.target === undefined) throw new UsageError("--target is required (the share of tokens that skip their second expert)");
@@ -31,10 +42,14 @@ export async function compressOdpCommand(argv: string[]): Promise<void> {
       throw e;
     }
     if (v.json) {
-      console.log(JSON.stringify({ model: rt.checkpoint.dir, out: v.out, source, target, protect_share: odp.protectShare, beta: odp.beta }));
+      console.log(
+        JSON.stringify({ model: rt.checkpoint.dir, out: v.out, source, target, protect_share: odp.protectShare, beta: odp.beta }),
+      );
       return;
     }
-    console.log(`${v.out}: dynamic pruning, target ${target} of tokens, protecting ${odp.protectShare} of each prefill (calibrated on ${source})`);
+    console.log(
+      `${v.out}: dynamic pruning, target ${target} of tokens, protecting ${odp.protectShare} of each prefill (calibrated on ${source})`,
+    );
     console.log(`  beta per layer: ${odp.beta.map((b) => b.toFixed(3)).join(" ")}`);
   } finally {
     await rt.release();

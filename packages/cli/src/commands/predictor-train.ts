@@ -21,9 +21,16 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const [traceFiles, afterTraces] = takeList(argv, "--traces");
   const [heldoutFiles, rest] = takeList(afterTraces, "--heldout-traces", { optional: true });
   const v = parseFlags(rest, {
-    out: { type: "string" }, model: { type: "string" }, hidden: { type: "string" }, epochs: { type: "string" }, batch: { type: "string" },
-    "learning-rate": { type: "string" }, "token-bias-penalty": { type: "string" }, "position-buckets": { type: "string" },
-    seed: { type: "string" }, json: { type: "boolean" },
+    out: { type: "string" },
+    model: { type: "string" },
+    hidden: { type: "string" },
+    epochs: { type: "string" },
+    batch: { type: "string" },
+    "learning-rate": { type: "string" },
+    "token-bias-penalty": { type: "string" },
+    "position-buckets": { type: "string" },
+    seed: { type: "string" },
+    json: { type: "boolean" },
   });
   if (v.out === undefined) throw new UsageError("--out is required (the predictor .onnx file to write)");
   const positive = (x: number) => x > 0 && Number.isFinite(x);
@@ -32,7 +39,13 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const batch = numberFlag("batch", v.batch, 256, isPositiveInt, "a positive integer");
   const learningRate = numberFlag("learning-rate", v["learning-rate"], 2e-3, positive, "a positive number");
   const penalty = numberFlag("token-bias-penalty", v["token-bias-penalty"], 0.5, positive, "a positive number");
-  const buckets = numberFlag("position-buckets", v["position-buckets"], DEFAULT_POSITION_BUCKETS, (x) => isPositiveInt(x) && x <= 32, "an integer in 1..32");
+  const buckets = numberFlag(
+    "position-buckets",
+    v["position-buckets"],
+    DEFAULT_POSITION_BUCKETS,
+    (x) => isPositiveInt(x) && x <= 32,
+    "an integer in 1..32",
+  );
   const seed = numberFlag("seed", v.seed, 1, isNonNegativeInt, "a non-negative integer");
 
   const traces = readTraces(traceFiles).map((t) => t.trace);
@@ -42,12 +55,17 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const first = traces[0];
   for (const t of heldout) {
     if (t.numLayers !== first.numLayers || t.numExperts !== first.numExperts || t.topK !== first.topK) {
-      throw new UsageError(`--heldout-traces: L=${t.numLayers} E=${t.numExperts} k=${t.topK}, the training traces have L=${first.numLayers} E=${first.numExperts} k=${first.topK}`);
+      throw new UsageError(
+        `--heldout-traces: L=${t.numLayers} E=${t.numExperts} k=${t.topK}, the training traces have L=${first.numLayers} E=${first.numExperts} k=${first.topK}`,
+      );
     }
   }
   for (const [i, t] of [...traces, ...heldout].entries()) {
     const bad = t.tokenIds.find((id) => id >= embedding.vocab);
-    if (bad !== undefined) throw new UsageError(`trace ${i}: token id ${bad} is outside ${modelDir}'s vocabulary [0, ${embedding.vocab}): traces of another model?`);
+    if (bad !== undefined)
+      throw new UsageError(
+        `trace ${i}: token id ${bad} is outside ${modelDir}'s vocabulary [0, ${embedding.vocab}): traces of another model?`,
+      );
   }
 
   const t0 = performance.now();
@@ -55,11 +73,18 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const heldoutExamples = heldout.length === 0 ? undefined : routingExamples(heldout, buckets);
   const epochLog: { epoch: number; loss: number; heldout_loss?: number }[] = [];
   const { model } = trainMlp(embedding, examples, {
-    hidden, epochs, batch, learningRate, seed,
+    hidden,
+    epochs,
+    batch,
+    learningRate,
+    seed,
     onEpoch: (epoch, loss, m) => {
       const entry = { epoch, loss, ...(heldoutExamples ? { heldout_loss: mlpLoss(m, heldoutExamples) } : {}) };
       epochLog.push(entry);
-      if (!v.json) console.error(`epoch ${epoch + 1}/${epochs}: BCE ${loss.toFixed(4)}${entry.heldout_loss === undefined ? "" : `, held-out ${entry.heldout_loss.toFixed(4)}`}`);
+      if (!v.json)
+        console.error(
+          `epoch ${epoch + 1}/${epochs}: BCE ${loss.toFixed(4)}${entry.heldout_loss === undefined ? "" : `, held-out ${entry.heldout_loss.toFixed(4)}`}`,
+        );
     },
   });
   const mlpOnly = { loss: mlpLoss(model, examples), heldout_loss: heldoutExamples && mlpLoss(model, heldoutExamples) };
@@ -71,18 +96,42 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const onnx = buildMlpPredictorModel(model, { traceTokens: examples.tokens, source });
   writeFileSync(v.out, onnx);
   const summary = {
-    out: v.out, kind: "mlp", bytes: onnx.length, trace_tokens: examples.tokens, examples: examples.tokenIds.length, traces: traceFiles,
-    heldout_traces: heldoutFiles, model: modelDir, num_layers: model.numLayers, num_experts: model.numExperts, top_k: model.topK,
-    vocab: model.vocab, embedding_dim: model.dim, hidden, position_buckets: buckets, epochs, batch, learning_rate: learningRate,
-    token_bias_penalty: penalty, seed, epoch_log: epochLog, mlp_only: mlpOnly, final, seconds,
+    out: v.out,
+    kind: "mlp",
+    bytes: onnx.length,
+    trace_tokens: examples.tokens,
+    examples: examples.tokenIds.length,
+    traces: traceFiles,
+    heldout_traces: heldoutFiles,
+    model: modelDir,
+    num_layers: model.numLayers,
+    num_experts: model.numExperts,
+    top_k: model.topK,
+    vocab: model.vocab,
+    embedding_dim: model.dim,
+    hidden,
+    position_buckets: buckets,
+    epochs,
+    batch,
+    learning_rate: learningRate,
+    token_bias_penalty: penalty,
+    seed,
+    epoch_log: epochLog,
+    mlp_only: mlpOnly,
+    final,
+    seconds,
   };
   if (v.json) {
     console.log(JSON.stringify(summary));
     return;
   }
   const held = (x: number | undefined) => (x === undefined ? "" : `, held-out ${x.toFixed(4)}`);
-  console.log(`${v.out}: mlp predictor (${(onnx.length / 1e6).toFixed(1)} MB), ${examples.tokens} trace tokens (${examples.tokenIds.length} distinct token/position-bucket examples), ${seconds.toFixed(1)} s`);
-  console.log(`  BCE: MLP ${mlpOnly.loss.toFixed(4)}${held(mlpOnly.heldout_loss)}; with token bias ${final.loss.toFixed(4)}${held(final.heldout_loss)}`);
+  console.log(
+    `${v.out}: mlp predictor (${(onnx.length / 1e6).toFixed(1)} MB), ${examples.tokens} trace tokens (${examples.tokenIds.length} distinct token/position-bucket examples), ${seconds.toFixed(1)} s`,
+  );
+  console.log(
+    `  BCE: MLP ${mlpOnly.loss.toFixed(4)}${held(mlpOnly.heldout_loss)}; with token bias ${final.loss.toFixed(4)}${held(final.heldout_loss)}`,
+  );
 }
 
 /** The model's token embedding [V, D], scaled to unit RMS. */

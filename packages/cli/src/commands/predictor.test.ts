@@ -42,7 +42,8 @@ test("predictor prior writes the frequency prior of the traces and reports it", 
   assert.equal(out.kind, "frequency-prior");
   assert.equal(out.trace_tokens, trace.tokens);
   assert.deepEqual([out.num_layers, out.num_experts, out.top_k], [trace.numLayers, trace.numExperts, trace.topK]);
-  for (const row of out.prior as number[][]) assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - trace.topK) < 1e-5, "each layer's row sums to k");
+  for (const row of out.prior as number[][])
+    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - trace.topK) < 1e-5, "each layer's row sums to k");
 });
 
 test("predictor eval scores the prior: recall@k and batch coverage as computed independently", async () => {
@@ -60,9 +61,17 @@ test("predictor eval scores the prior: recall@k and batch coverage as computed i
     const top = [...counts.keys()].sort((a, b) => counts[b] - counts[a] || a - b).slice(0, k);
     expected.push(top.reduce((n, e) => n + counts[e], 0) / (T * k));
   }
-  out.recall_at_k.per_layer.forEach((x: number, l: number) => assert.ok(Math.abs(x - expected[l]) < 1e-9, `layer ${l}: ${x} vs ${expected[l]}`));
-  assert.deepEqual(out.batch_coverage.map((b: { batch: number }) => b.batch), [1, 4, 8, 16]);
-  assert.deepEqual(out.batch_coverage.map((b: { batches: number }) => b.batches), [1, 4, 8, 16].map((b) => decodeSchedule(trace, b).steps));
+  out.recall_at_k.per_layer.forEach((x: number, l: number) =>
+    assert.ok(Math.abs(x - expected[l]) < 1e-9, `layer ${l}: ${x} vs ${expected[l]}`),
+  );
+  assert.deepEqual(
+    out.batch_coverage.map((b: { batch: number }) => b.batch),
+    [1, 4, 8, 16],
+  );
+  assert.deepEqual(
+    out.batch_coverage.map((b: { batches: number }) => b.batches),
+    [1, 4, 8, 16].map((b) => decodeSchedule(trace, b).steps),
+  );
   assert.deepEqual(out.batch_coverage[0].per_layer, out.recall_at_k.per_layer);
   for (const b of out.batch_coverage) for (const x of b.per_layer) assert.ok(x >= 0 && x <= 1);
 });
@@ -80,13 +89,18 @@ test("bad input gets one line naming the problem and a non-zero exit", async () 
   const otherPath = join(dir, "other.trace");
   writeTrace(otherPath, {
     ...other,
-    tokenIds: small(trace.tokenIds, 1) as Int32Array, positions: small(trace.positions, 1) as Int32Array,
-    experts: small(trace.experts, trace.numLayers * trace.topK) as Uint16Array, weights: small(trace.weights, trace.numLayers * trace.topK) as Float32Array,
+    tokenIds: small(trace.tokenIds, 1) as Int32Array,
+    positions: small(trace.positions, 1) as Int32Array,
+    experts: small(trace.experts, trace.numLayers * trace.topK) as Uint16Array,
+    weights: small(trace.weights, trace.numLayers * trace.topK) as Float32Array,
   });
   const cases: [string[], RegExp][] = [
     [["predictor", "eval", "--model", priorPath, "--traces", otherPath], /predicts 4 x 16, the traces have L=4 E=32/],
     [["predictor", "eval", "--model", join(dir, "none.onnx"), "--traces", tracePath], /--model .*none\.onnx: not found/],
-    [["predictor", "prior", "--traces", tracePath, otherPath, "--out", join(dir, "x.onnx")], /other\.trace: L=4 E=32 k=2, but .*text\.trace has L=4 E=16 k=2/],
+    [
+      ["predictor", "prior", "--traces", tracePath, otherPath, "--out", join(dir, "x.onnx")],
+      /other\.trace: L=4 E=32 k=2, but .*text\.trace has L=4 E=16 k=2/,
+    ],
     [["predictor", "prior", "--out", join(dir, "x.onnx")], /--traces is required/],
     [["predictor", "fit"], /unknown subcommand "fit" \(expected: prior, train, eval\)/],
     [["predictor", "train", "--traces", tracePath], /--out is required/],
@@ -113,7 +127,10 @@ test("predictor train writes a trained predictor that eval scores above the base
   assert.equal(r.code, 0, r.stderr);
   const e = JSON.parse(r.stdout);
   assert.match(e.predictor, /^mlp \(trained\)/);
-  assert.deepEqual(e.baselines.map((b: { name: string }) => b.name), ["prior", "previous-token", "pre-gate"]);
+  assert.deepEqual(
+    e.baselines.map((b: { name: string }) => b.name),
+    ["prior", "previous-token", "pre-gate"],
+  );
   // previous-token recall@k, computed here: the share of each token's experts that its predecessor in the
   // sequence used (a sequence's first token: the prior's top-k, the k most frequent experts of the layer).
   const { tokens: T, numLayers: L, numExperts: E, topK: k } = trace;
@@ -141,19 +158,49 @@ test("predictor train writes a trained predictor that eval scores above the base
 test("bench predictor prints the predictor's coverage as ratios against each baseline", async () => {
   const out = join(dir, "bench-mlp.onnx");
   assert.equal((await run("predictor", "train", "--traces", tracePath, "--out", out, "--epochs", "2", "--hidden", "16")).code, 0);
-  const r = await run("bench", "predictor", "--traces", tracePath, "--predictor", out, "--prior", priorPath, "--batch-sizes", "1,4", "--json");
+  const r = await run(
+    "bench",
+    "predictor",
+    "--traces",
+    tracePath,
+    "--predictor",
+    out,
+    "--prior",
+    priorPath,
+    "--batch-sizes",
+    "1,4",
+    "--json",
+  );
   assert.equal(r.code, 0, r.stderr);
   const b = JSON.parse(r.stdout);
   assert.equal(b.tokens, trace.tokens);
-  assert.deepEqual(b.ratios.map((x: { baseline: string }) => x.baseline), ["prior", "previous-token", "pre-gate"]);
+  assert.deepEqual(
+    b.ratios.map((x: { baseline: string }) => x.baseline),
+    ["prior", "previous-token", "pre-gate"],
+  );
   for (const [i, ratio] of b.ratios.entries()) {
     const base = b.baselines[i];
     assert.ok(Math.abs(ratio.recall_at_k - b.predictor.recall_at_k.mean / base.recall_at_k.mean) < 1e-12);
     assert.ok(Math.abs(ratio.batch_coverage["4"] - b.predictor.batch_coverage[1].mean / base.batch_coverage[1].mean) < 1e-12);
   }
-  assert.deepEqual(b.latency.map((x: { batch: number }) => x.batch), [1, 4]);
-  for (const x of b.latency) assert.ok(x.predictor_ms > 0 && x.decode_step_ms > 0 && Math.abs(x.ratio - x.predictor_ms / x.decode_step_ms) < 1e-12);
-  const table = await run("bench", "predictor", "--traces", tracePath, "--predictor", out, "--prior", priorPath, "--no-pre-gate", "--no-latency");
+  assert.deepEqual(
+    b.latency.map((x: { batch: number }) => x.batch),
+    [1, 4],
+  );
+  for (const x of b.latency)
+    assert.ok(x.predictor_ms > 0 && x.decode_step_ms > 0 && Math.abs(x.ratio - x.predictor_ms / x.decode_step_ms) < 1e-12);
+  const table = await run(
+    "bench",
+    "predictor",
+    "--traces",
+    tracePath,
+    "--predictor",
+    out,
+    "--prior",
+    priorPath,
+    "--no-pre-gate",
+    "--no-latency",
+  );
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /ratio predictor\//);
   assert.doesNotMatch(table.stdout, /pre-gate|latency/);

@@ -43,10 +43,20 @@ async function priorCommand(argv: string[]): Promise<void> {
   const { numLayers: L, numExperts: E } = prior;
   const rows = Array.from({ length: L }, (_, l) => Array.from(prior.probabilities.subarray(l * E, (l + 1) * E)));
   if (v.json) {
-    console.log(JSON.stringify({
-      out: v.out, kind: "frequency-prior", baseline: true, trace_tokens: prior.tokens, num_layers: L, num_experts: E, top_k: prior.topK,
-      traces: traceFiles, bytes: model.length, prior: rows,
-    }));
+    console.log(
+      JSON.stringify({
+        out: v.out,
+        kind: "frequency-prior",
+        baseline: true,
+        trace_tokens: prior.tokens,
+        num_layers: L,
+        num_experts: E,
+        top_k: prior.topK,
+        traces: traceFiles,
+        bytes: model.length,
+        prior: rows,
+      }),
+    );
     return;
   }
   console.log(`${v.out}: frequency prior of ${prior.tokens} tokens from ${traceFiles.length} trace(s), L=${L} E=${E} k=${prior.topK}`);
@@ -56,20 +66,32 @@ async function priorCommand(argv: string[]): Promise<void> {
 async function evalCommand(argv: string[]): Promise<void> {
   const [traceFiles, rest] = takeList(argv, "--traces");
   const v = parseFlags(rest, {
-    model: { type: "string" }, "batch-sizes": { type: "string" }, threads: { type: "string" }, provider: { type: "string" }, json: { type: "boolean" },
-    prior: { type: "string" }, "model-dir": { type: "string" }, "no-pre-gate": { type: "boolean" },
+    model: { type: "string" },
+    "batch-sizes": { type: "string" },
+    threads: { type: "string" },
+    provider: { type: "string" },
+    json: { type: "boolean" },
+    prior: { type: "string" },
+    "model-dir": { type: "string" },
+    "no-pre-gate": { type: "boolean" },
   });
   if (v.model === undefined) throw new UsageError("--model is required (a predictor .onnx file)");
-  const batchSizes = v["batch-sizes"] === undefined
-    ? DEFAULT_BATCH_SIZES
-    : v["batch-sizes"].split(",").map((b) => numberFlag("batch-sizes", b, 0, isPositiveInt, "a comma-separated list of positive integers"));
+  const batchSizes =
+    v["batch-sizes"] === undefined
+      ? DEFAULT_BATCH_SIZES
+      : v["batch-sizes"]
+          .split(",")
+          .map((b) => numberFlag("batch-sizes", b, 0, isPositiveInt, "a comma-separated list of positive integers"));
   const threads = numberFlag("threads", v.threads, 1, isPositiveInt, "a positive integer");
   const provider = (v.provider ?? "cpu") as ExecutionProvider;
   if (provider !== "cpu" && provider !== "cuda") throw new UsageError(`--provider must be cpu or cuda, got ${JSON.stringify(provider)}`);
   const modelDir = v["model-dir"] ?? BUNDLED_MODEL_DIR;
   const truth = concatTraces(readTraces(traceFiles));
   const methods = await scoreWithBaselines(truth, v.model, {
-    batchSizes, threads, executionProvider: provider, flag: "--model",
+    batchSizes,
+    threads,
+    executionProvider: provider,
+    flag: "--model",
     prior: v.prior ?? join(modelDir, "predictor-prior.onnx"),
     modelDir: v["no-pre-gate"] ? undefined : modelDir,
   });
@@ -81,15 +103,24 @@ async function evalCommand(argv: string[]): Promise<void> {
       batch_coverage: m.report.batchCoverage.map((b) => ({ batch: b.batch, batches: b.batches, per_layer: b.perLayer, mean: b.mean })),
       seconds: m.seconds,
     });
-    console.log(JSON.stringify({
-      model: v.model, predictor: info === undefined ? null : describePredictor(info), traces: traceFiles,
-      tokens: main.report.tokens, num_layers: main.report.numLayers, num_experts: main.report.numExperts, top_k: main.report.topK,
-      ...scores(main),
-      baselines: baselines.map((m) => ({ name: m.name, description: m.description, ...scores(m) })),
-    }));
+    console.log(
+      JSON.stringify({
+        model: v.model,
+        predictor: info === undefined ? null : describePredictor(info),
+        traces: traceFiles,
+        tokens: main.report.tokens,
+        num_layers: main.report.numLayers,
+        num_experts: main.report.numExperts,
+        top_k: main.report.topK,
+        ...scores(main),
+        baselines: baselines.map((m) => ({ name: m.name, description: m.description, ...scores(m) })),
+      }),
+    );
     return;
   }
-  console.log(`scored on ${main.report.tokens} tokens of ${traceFiles.join(", ")} (L=${main.report.numLayers}, E=${main.report.numExperts}, k=${main.report.topK}); batches are decode steps of B sequences`);
+  console.log(
+    `scored on ${main.report.tokens} tokens of ${traceFiles.join(", ")} (L=${main.report.numLayers}, E=${main.report.numExperts}, k=${main.report.topK}); batches are decode steps of B sequences`,
+  );
   for (const m of methods) printReport(m);
 }
 

@@ -20,7 +20,15 @@ export async function scoreCommand(argv: string[]): Promise<void> {
     const r = await score(rt, tok.encodePrompt(text));
     const seconds = (performance.now() - t0) / 1000;
     if (v.json) {
-      console.log(JSON.stringify({ file: v.file, tokens: r.tokens, mean_nll: r.meanNll, perplexity: r.perplexity, tokens_per_s: Math.round(r.tokens / seconds) }));
+      console.log(
+        JSON.stringify({
+          file: v.file,
+          tokens: r.tokens,
+          mean_nll: r.meanNll,
+          perplexity: r.perplexity,
+          tokens_per_s: Math.round(r.tokens / seconds),
+        }),
+      );
     } else {
       console.log(`${v.file}: ${r.tokens} tokens, mean NLL ${r.meanNll.toFixed(4)} nats/token, perplexity ${r.perplexity.toFixed(3)}`);
     }

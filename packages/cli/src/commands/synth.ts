@@ -2,7 +2,15 @@
 // capacity planning and load tests without downloadable weights.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { InvalidInputError, SYNTH_DTYPES, SYNTH_FAMILIES, writeSynthCheckpoint, type SynthDType, type SynthGeometry, type SynthResult } from "@expertmesh/model";
+import {
+  InvalidInputError,
+  SYNTH_DTYPES,
+  SYNTH_FAMILIES,
+  writeSynthCheckpoint,
+  type SynthDType,
+  type SynthGeometry,
+  type SynthResult,
+} from "@expertmesh/model";
 import { fileFlagError, isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 
 export const SYNTH_USAGE = `usage: expertmesh synth (--config-like DIR | --hidden H --intermediate F --layers L --experts E --top-k K)
@@ -50,8 +58,16 @@ const FLAGS = {
 } as const;
 
 const SIZES: [keyof typeof FLAGS, keyof SynthGeometry][] = [
-  ["hidden", "hidden"], ["intermediate", "intermediate"], ["layers", "layers"], ["experts", "experts"], ["top-k", "topK"],
-  ["heads", "heads"], ["kv-heads", "kvHeads"], ["head-dim", "headDim"], ["vocab", "vocab"], ["max-positions", "maxPositions"],
+  ["hidden", "hidden"],
+  ["intermediate", "intermediate"],
+  ["layers", "layers"],
+  ["experts", "experts"],
+  ["top-k", "topK"],
+  ["heads", "heads"],
+  ["kv-heads", "kvHeads"],
+  ["head-dim", "headDim"],
+  ["vocab", "vocab"],
+  ["max-positions", "maxPositions"],
 ];
 
 export async function synthCommand(argv: string[]): Promise<void> {
@@ -76,7 +92,9 @@ export async function synthCommand(argv: string[]): Promise<void> {
       throw fileFlagError("--config-like", file, e);
     }
   } else {
-    const missing = SIZES.slice(0, 5).filter(([flag]) => v[flag] === undefined).map(([flag]) => `--${flag}`);
+    const missing = SIZES.slice(0, 5)
+      .filter(([flag]) => v[flag] === undefined)
+      .map(([flag]) => `--${flag}`);
     if (missing.length) throw new UsageError(`${missing.join(", ")} required without --config-like DIR (see expertmesh synth --help)`);
   }
   const dtype = (v.dtype ?? "f32") as SynthDType;
@@ -95,9 +113,23 @@ export async function synthCommand(argv: string[]): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const c = r.config;
   const summary = {
-    out: r.dir, family: r.family, dtype, seed, parameters: r.parameters, bytes: r.bytes, files: r.files,
-    hidden: c.hiddenSize, intermediate: c.intermediateSize, layers: c.numLayers, experts: c.numExperts, top_k: c.topK,
-    heads: c.numHeads, kv_heads: c.numKvHeads, head_dim: c.headDim, vocab: c.vocabSize, max_positions: c.maxPositions,
+    out: r.dir,
+    family: r.family,
+    dtype,
+    seed,
+    parameters: r.parameters,
+    bytes: r.bytes,
+    files: r.files,
+    hidden: c.hiddenSize,
+    intermediate: c.intermediateSize,
+    layers: c.numLayers,
+    experts: c.numExperts,
+    top_k: c.topK,
+    heads: c.numHeads,
+    kv_heads: c.numKvHeads,
+    head_dim: c.headDim,
+    vocab: c.vocabSize,
+    max_positions: c.maxPositions,
     seconds: Math.round(seconds * 100) / 100,
   };
   if (v.json) {

@@ -14,7 +14,13 @@ export async function traceCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === "import") return traceImport(rest);
   if (sub !== "record") throw new UsageError(`trace: unknown subcommand ${JSON.stringify(sub ?? "")} (expected: record, import)`);
-  const v = parseFlags(rest, { ...modelFlags, file: { type: "string" }, out: { type: "string" }, "max-tokens": { type: "string" }, json: { type: "boolean" } });
+  const v = parseFlags(rest, {
+    ...modelFlags,
+    file: { type: "string" },
+    out: { type: "string" },
+    "max-tokens": { type: "string" },
+    json: { type: "boolean" },
+  });
   if (v.file === undefined) throw new UsageError("--file is required");
   if (v.out === undefined) throw new UsageError("--out is required");
   const maxTokens = numberFlag("max-tokens", v["max-tokens"], Infinity, isPositiveInt, "a positive integer");
@@ -40,7 +46,11 @@ export async function traceCommand(argv: string[]): Promise<void> {
     const trace = await recordTrace(rt, sequences, { model: rt.checkpoint.dir, source: v.file });
     writeTrace(v.out, trace);
     const summary = { out: v.out, tokens: trace.tokens, sequences: trace.sequences.length, seconds: (performance.now() - t0) / 1000 };
-    console.log(v.json ? JSON.stringify(summary) : `${v.out}: ${summary.tokens} tokens in ${summary.sequences} sequences (${summary.seconds.toFixed(1)} s)`);
+    console.log(
+      v.json
+        ? JSON.stringify(summary)
+        : `${v.out}: ${summary.tokens} tokens in ${summary.sequences} sequences (${summary.seconds.toFixed(1)} s)`,
+    );
   } finally {
     await rt.release();
   }
@@ -49,7 +59,13 @@ export async function traceCommand(argv: string[]): Promise<void> {
 async function traceImport(argv: string[]): Promise<void> {
   let parsed;
   try {
-    const options = { format: { type: "string" }, out: { type: "string" }, config: { type: "string" }, "num-experts": { type: "string" }, json: { type: "boolean" } } as const;
+    const options = {
+      format: { type: "string" },
+      out: { type: "string" },
+      config: { type: "string" },
+      "num-experts": { type: "string" },
+      json: { type: "boolean" },
+    } as const;
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -59,7 +75,8 @@ async function traceImport(argv: string[]): Promise<void> {
   if (v.format !== "jsonl") throw new UsageError(`--format must be jsonl, got ${JSON.stringify(v.format ?? null)}`);
   if (files.length !== 1) throw new UsageError(`trace import takes one input FILE, got ${files.length}`);
   if (v.out === undefined) throw new UsageError("--out is required");
-  if ((v.config === undefined) === (v["num-experts"] === undefined)) throw new UsageError("give one of --config config.json or --num-experts E (the lines do not say E)");
+  if ((v.config === undefined) === (v["num-experts"] === undefined))
+    throw new UsageError("give one of --config config.json or --num-experts E (the lines do not say E)");
   let E: number;
   let L: number | undefined;
   let k: number | undefined;
@@ -97,6 +114,17 @@ async function traceImport(argv: string[]): Promise<void> {
     throw new UsageError(`${file} has L=${trace.numLayers} k=${trace.topK}, but --config ${v.config} says L=${L} k=${k}`);
   }
   writeTrace(v.out, trace);
-  const summary = { out: v.out, tokens: trace.tokens, sequences: trace.sequences.length, num_layers: trace.numLayers, num_experts: E, top_k: trace.topK };
-  console.log(v.json ? JSON.stringify(summary) : `${v.out}: ${summary.tokens} tokens in ${summary.sequences} sequences, L=${trace.numLayers} E=${E} k=${trace.topK}`);
+  const summary = {
+    out: v.out,
+    tokens: trace.tokens,
+    sequences: trace.sequences.length,
+    num_layers: trace.numLayers,
+    num_experts: E,
+    top_k: trace.topK,
+  };
+  console.log(
+    v.json
+      ? JSON.stringify(summary)
+      : `${v.out}: ${summary.tokens} tokens in ${summary.sequences} sequences, L=${trace.numLayers} E=${E} k=${trace.topK}`,
+  );
 }

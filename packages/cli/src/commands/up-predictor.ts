@@ -35,7 +35,8 @@ export function choosePredictor(modelDir: string, flag: string | undefined, none
     if (p.numLayers !== model.numLayers || p.numExperts !== model.numExperts) throw new UsageError(`--predictor ${mismatch(flag, p)}`);
     return { file: flag };
   }
-  const fallback = `serving without route prediction (no prefetch hints${policy === "expertflow" ? "; policy expertflow loads on demand" : ""}). ` +
+  const fallback =
+    `serving without route prediction (no prefetch hints${policy === "expertflow" ? "; policy expertflow loads on demand" : ""}). ` +
     `Train one with \`expertmesh trace record\` + \`expertmesh predictor train\` and pass --predictor FILE, or pass --no-predictor to silence this`;
   const own = join(modelDir, "predictor.onnx");
   if (!existsSync(own)) return { warning: `${modelDir} has no predictor.onnx: ${fallback}` };

@@ -15,7 +15,11 @@ export class ManagedProcess {
   private tail: string[] = [];
   readonly exited: Promise<number | null>;
 
-  private constructor(readonly name: string, readonly child: ChildProcess, onLine?: (line: string) => void) {
+  private constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    onLine?: (line: string) => void,
+  ) {
     const keep = (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n")) {
         if (!line) continue;
@@ -29,7 +33,12 @@ export class ManagedProcess {
     this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
   }
 
-  static start(name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): ManagedProcess {
+  static start(
+    name: string,
+    command: string,
+    args: string[],
+    opts: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+  ): ManagedProcess {
     const [cmd, argv] = SETPRIV === undefined ? [command, args] : [SETPRIV, ["--pdeathsig", "SIGTERM", "--", command, ...args]];
     const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
     return new ManagedProcess(name, child, opts.onLine);

@@ -9,7 +9,11 @@ export interface PortUse {
 /** A port the launcher needs is taken; found before anything was started. */
 export class PortInUseError extends Error {
   override readonly name = "PortInUseError";
-  constructor(readonly port: number, readonly what: string, host: string) {
+  constructor(
+    readonly port: number,
+    readonly what: string,
+    host: string,
+  ) {
     super(`port ${port} (${what}) is already in use on ${host}; nothing was started`);
   }
 }

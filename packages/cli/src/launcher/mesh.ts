@@ -100,11 +100,13 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
   await assertPortsFree([
     { port: o.port ?? 0, what: "router gRPC, --port" },
     { port: o.httpPort ?? 0, what: "router HTTP, --http-port" },
-    ...(base === undefined ? [] : [
-      { port: base, what: "router metrics, --metrics-port" },
-      ...Array.from({ length: shardCount }, (_, i) => ({ port: base + 1 + i, what: `shard ${i} metrics, --metrics-port + ${1 + i}` })),
-      { port: base + 1 + shardCount, what: `predictor metrics, --metrics-port + ${1 + shardCount}` },
-    ]),
+    ...(base === undefined
+      ? []
+      : [
+          { port: base, what: "router metrics, --metrics-port" },
+          ...Array.from({ length: shardCount }, (_, i) => ({ port: base + 1 + i, what: `shard ${i} metrics, --metrics-port + ${1 + i}` })),
+          { port: base + 1 + shardCount, what: `predictor metrics, --metrics-port + ${1 + shardCount}` },
+        ]),
   ]);
   const secure = o.secure ?? process.env.EXPERTMESH_SECURE_MESH === "1";
   const started: ManagedProcess[] = [];
@@ -123,7 +125,15 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
     const tlsArgs = (identity: string, allowedPeers?: string[]): string[] => {
       if (!pki) return [];
       const id = pki.issue({ name: identity });
-      return ["--tls-cert", id.certFile, "--tls-key", id.keyFile, "--tls-ca", pki.caFile, ...(allowedPeers ? ["--tls-allowed-peers", allowedPeers.join(",")] : [])];
+      return [
+        "--tls-cert",
+        id.certFile,
+        "--tls-key",
+        id.keyFile,
+        "--tls-ca",
+        pki.caFile,
+        ...(allowedPeers ? ["--tls-allowed-peers", allowedPeers.join(",")] : []),
+      ];
     };
     const password = () => randomBytes(18).toString("base64url");
     const natsUsers = new Map<string, NatsUser>();
@@ -142,13 +152,22 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
       const u = natsUsers.get(name);
       return u ? { [`${prefix}NATS_USER`]: u.user, [`${prefix}NATS_PASSWORD`]: u.password } : {};
     };
-    const envPrefix = (name: string) => (name === "router" ? "EXPERTMESH_ROUTER_" : name === "predictor" ? "EXPERTMESH_PREDICTOR_" : "EXPERTMESH_SHARD_");
+    const envPrefix = (name: string) =>
+      name === "router" ? "EXPERTMESH_ROUTER_" : name === "predictor" ? "EXPERTMESH_PREDICTOR_" : "EXPERTMESH_SHARD_";
     /**
      * Starts one service and waits until it reports SERVING. Without a fixed port the service binds port 0
      * and its "ready" log line names the address it got: a port picked here and bound there later could be
      * taken in between by any other process on the machine (parallel test runs did exactly that).
      */
-    const launch = async (name: string, main: string, args: string[], service: string, port?: number, metricsPort?: number, withHttp = false): Promise<ServiceProcess> => {
+    const launch = async (
+      name: string,
+      main: string,
+      args: string[],
+      service: string,
+      port?: number,
+      metricsPort?: number,
+      withHttp = false,
+    ): Promise<ServiceProcess> => {
       const metrics = metricsPort === undefined ? [] : ["--metrics-port", String(metricsPort)];
       let announce: (line: ReadyLine) => void = () => {};
       const announced = new Promise<ReadyLine>((resolve) => (announce = resolve));
@@ -168,28 +187,75 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
       });
       const ready = await Promise.race([announced, exited]);
       await Promise.race([waitForServing(ready.address, service, deadline, { signal: startFailed.signal, credentials: creds() }), exited]);
-      return { name, address: ready.address, process: proc, ...(ready.http ? { http: ready.http } : {}), ...(metricsPort === undefined ? {} : { metrics: `http://127.0.0.1:${metricsPort}/metrics` }) };
+      return {
+        name,
+        address: ready.address,
+        process: proc,
+        ...(ready.http ? { http: ready.http } : {}),
+        ...(metricsPort === undefined ? {} : { metrics: `http://127.0.0.1:${metricsPort}/metrics` }),
+      };
     };
     const internalPeers = ["router", "expertmesh-operator"];
-    const predictor = o.predictor === false ? undefined : await launch(
-      "predictor", SERVICE_MAIN.predictor, [...(typeof o.predictor === "string" ? ["--predictor", resolve(o.predictor)] : []), ...tlsArgs("predictor", internalPeers)],
-      "expertmesh.v1.PredictorService",
-      undefined, base === undefined ? undefined : base + 1 + shardCount,
-    );
+    const predictor =
+      o.predictor === false
+        ? undefined
+        : await launch(
+            "predictor",
+            SERVICE_MAIN.predictor,
+            [...(typeof o.predictor === "string" ? ["--predictor", resolve(o.predictor)] : []), ...tlsArgs("predictor", internalPeers)],
+            "expertmesh.v1.PredictorService",
+            undefined,
+            base === undefined ? undefined : base + 1 + shardCount,
+          );
     const shards = await Promise.all(
       Array.from({ length: shardCount }, (_, i) =>
-        launch(`shard-${i}`, SERVICE_MAIN.shard, [
-          "--model", model, "--shard-id", String(i), "--shards", String(shardCount), "--replicas", String(replicas),
-          "--device-budget", o.deviceBudget ?? "100%", "--policy", o.policy ?? "lru", ...natsArgs,
-          ...tlsArgs(`expert-shard-${i}`, internalPeers), ...(o.shardArgs ?? []),
-        ], "expertmesh.v1.ExpertShardService", undefined, base === undefined ? undefined : base + 1 + i),
+        launch(
+          `shard-${i}`,
+          SERVICE_MAIN.shard,
+          [
+            "--model",
+            model,
+            "--shard-id",
+            String(i),
+            "--shards",
+            String(shardCount),
+            "--replicas",
+            String(replicas),
+            "--device-budget",
+            o.deviceBudget ?? "100%",
+            "--policy",
+            o.policy ?? "lru",
+            ...natsArgs,
+            ...tlsArgs(`expert-shard-${i}`, internalPeers),
+            ...(o.shardArgs ?? []),
+          ],
+          "expertmesh.v1.ExpertShardService",
+          undefined,
+          base === undefined ? undefined : base + 1 + i,
+        ),
       ),
     );
-    const router = await launch("router", SERVICE_MAIN.router, [
-      "--model", model, "--shards", shards.map((s) => s.address).join(","), "--replicas", String(replicas),
-      ...(predictor ? ["--predictor", predictor.address] : []), ...natsArgs, ...tlsArgs("router"),
-      ...(o.httpPort === undefined ? [] : ["--http-port", String(o.httpPort)]), ...(o.routerArgs ?? []),
-    ], "expertmesh.v1.InferenceService", o.port, base, o.httpPort !== undefined);
+    const router = await launch(
+      "router",
+      SERVICE_MAIN.router,
+      [
+        "--model",
+        model,
+        "--shards",
+        shards.map((s) => s.address).join(","),
+        "--replicas",
+        String(replicas),
+        ...(predictor ? ["--predictor", predictor.address] : []),
+        ...natsArgs,
+        ...tlsArgs("router"),
+        ...(o.httpPort === undefined ? [] : ["--http-port", String(o.httpPort)]),
+        ...(o.routerArgs ?? []),
+      ],
+      "expertmesh.v1.InferenceService",
+      o.port,
+      base,
+      o.httpPort !== undefined,
+    );
     const natsHandle = nats && {
       url: nats.url,
       port: nats.port,
@@ -203,11 +269,19 @@ export async function startMesh(o: MeshOptions = {}): Promise<Mesh> {
       },
     };
     return {
-      router, http: o.httpPort === undefined ? undefined : router.http, shards, predictor, nats: natsHandle, stop: stopAll,
+      router,
+      http: o.httpPort === undefined ? undefined : router.http,
+      shards,
+      predictor,
+      nats: natsHandle,
+      stop: stopAll,
       ...(pki && operator ? { tls: { caFile: pki.caFile, operator } } : {}),
       clientOptions: clientTls ? { tls: clientTls } : {},
       credentials: creds,
-      extraShard: (id) => ({ args: [...natsArgs, ...tlsArgs(`expert-shard-${id}`, internalPeers)], env: natsEnv(`shard-${id}`, "EXPERTMESH_SHARD_") }),
+      extraShard: (id) => ({
+        args: [...natsArgs, ...tlsArgs(`expert-shard-${id}`, internalPeers)],
+        env: natsEnv(`shard-${id}`, "EXPERTMESH_SHARD_"),
+      }),
     };
   } catch (e) {
     await stopAll();

@@ -43,7 +43,13 @@ test("a client without credentials is refused", { skip }, async () => {
   links.push(anonymous);
   await new Promise((r) => setTimeout(r, 1_000));
   assert.equal(anonymous.connected, false);
-  const wrong = createNatsLink({ servers: [nats!.url], name: "wrong", logger: silentLogger, reconnectTimeWaitMs: 100, connection: { user: "router", pass: "guess" } });
+  const wrong = createNatsLink({
+    servers: [nats!.url],
+    name: "wrong",
+    logger: silentLogger,
+    reconnectTimeWaitMs: 100,
+    connection: { user: "router", pass: "guess" },
+  });
   links.push(wrong);
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(wrong.connected, false);

@@ -15,11 +15,21 @@ export interface NatsUser {
 const INBOX = "_INBOX.>";
 
 export function routerNatsUser(password: string, user = "router"): NatsUser {
-  return { user, password, publish: ["expertmesh.v1.hints.>", PLACEMENT_SUBJECT, INBOX], subscribe: [SHARDS_ALL, PLACEMENT_SUBJECT, INBOX] };
+  return {
+    user,
+    password,
+    publish: ["expertmesh.v1.hints.>", PLACEMENT_SUBJECT, INBOX],
+    subscribe: [SHARDS_ALL, PLACEMENT_SUBJECT, INBOX],
+  };
 }
 
 export function shardNatsUser(shardId: number, password: string): NatsUser {
-  return { user: `expert-shard-${shardId}`, password, publish: [shardSubject(String(shardId)), INBOX], subscribe: [HINTS_ALL, PLACEMENT_SUBJECT, INBOX] };
+  return {
+    user: `expert-shard-${shardId}`,
+    password,
+    publish: [shardSubject(String(shardId)), INBOX],
+    subscribe: [HINTS_ALL, PLACEMENT_SUBJECT, INBOX],
+  };
 }
 
 export interface NatsServerConfigOptions {

@@ -38,7 +38,9 @@ export async function startNatsServer(o: NatsServerOptions = {}): Promise<{ proc
   const failed = proc.exited.then((code) => {
     throw new Error(`nats-server exited (code ${code}):\n${proc.output()}`);
   });
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`nats-server not ready after 10 s:\n${proc.output()}`)), 10_000).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`nats-server not ready after 10 s:\n${proc.output()}`)), 10_000).unref(),
+  );
   await Promise.race([listening, failed, timeout]);
   return { process: proc, url: `nats://127.0.0.1:${port}`, port };
 }

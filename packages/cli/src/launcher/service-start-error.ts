@@ -4,7 +4,11 @@
 export class ServiceStartError extends Error {
   override readonly name = "ServiceStartError";
 
-  constructor(readonly service: string, readonly exitCode: number | null, readonly output: string) {
+  constructor(
+    readonly service: string,
+    readonly exitCode: number | null,
+    readonly output: string,
+  ) {
     super(`${service} failed to start${exitCode === null || exitCode === -1 ? " (killed by a signal)" : ""}: ${lastError(output)}`);
   }
 }

@@ -32,7 +32,10 @@ export interface FamilyAdapter {
 /** Names shared by the families whose modules follow Llama's layout (`model.layers.{i}.self_attn`, `.mlp`). */
 export const HF_PROJ: Record<ExpertWeight, string> = { w1: "gate_proj", w2: "down_proj", w3: "up_proj" };
 
-export function llamaLayout(): Pick<FamilyAdapter, "embedTokens" | "finalNorm" | "lmHead" | "inputNorm" | "postAttentionNorm" | "attention" | "denseMlp"> {
+export function llamaLayout(): Pick<
+  FamilyAdapter,
+  "embedTokens" | "finalNorm" | "lmHead" | "inputNorm" | "postAttentionNorm" | "attention" | "denseMlp"
+> {
   return {
     embedTokens: "model.embed_tokens.weight",
     finalNorm: "model.norm.weight",

@@ -4,7 +4,11 @@ import { ConfigError } from "../errors.js";
 import type { RopeSpec } from "../config.js";
 
 export class ConfigReader {
-  constructor(readonly raw: Readonly<Record<string, unknown>>, readonly file: string, readonly family: string) {}
+  constructor(
+    readonly raw: Readonly<Record<string, unknown>>,
+    readonly file: string,
+    readonly family: string,
+  ) {}
 
   has(key: string): boolean {
     return this.raw[key] != null;
@@ -19,14 +23,16 @@ export class ConfigReader {
   /** A positive integer. */
   int(key: string, fallback?: number): number {
     const v = this.value(key, fallback);
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new ConfigError(this.file, key, `expected a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0)
+      throw new ConfigError(this.file, key, `expected a positive integer, got ${JSON.stringify(v)}`);
     return v;
   }
 
   /** A non-negative integer. */
   count(key: string, fallback?: number): number {
     const v = this.value(key, fallback);
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new ConfigError(this.file, key, `expected a non-negative integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
+      throw new ConfigError(this.file, key, `expected a non-negative integer, got ${JSON.stringify(v)}`);
     return v;
   }
 
@@ -76,7 +82,8 @@ export interface CommonConfig {
 }
 
 export function readCommon(r: ConfigReader, defaults: { rmsNormEps: number }): CommonConfig {
-  if (r.raw.hidden_act != null && r.raw.hidden_act !== "silu") r.fail("hidden_act", `only "silu" is supported, got ${JSON.stringify(r.raw.hidden_act)}`);
+  if (r.raw.hidden_act != null && r.raw.hidden_act !== "silu")
+    r.fail("hidden_act", `only "silu" is supported, got ${JSON.stringify(r.raw.hidden_act)}`);
   const numHeads = r.int("num_attention_heads");
   const numKvHeads = r.int("num_key_value_heads", numHeads);
   if (numHeads % numKvHeads) r.fail("num_key_value_heads", `${numKvHeads} does not divide num_attention_heads ${numHeads}`);

@@ -34,10 +34,13 @@ export const deepseekV3Adapter: FamilyAdapter = {
     const topKGroups = r.int("topk_group", 4);
     if (numExperts % groups) r.fail("n_group", `${groups} does not divide n_routed_experts ${numExperts}`);
     if (topKGroups > groups) r.fail("topk_group", `${topKGroups} exceeds n_group ${groups}`);
-    if (groups > 1 && numExperts / groups < 2) r.fail("n_group", `each of the ${groups} groups needs at least 2 experts (groups are ranked by their two best)`);
-    if (topK > (numExperts / groups) * topKGroups) r.fail("num_experts_per_tok", `${topK} exceeds the ${(numExperts / groups) * topKGroups} experts of the topk_group kept groups`);
+    if (groups > 1 && numExperts / groups < 2)
+      r.fail("n_group", `each of the ${groups} groups needs at least 2 experts (groups are ranked by their two best)`);
+    if (topK > (numExperts / groups) * topKGroups)
+      r.fail("num_experts_per_tok", `${topK} exceeds the ${(numExperts / groups) * topKGroups} experts of the topk_group kept groups`);
     const dense = r.count("first_k_dense_replace", 3);
-    if (dense >= c.numHiddenLayers) r.fail("first_k_dense_replace", `${dense} leaves no MoE layer among num_hidden_layers ${c.numHiddenLayers}`);
+    if (dense >= c.numHiddenLayers)
+      r.fail("first_k_dense_replace", `${dense} leaves no MoE layer among num_hidden_layers ${c.numHiddenLayers}`);
     const moeLayers = Array.from({ length: c.numHiddenLayers - dense }, (_, i) => dense + i);
     const nopeDim = r.int("qk_nope_head_dim");
     const ropeDim = r.int("qk_rope_head_dim");
@@ -59,10 +62,25 @@ export const deepseekV3Adapter: FamilyAdapter = {
       denseIntermediateSize: dense > 0 ? r.int("intermediate_size") : 0,
       headDim: kvLoraRank + ropeDim,
       valueHeadDim: kvLoraRank,
-      attention: { kind: "mla", qLoraRank: r.intOrNull("q_lora_rank"), kvLoraRank, nopeDim, ropeDim, valueDim, bias: r.bool("attention_bias", false) },
+      attention: {
+        kind: "mla",
+        qLoraRank: r.intOrNull("q_lora_rank"),
+        kvLoraRank,
+        nopeDim,
+        ropeDim,
+        valueDim,
+        bias: r.bool("attention_bias", false),
+      },
       attentionScale,
       rope,
-      gate: { scoring: "sigmoid", normalize: r.bool("norm_topk_prob", true), groups, topKGroups, scale: r.num("routed_scaling_factor", 2.5), selectionBias: true },
+      gate: {
+        scoring: "sigmoid",
+        normalize: r.bool("norm_topk_prob", true),
+        groups,
+        topKGroups,
+        scale: r.num("routed_scaling_factor", 2.5),
+        selectionBias: true,
+      },
       sharedExperts: shared > 0 ? { intermediateSize: moeF * shared, gated: false } : null,
     };
   },

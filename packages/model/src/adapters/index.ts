@@ -39,5 +39,9 @@ export function adapterOf(raw: Record<string, unknown>, file = "config.json"): F
 export function parseFamilyConfig(raw: Record<string, unknown>, file: string): MoeConfig {
   const adapter = adapterOf(raw, file);
   const body = adapter.config(new ConfigReader(raw, file, adapter.architecture));
-  return { architecture: adapter.architecture, modelType: typeof raw.model_type === "string" ? raw.model_type : adapter.modelTypes[0], ...body };
+  return {
+    architecture: adapter.architecture,
+    modelType: typeof raw.model_type === "string" ? raw.model_type : adapter.modelTypes[0],
+    ...body,
+  };
 }

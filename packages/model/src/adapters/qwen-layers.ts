@@ -8,7 +8,8 @@ export function qwenMoeLayers(r: ConfigReader, numHiddenLayers: number): number[
   const step = r.int("decoder_sparse_step", 1);
   const layers: number[] = [];
   for (let i = 0; i < numHiddenLayers; i++) if (!only.includes(i) && (i + 1) % step === 0) layers.push(i);
-  if (layers.length === 0) r.fail("mlp_only_layers", "leaves no MoE layer (decoder_sparse_step and mlp_only_layers make every layer dense)");
+  if (layers.length === 0)
+    r.fail("mlp_only_layers", "leaves no MoE layer (decoder_sparse_step and mlp_only_layers make every layer dense)");
   return layers;
 }
 

@@ -32,7 +32,8 @@ export function gqaProjections(g: GraphBuilder, ckpt: Checkpoint, layer: number,
   let q = project("q_proj", H * Dh);
   let k = project("k_proj", K * Dh);
   let v = project("v_proj", K * Dh);
-  const norm = (t: string, m: string, size: number) => rmsNorm(g, t, g.initializer("qk_norm", ckpt.tensor(a.attention(layer, m), [size]), [size]), c.rmsNormEps);
+  const norm = (t: string, m: string, size: number) =>
+    rmsNorm(g, t, g.initializer("qk_norm", ckpt.tensor(a.attention(layer, m), [size]), [size]), c.rmsNormEps);
   if (spec.qkNorm === "projection") {
     q = norm(q, "q_norm", H * Dh);
     k = norm(k, "k_norm", K * Dh);

@@ -30,11 +30,13 @@ export function mlaProjections(g: GraphBuilder, ckpt: Checkpoint, layer: number,
     const y = g.op("MatMul", [x, w]);
     return withBias ? g.op("Add", [y, g.initializer("b", ckpt.tensor(a.attention(layer, m, "bias"), [rows]), [rows])]) : y;
   };
-  const norm = (x: string, m: string, size: number) => rmsNorm(g, x, g.initializer("mla_norm", ckpt.tensor(a.attention(layer, m), [size]), [size]), MLA_NORM_EPS);
+  const norm = (x: string, m: string, size: number) =>
+    rmsNorm(g, x, g.initializer("mla_norm", ckpt.tensor(a.attention(layer, m), [size]), [size]), MLA_NORM_EPS);
 
-  const qFlat = Rq == null
-    ? linear(xn, "q_proj", H * (Dn + Dr), D, false)
-    : linear(norm(linear(xn, "q_a_proj", Rq, D, bias), "q_a_layernorm", Rq), "q_b_proj", H * (Dn + Dr), Rq, false);
+  const qFlat =
+    Rq == null
+      ? linear(xn, "q_proj", H * (Dn + Dr), D, false)
+      : linear(norm(linear(xn, "q_a_proj", Rq, D, bias), "q_a_layernorm", Rq), "q_b_proj", H * (Dn + Dr), Rq, false);
   const qHeads = g.op("Transpose", [g.op("Reshape", [qFlat, g.ints([0, 0, H, Dn + Dr])])], { perm: [0, 2, 1, 3] }); // [B, H, S, Dn+Dr]
   const [qNope, qRope] = g.opN("Split", [qHeads, g.ints([Dn, Dr])], 2, { axis: 3 }); // [B, H, S, Dn], [B, H, S, Dr]
   const [latent, kRopeFlat] = g.opN("Split", [linear(xn, "kv_a_proj_with_mqa", R + Dr, D, bias), g.ints([R, Dr])], 2, { axis: 2 });

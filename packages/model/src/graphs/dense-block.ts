@@ -58,7 +58,13 @@ export function addDenseBlock(g: GraphBuilder, ckpt: Checkpoint, layer: number, 
     g.initializer("w", transpose2d(ckpt.tensor(name, [rows, cols]), rows, cols), [cols, rows]);
 
   const xn = rmsNorm(g, io.x, g.initializer("input_norm", ckpt.tensor(a.inputNorm(layer), [D]), [D]), c.rmsNormEps);
-  const { q, k, v, finish, outDim = Dv } = (c.attention.kind === "mla" ? mlaProjections : gqaProjections)(g, ckpt, layer, xn, io.rope.cos, io.rope.sin);
+  const {
+    q,
+    k,
+    v,
+    finish,
+    outDim = Dv,
+  } = (c.attention.kind === "mla" ? mlaProjections : gqaProjections)(g, ckpt, layer, xn, io.rope.cos, io.rope.sin);
 
   const kAll = g.op("Concat", [io.pastK, k], { axis: 2 }); // [B, K, T, Dh]
   const vAll = g.op("Concat", [io.pastV, v], { axis: 2 }); // [B, K, T, Dv]
@@ -68,7 +74,9 @@ export function addDenseBlock(g: GraphBuilder, ckpt: Checkpoint, layer: number, 
   const grouped = (t: string) => (H === K ? t : g.op("Reshape", [t, g.ints([0, K, -1, 0])])); // [B, K, G·S, ·]
   const perHead = (t: string) => (H === K ? t : g.op("Reshape", [t, g.ints([0, H, -1, 0])])); // [B, H, S, ·]
   const scores = g.op("Add", [
-    perHead(g.op("Mul", [g.op("MatMul", [grouped(q), g.op("Transpose", [kAll], { perm: [0, 1, 3, 2] })]), g.scalar(c.attentionScale, "scale")])),
+    perHead(
+      g.op("Mul", [g.op("MatMul", [grouped(q), g.op("Transpose", [kAll], { perm: [0, 1, 3, 2] })]), g.scalar(c.attentionScale, "scale")]),
+    ),
     io.mask,
   ]); // [B, H, S, T]
   let attn = perHead(g.op("MatMul", [grouped(g.op("Softmax", [scores], { axis: -1 })), vAll])); // [B, H, S, Dv]

@@ -24,7 +24,13 @@ export function buildNbitsExpertGraph(D: number, F: number, w: NbitsExpert, accu
       g.initializer(`${hint}_s`, m.scales, [s.N * s.blocks]),
       g.initializer(`${hint}_z`, m.qzeros, [s.N * s.zeroBytes]),
     ];
-    return g.op("com.microsoft:MatMulNBits", [a, ...inputs], { K: s.K, N: s.N, bits: s.bits, block_size: s.groupSize, accuracy_level: accuracy });
+    return g.op("com.microsoft:MatMulNBits", [a, ...inputs], {
+      K: s.K,
+      N: s.N,
+      bits: s.bits,
+      block_size: s.groupSize,
+      accuracy_level: accuracy,
+    });
   };
   const a = matmul(x, w.w1, "w1"); // [N, F]
   const b = matmul(x, w.w3, "w3");

@@ -38,7 +38,11 @@ export function addMoeBlock(g: GraphBuilder, c: MoeConfig, hn: string, gateLogit
 }
 
 /** Mixtral's experts of one layer in the operator's layout: fc1 [E, 2F, D] (w1, w3 rows interleaved), fc2 [E, D, F]. */
-export function stackExperts(experts: readonly { w1: Float32Array; w3: Float32Array; w2: Float32Array }[], D: number, F: number): { fc1: Float32Array; fc2: Float32Array } {
+export function stackExperts(
+  experts: readonly { w1: Float32Array; w3: Float32Array; w2: Float32Array }[],
+  D: number,
+  F: number,
+): { fc1: Float32Array; fc2: Float32Array } {
   const E = experts.length;
   const fc1 = new Float32Array(E * 2 * F * D);
   const fc2 = new Float32Array(E * D * F);

@@ -14,9 +14,24 @@ export type Dim = number | string;
 /** Attribute values: integers, `{ f: x }` for floats, integer lists, strings. */
 export type Attr = number | { f: number } | number[] | string;
 
-interface Node { op: string; inputs: string[]; outputs: string[]; attrs: Record<string, Attr>; domain?: string; }
-interface ValueInfo { name: string; type: ElemType; dims: Dim[]; }
-interface Initializer { name: string; type: ElemType; dims: number[]; data: Uint8Array; }
+interface Node {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Record<string, Attr>;
+  domain?: string;
+}
+interface ValueInfo {
+  name: string;
+  type: ElemType;
+  dims: Dim[];
+}
+interface Initializer {
+  name: string;
+  type: ElemType;
+  dims: number[];
+  data: Uint8Array;
+}
 
 export const OPSET = 17;
 /** Operators outside the default domain (e.g. com.microsoft's MatMulNBits) are written as `domain:Op`. */
@@ -116,7 +131,8 @@ export class GraphBuilder {
     w.string(2, "expertmesh");
     w.message(7, (g) => this.writeGraph(g));
     w.message(8, (o) => o.string(1, "").int(2, OPSET));
-    for (const d of new Set(this.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))) w.message(8, (o) => o.string(1, d).int(2, CONTRIB_OPSET));
+    for (const d of new Set(this.nodes.flatMap((n) => (n.domain ? [n.domain] : []))))
+      w.message(8, (o) => o.string(1, d).int(2, CONTRIB_OPSET));
     // metadata_props: StringStringEntryProto {key = 1, value = 2}
     for (const [key, value] of this.meta) w.message(14, (m) => m.string(1, key).string(2, value));
     return w.finish();

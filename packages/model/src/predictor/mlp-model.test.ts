@@ -26,10 +26,12 @@ test("onnxruntime's probabilities equal the TypeScript forward pass within 1e-5"
   const expected = mlpForward(model, ids, positions);
   const session = await createSession(onnx, { threads: 1, executionProvider: "cpu" });
   try {
-    const out = (await session.run({
-      token_ids: int64Tensor(BigInt64Array.from(ids, BigInt), [ids.length]),
-      positions: int64Tensor(BigInt64Array.from(positions, BigInt), [ids.length]),
-    })).probabilities;
+    const out = (
+      await session.run({
+        token_ids: int64Tensor(BigInt64Array.from(ids, BigInt), [ids.length]),
+        positions: int64Tensor(BigInt64Array.from(positions, BigInt), [ids.length]),
+      })
+    ).probabilities;
     assert.deepEqual(out.dims, [ids.length, 3, 8]);
     const data = out.data as Float32Array;
     let worst = 0;
@@ -42,6 +44,15 @@ test("onnxruntime's probabilities equal the TypeScript forward pass within 1e-5"
 
 test("the metadata names a trained mlp, its shape and vocabulary", () => {
   const info = readPredictorInfo(onnx, "mlp.onnx");
-  assert.deepEqual(info, { kind: "mlp", baseline: false, numLayers: 3, numExperts: 8, topK: 2, traceTokens: 400, vocabSize: V, source: "a.trace" });
+  assert.deepEqual(info, {
+    kind: "mlp",
+    baseline: false,
+    numLayers: 3,
+    numExperts: 8,
+    topK: 2,
+    traceTokens: 400,
+    vocabSize: V,
+    source: "a.trace",
+  });
   assert.equal(describePredictor(info), "mlp (trained): (token, position) -> 3 x 8 (top-2), from 400 trace tokens");
 });

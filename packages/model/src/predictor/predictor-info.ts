@@ -71,7 +71,9 @@ export function readPredictorInfo(model: Uint8Array, name: string): PredictorInf
     if (value === undefined) return undefined;
     const n = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-      throw new PredictorModelError(`${name}: predictor metadata ${JSON.stringify(key)} must be a positive integer, got ${JSON.stringify(value)}`);
+      throw new PredictorModelError(
+        `${name}: predictor metadata ${JSON.stringify(key)} must be a positive integer, got ${JSON.stringify(value)}`,
+      );
     }
     return n;
   };
@@ -89,7 +91,8 @@ export function readPredictorInfo(model: Uint8Array, name: string): PredictorInf
     vocabSize: int(KEYS.vocabSize, text(KEYS.vocabSize)),
     source: text(KEYS.source),
   };
-  if (info.topK > info.numExperts) throw new PredictorModelError(`${name}: predictor metadata top_k=${info.topK} exceeds num_experts=${info.numExperts}`);
+  if (info.topK > info.numExperts)
+    throw new PredictorModelError(`${name}: predictor metadata top_k=${info.topK} exceeds num_experts=${info.numExperts}`);
   return Object.freeze(Object.fromEntries(Object.entries(info).filter(([, v]) => v !== undefined))) as PredictorInfo;
 }
 

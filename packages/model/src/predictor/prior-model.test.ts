@@ -21,7 +21,10 @@ test("the model's metadata names its kind, shape and the tokens it was built fro
     traceTokens: 300,
     source: "traces/a.trace",
   });
-  assert.equal(describePredictor(readPredictorInfo(model, "x")), "frequency-prior (baseline): (token, position) -> 4 x 16 (top-2), from 300 trace tokens");
+  assert.equal(
+    describePredictor(readPredictorInfo(model, "x")),
+    "frequency-prior (baseline): (token, position) -> 4 x 16 (top-2), from 300 trace tokens",
+  );
 });
 
 test("onnxruntime returns the prior [L, E] for every token, whatever the ids and positions", async () => {
@@ -31,7 +34,10 @@ test("onnxruntime returns the prior [L, E] for every token, whatever the ids and
     const T = 7;
     const out = await session.run({
       token_ids: int64Tensor(BigInt64Array.from([0n, 1n, 4095n, 7n, 7n, 100000n, 3n]), [T]),
-      positions: int64Tensor(BigInt64Array.from({ length: T }, (_, i) => BigInt(i * 13)), [T]),
+      positions: int64Tensor(
+        BigInt64Array.from({ length: T }, (_, i) => BigInt(i * 13)),
+        [T],
+      ),
     });
     const p = out.probabilities;
     assert.deepEqual(p.dims, [T, 4, 16]);

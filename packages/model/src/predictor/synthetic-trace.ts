@@ -4,7 +4,13 @@
 import type { RoutingTrace } from "@expertmesh/moe";
 
 /** A routing trace with skewed, seeded random routing: experts with low ids are chosen more often. */
-export function syntheticTrace(options: { tokens: number; numLayers: number; numExperts: number; topK: number; seed?: number }): RoutingTrace {
+export function syntheticTrace(options: {
+  tokens: number;
+  numLayers: number;
+  numExperts: number;
+  topK: number;
+  seed?: number;
+}): RoutingTrace {
   const { tokens: T, numLayers: L, numExperts: E, topK: k } = options;
   let s = options.seed ?? 7;
   const random = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
@@ -15,7 +21,11 @@ export function syntheticTrace(options: { tokens: number; numLayers: number; num
     experts.set([...chosen], row * k);
   }
   return {
-    numLayers: L, numExperts: E, topK: k, tokens: T, sequences: [{ start: 0, length: T }],
+    numLayers: L,
+    numExperts: E,
+    topK: k,
+    tokens: T,
+    sequences: [{ start: 0, length: T }],
     tokenIds: Int32Array.from({ length: T }, () => Math.floor(random() * 4096)),
     positions: Int32Array.from({ length: T }, (_, t) => t),
     experts,

@@ -28,7 +28,11 @@ export function readExpertQuantization(dir: string, numLayers: number, numExpert
   const q = raw.quantization_config;
   if (q == null) return null;
   if (q.quant_method !== NBITS_METHOD) {
-    throw new ConfigError(file, "quantization_config.quant_method", `unsupported ${JSON.stringify(q.quant_method)} (supported: ${NBITS_METHOD})`);
+    throw new ConfigError(
+      file,
+      "quantization_config.quant_method",
+      `unsupported ${JSON.stringify(q.quant_method)} (supported: ${NBITS_METHOD})`,
+    );
   }
   const G = q.group_size;
   if (typeof G !== "number" || !Number.isInteger(G) || G < 16 || (G & (G - 1)) !== 0) {
@@ -41,7 +45,11 @@ export function readExpertQuantization(dir: string, numLayers: number, numExpert
   for (const row of bits as unknown[][]) {
     for (const b of row) {
       if (!KERNEL_BITS.includes(b as number)) {
-        throw new ConfigError(file, "quantization_config.expert_bits", `width ${JSON.stringify(b)} is not one the kernel runs (${KERNEL_BITS.join(", ")})`);
+        throw new ConfigError(
+          file,
+          "quantization_config.expert_bits",
+          `width ${JSON.stringify(b)} is not one the kernel runs (${KERNEL_BITS.join(", ")})`,
+        );
       }
     }
   }

@@ -7,12 +7,14 @@ import { quantizeNbits } from "./nbits-quantize.js";
 
 function rand(seed: number) {
   let s = seed;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5;
 }
 
 test("quantizeNbits: each dequantised weight is within half a step of the original clamped to its block's grid, at 2, 4 and 8 bits", () => {
   const r = rand(3);
-  const N = 5, K = 40, G = 16; // K not a multiple of G: the last block is padded
+  const N = 5,
+    K = 40,
+    G = 16; // K not a multiple of G: the last block is padded
   const W = Float32Array.from({ length: N * K }, r);
   for (const bits of [2, 4, 8]) {
     const q = quantizeNbits(W, N, K, bits, G);
@@ -27,13 +29,15 @@ test("quantizeNbits: each dequantised weight is within half a step of the origin
         assert.ok(Math.abs(back[n * K + k] - clamped) <= scale / 2 + 1e-6, `bits ${bits} (${n}, ${k}): ${back[n * K + k]} vs ${clamped}`);
       }
     }
-    if (bits === 8) W.forEach((v, i) => assert.ok(Math.abs(back[i] - v) <= q.scales[Math.floor(i / K) * blocks + Math.floor((i % K) / G)] / 2 + 1e-6));
+    if (bits === 8)
+      W.forEach((v, i) => assert.ok(Math.abs(back[i] - v) <= q.scales[Math.floor(i / K) * blocks + Math.floor((i % K) / G)] / 2 + 1e-6));
   }
 });
 
 test("quantizeNbits: mean squared error falls about 4x per extra bit (2 -> 4 bits at least 10x)", () => {
   const r = rand(5);
-  const N = 32, K = 128;
+  const N = 32,
+    K = 128;
   const W = Float32Array.from({ length: N * K }, r);
   const mse = (bits: number) => {
     const back = dequantizeNbits(quantizeNbits(W, N, K, bits, 32));
@@ -50,7 +54,9 @@ test("nbitsBytes counts codes, f32 scales and packed zero points", () => {
 
 test("MatMulNBits expert graph equals a JS SwiGLU expert on the dequantised weights (accuracy 0: 1e-4 relative; 4: 2e-2)", async () => {
   const r = rand(11);
-  const D = 64, F = 48, T = 3;
+  const D = 64,
+    F = 48,
+    T = 3;
   for (const bits of [2, 4, 8]) {
     const w = (n: number, k: number) => quantizeNbits(Float32Array.from({ length: n * k }, r), n, k, bits, 16);
     const q = { bits, w1: w(F, D), w3: w(F, D), w2: w(D, F) };
@@ -60,7 +66,8 @@ test("MatMulNBits expert graph equals a JS SwiGLU expert on the dequantised weig
     for (let t = 0; t < T; t++) {
       const act = new Float64Array(F);
       for (let f = 0; f < F; f++) {
-        let a = 0, b = 0;
+        let a = 0,
+          b = 0;
         for (let d = 0; d < D; d++) {
           a += x[t * D + d] * w1[f * D + d];
           b += x[t * D + d] * w3[f * D + d];
@@ -70,7 +77,10 @@ test("MatMulNBits expert graph equals a JS SwiGLU expert on the dequantised weig
       for (let d = 0; d < D; d++) for (let f = 0; f < F; f++) ref[t * D + d] += act[f] * w2[d * F + f];
     }
     const norm = Math.sqrt(ref.reduce((a, v) => a + v * v, 0));
-    for (const [accuracy, tol] of [[0, 1e-4], [4, 2e-2]] as const) {
+    for (const [accuracy, tol] of [
+      [0, 1e-4],
+      [4, 2e-2],
+    ] as const) {
       const session = await createSession(buildNbitsExpertGraph(D, F, q, accuracy), DEFAULT_SESSION_CONFIG);
       const y = (await session.run({ x: floatTensor(x, [T, D]) })).y.data as Float32Array;
       await session.release();

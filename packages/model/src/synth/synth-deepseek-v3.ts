@@ -25,7 +25,9 @@ export const deepseekV3Synth: SynthFamily = {
       return v;
     };
     const rank = (key: string, atFull: number) =>
-      g.hidden === undefined && typeof base[key] === "number" ? (base[key] as number) : Math.max(8, Math.round((atFull * D) / 7168 / 8) * 8);
+      g.hidden === undefined && typeof base[key] === "number"
+        ? (base[key] as number)
+        : Math.max(8, Math.round((atFull * D) / 7168 / 8) * 8);
     const E = size("experts", "n_routed_experts", g.experts);
     const k = size("top-k", "num_experts_per_tok", g.topK);
     const baseGroups = typeof base.n_group === "number" && E % base.n_group === 0 ? base.n_group : undefined;
@@ -34,21 +36,39 @@ export const deepseekV3Synth: SynthFamily = {
     if (k > (E / groups) * keep) [groups, keep] = [1, 1];
     const dense = typeof base.first_k_dense_replace === "number" ? base.first_k_dense_replace : 1;
     const moeLayers = g.layers ?? (typeof base.num_hidden_layers === "number" ? base.num_hidden_layers - dense : undefined);
-    if (moeLayers === undefined) throw new InvalidInputError("layers", "is required (or --config-like DIR with num_hidden_layers in its config.json)");
+    if (moeLayers === undefined)
+      throw new InvalidInputError("layers", "is required (or --config-like DIR with num_hidden_layers in its config.json)");
     const F = size("intermediate", "moe_intermediate_size", g.intermediate);
     const modelType = deepseekV3Adapter.modelTypes.includes(String(base.model_type)) ? base.model_type : "deepseek_v3";
     return {
-      ...base, architectures: [deepseekV3Adapter.architecture], model_type: modelType, ...commonKeys(base, g, size, dtype),
-      hidden_size: D, num_hidden_layers: moeLayers + dense, first_k_dense_replace: dense,
-      num_attention_heads: heads, num_key_value_heads: heads,
+      ...base,
+      architectures: [deepseekV3Adapter.architecture],
+      model_type: modelType,
+      ...commonKeys(base, g, size, dtype),
+      hidden_size: D,
+      num_hidden_layers: moeLayers + dense,
+      first_k_dense_replace: dense,
+      num_attention_heads: heads,
+      num_key_value_heads: heads,
       q_lora_rank: "q_lora_rank" in base && g.hidden === undefined ? base.q_lora_rank : rank("q_lora_rank", 1536),
       kv_lora_rank: rank("kv_lora_rank", 512),
-      qk_nope_head_dim: fit("qk_nope_head_dim", 128), qk_rope_head_dim: fit("qk_rope_head_dim", 64), v_head_dim: fit("v_head_dim", 128),
-      rope_interleave: base.rope_interleave ?? true, rope_theta: base.rope_theta ?? 10000, rope_scaling: base.rope_scaling ?? null,
-      attention_bias: base.attention_bias ?? false, rms_norm_eps: base.rms_norm_eps ?? 1e-6,
-      moe_intermediate_size: F, intermediate_size: base.intermediate_size ?? 8 * F,
-      n_routed_experts: E, num_experts_per_tok: k, n_group: groups, topk_group: keep,
-      n_shared_experts: base.n_shared_experts ?? 1, routed_scaling_factor: base.routed_scaling_factor ?? 2.5, norm_topk_prob: base.norm_topk_prob ?? true,
+      qk_nope_head_dim: fit("qk_nope_head_dim", 128),
+      qk_rope_head_dim: fit("qk_rope_head_dim", 64),
+      v_head_dim: fit("v_head_dim", 128),
+      rope_interleave: base.rope_interleave ?? true,
+      rope_theta: base.rope_theta ?? 10000,
+      rope_scaling: base.rope_scaling ?? null,
+      attention_bias: base.attention_bias ?? false,
+      rms_norm_eps: base.rms_norm_eps ?? 1e-6,
+      moe_intermediate_size: F,
+      intermediate_size: base.intermediate_size ?? 8 * F,
+      n_routed_experts: E,
+      num_experts_per_tok: k,
+      n_group: groups,
+      topk_group: keep,
+      n_shared_experts: base.n_shared_experts ?? 1,
+      routed_scaling_factor: base.routed_scaling_factor ?? 2.5,
+      norm_topk_prob: base.norm_topk_prob ?? true,
     };
   },
   tensors: (c: MoeConfig) => checkpointTensors(c, SYNTH_STD),

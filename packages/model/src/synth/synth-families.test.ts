@@ -35,7 +35,10 @@ for (const family of FAMILY_FIXTURES) {
 for (const family of ["qwen3_moe", "qwen2_moe", "olmoe", "deepseek_v3"]) {
   test(`synth --family ${family} from a geometry loads and scores text at about ln V nats per token`, async () => {
     const { dir, config } = writeSynthCheckpoint(tmp(), {
-      geometry: { hidden: 64, intermediate: 32, layers: 2, experts: 16, topK: 4, heads: 4 }, family, dtype: "bf16", seed: 5,
+      geometry: { hidden: 64, intermediate: 32, layers: 2, experts: 16, topK: 4, heads: 4 },
+      family,
+      dtype: "bf16",
+      seed: 5,
     });
     assert.equal(config.numLayers, 2);
     assert.equal(config.numExperts, 16);

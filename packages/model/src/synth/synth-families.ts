@@ -11,13 +11,20 @@ export const SYNTH_FAMILIES: readonly SynthFamily[] = [mixtralSynth, qwen3MoeSyn
 export function synthFamily(name?: string, architecture?: string): SynthFamily {
   if (name !== undefined) {
     const f = SYNTH_FAMILIES.find((x) => x.name === name);
-    if (!f) throw new InvalidInputError("family", `unknown family ${JSON.stringify(name)} (known: ${SYNTH_FAMILIES.map((x) => x.name).join(", ")})`);
+    if (!f)
+      throw new InvalidInputError(
+        "family",
+        `unknown family ${JSON.stringify(name)} (known: ${SYNTH_FAMILIES.map((x) => x.name).join(", ")})`,
+      );
     return f;
   }
   if (architecture !== undefined) {
     const f = SYNTH_FAMILIES.find((x) => x.architecture === architecture);
     if (!f) {
-      throw new InvalidInputError("config-like", `no synth family for architecture ${JSON.stringify(architecture)} (known: ${SYNTH_FAMILIES.map((x) => x.architecture).join(", ")})`);
+      throw new InvalidInputError(
+        "config-like",
+        `no synth family for architecture ${JSON.stringify(architecture)} (known: ${SYNTH_FAMILIES.map((x) => x.architecture).join(", ")})`,
+      );
     }
     return f;
   }

@@ -25,11 +25,16 @@ export const mixtralSynth: SynthFamily = {
     const baseHeads = g.hidden === undefined;
     const baseKv = baseHeads && g.heads === undefined;
     const headDimGuess = Math.min(D, D >= 1024 ? 128 : 64);
-    const H = g.heads ?? (baseHeads ? (base.num_attention_heads as number | undefined) : undefined) ?? (D % headDimGuess === 0 ? D / headDimGuess : undefined);
+    const H =
+      g.heads ??
+      (baseHeads ? (base.num_attention_heads as number | undefined) : undefined) ??
+      (D % headDimGuess === 0 ? D / headDimGuess : undefined);
     const heads = size("heads", "num_attention_heads", H);
-    const kv = g.kvHeads ?? (baseKv ? (base.num_key_value_heads as number | undefined) : undefined) ?? (heads % 4 === 0 ? heads / 4 : heads);
+    const kv =
+      g.kvHeads ?? (baseKv ? (base.num_key_value_heads as number | undefined) : undefined) ?? (heads % 4 === 0 ? heads / 4 : heads);
     const headDim = g.headDim ?? (baseKv ? (base.head_dim as number | undefined) : undefined) ?? D / heads;
-    if (!Number.isInteger(headDim)) throw new InvalidInputError("heads", `${heads} does not divide hidden ${D} (give --head-dim to choose the head size)`);
+    if (!Number.isInteger(headDim))
+      throw new InvalidInputError("heads", `${heads} does not divide hidden ${D} (give --head-dim to choose the head size)`);
     return {
       ...base,
       architectures: [mixtralAdapter.architecture],
@@ -65,7 +70,12 @@ export const mixtralSynth: SynthFamily = {
     if (!c.tieWordEmbeddings) out.push(w(a.lmHead(c), V, D));
     for (let l = 0; l < c.numLayers; l++) {
       out.push(norm(a.inputNorm(l)), norm(a.postAttentionNorm(l)));
-      out.push(w(a.attention(l, "q_proj"), H * Dh, D), w(a.attention(l, "k_proj"), K * Dh, D), w(a.attention(l, "v_proj"), K * Dh, D), w(a.attention(l, "o_proj"), D, H * Dh));
+      out.push(
+        w(a.attention(l, "q_proj"), H * Dh, D),
+        w(a.attention(l, "k_proj"), K * Dh, D),
+        w(a.attention(l, "v_proj"), K * Dh, D),
+        w(a.attention(l, "o_proj"), D, H * Dh),
+      );
       out.push(w(a.gate(l), E, D));
       for (let e = 0; e < E; e++) out.push(w(a.expert(l, e, "w1"), F, D), w(a.expert(l, e, "w3"), F, D), w(a.expert(l, e, "w2"), D, F));
     }

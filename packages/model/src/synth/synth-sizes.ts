@@ -20,11 +20,20 @@ export function attentionShape(base: Readonly<Record<string, unknown>>, g: Synth
   const baseHeads = g.hidden === undefined;
   const baseKv = baseHeads && g.heads === undefined;
   const guess = Math.min(D, D >= 1024 ? 128 : 64);
-  const heads = size("heads", "num_attention_heads", g.heads ?? (baseHeads ? (base.num_attention_heads as number | undefined) : undefined) ?? (D % guess === 0 ? D / guess : undefined));
-  const kvHeads = size("kv-heads", "num_key_value_heads", g.kvHeads ?? (baseKv ? (base.num_key_value_heads as number | undefined) : undefined) ?? (heads % 4 === 0 ? heads / 4 : heads));
+  const heads = size(
+    "heads",
+    "num_attention_heads",
+    g.heads ?? (baseHeads ? (base.num_attention_heads as number | undefined) : undefined) ?? (D % guess === 0 ? D / guess : undefined),
+  );
+  const kvHeads = size(
+    "kv-heads",
+    "num_key_value_heads",
+    g.kvHeads ?? (baseKv ? (base.num_key_value_heads as number | undefined) : undefined) ?? (heads % 4 === 0 ? heads / 4 : heads),
+  );
   if (heads % kvHeads) throw new InvalidInputError("kv-heads", `${kvHeads} does not divide heads ${heads}`);
-  const headDim = headDimFree ? g.headDim ?? (baseKv ? (base.head_dim as number | undefined) : undefined) ?? D / heads : D / heads;
-  if (!headDimFree && g.headDim !== undefined && g.headDim !== D / heads) throw new InvalidInputError("head-dim", `this family's head size is hidden / heads = ${D / heads}, got ${g.headDim}`);
+  const headDim = headDimFree ? (g.headDim ?? (baseKv ? (base.head_dim as number | undefined) : undefined) ?? D / heads) : D / heads;
+  if (!headDimFree && g.headDim !== undefined && g.headDim !== D / heads)
+    throw new InvalidInputError("head-dim", `this family's head size is hidden / heads = ${D / heads}, got ${g.headDim}`);
   if (!Number.isInteger(headDim)) throw new InvalidInputError("heads", `${heads} does not divide hidden ${D}`);
   return { heads, kvHeads, headDim };
 }

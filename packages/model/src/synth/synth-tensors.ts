@@ -20,15 +20,30 @@ export function checkpointTensors(c: MoeConfig, std: number): SynthTensor[] {
     out.push(ones(a.inputNorm(l), D), ones(a.postAttentionNorm(l), D));
     const at = c.attention;
     if (at.kind === "gqa") {
-      out.push(w(a.attention(l, "q_proj"), H * Dh, D), w(a.attention(l, "k_proj"), K * Dh, D), w(a.attention(l, "v_proj"), K * Dh, D), w(a.attention(l, "o_proj"), D, H * Dh));
-      if (at.qkvBias) out.push(w(a.attention(l, "q_proj", "bias"), H * Dh), w(a.attention(l, "k_proj", "bias"), K * Dh), w(a.attention(l, "v_proj", "bias"), K * Dh));
+      out.push(
+        w(a.attention(l, "q_proj"), H * Dh, D),
+        w(a.attention(l, "k_proj"), K * Dh, D),
+        w(a.attention(l, "v_proj"), K * Dh, D),
+        w(a.attention(l, "o_proj"), D, H * Dh),
+      );
+      if (at.qkvBias)
+        out.push(
+          w(a.attention(l, "q_proj", "bias"), H * Dh),
+          w(a.attention(l, "k_proj", "bias"), K * Dh),
+          w(a.attention(l, "v_proj", "bias"), K * Dh),
+        );
       if (at.outputBias) out.push(w(a.attention(l, "o_proj", "bias"), D));
       if (at.qkNorm === "head") out.push(ones(a.attention(l, "q_norm"), Dh), ones(a.attention(l, "k_norm"), Dh));
       if (at.qkNorm === "projection") out.push(ones(a.attention(l, "q_norm"), H * Dh), ones(a.attention(l, "k_norm"), K * Dh));
     } else {
       const { qLoraRank: Rq, kvLoraRank: R, nopeDim: Dn, ropeDim: Dr, valueDim: Vd, bias } = at;
       if (Rq == null) out.push(w(a.attention(l, "q_proj"), H * (Dn + Dr), D));
-      else out.push(w(a.attention(l, "q_a_proj"), Rq, D), ones(a.attention(l, "q_a_layernorm"), Rq), w(a.attention(l, "q_b_proj"), H * (Dn + Dr), Rq));
+      else
+        out.push(
+          w(a.attention(l, "q_a_proj"), Rq, D),
+          ones(a.attention(l, "q_a_layernorm"), Rq),
+          w(a.attention(l, "q_b_proj"), H * (Dn + Dr), Rq),
+        );
       out.push(w(a.attention(l, "kv_a_proj_with_mqa"), R + Dr, D), ones(a.attention(l, "kv_a_layernorm"), R));
       out.push(w(a.attention(l, "kv_b_proj"), H * (Dn + Vd), R), w(a.attention(l, "o_proj"), D, H * Vd));
       if (bias) {

@@ -49,7 +49,10 @@ export function writeSynthCheckpoint(dir: string, opts: SynthOptions): SynthResu
   const rawConfig = family.config(base, geometry, dtype);
   const config = parseConfig(rawConfig, "the synthesised config.json");
   if (config.vocabSize < tokenizerVocab) {
-    throw new InvalidInputError("vocab", `${config.vocabSize} is below the tokenizer's ${tokenizerVocab} tokens (${join(tokenizerDir, "tokenizer.json")})`);
+    throw new InvalidInputError(
+      "vocab",
+      `${config.vocabSize} is below the tokenizer's ${tokenizerVocab} tokens (${join(tokenizerDir, "tokenizer.json")})`,
+    );
   }
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new InvalidInputError("out", `${dir} exists and is not empty`);
   mkdirSync(dir, { recursive: true });
@@ -68,7 +71,10 @@ export function writeSynthCheckpoint(dir: string, opts: SynthOptions): SynthResu
   });
   const parameters = tensors.reduce((a, t) => a + count(t), 0);
   if (shards.length > 1) {
-    writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: { total_size: parameters * bytesPer }, weight_map: weightMap }, null, 2));
+    writeFileSync(
+      join(dir, "model.safetensors.index.json"),
+      JSON.stringify({ metadata: { total_size: parameters * bytesPer }, weight_map: weightMap }, null, 2),
+    );
     files.push("model.safetensors.index.json");
   }
   writeFileSync(join(dir, "config.json"), JSON.stringify(rawConfig, null, 2) + "\n");

@@ -82,9 +82,15 @@ test("a checkpoint over the shard size is split into shards with an index, holdi
 });
 
 test("bad geometry is refused before anything is written, naming the size", () => {
-  assert.throws(() => writeSynthCheckpoint(tmp(), { geometry: { ...SMALL, hidden: undefined } }), (e: unknown) => e instanceof InvalidInputError && /hidden: is required/.test(e.message));
+  assert.throws(
+    () => writeSynthCheckpoint(tmp(), { geometry: { ...SMALL, hidden: undefined } }),
+    (e: unknown) => e instanceof InvalidInputError && /hidden: is required/.test(e.message),
+  );
   assert.throws(() => synth({ geometry: { ...SMALL, vocab: 100 } }), /vocab: 100 is below the tokenizer's 4096 tokens/);
-  assert.throws(() => synth({ geometry: { ...SMALL, topK: 5 } }), (e: unknown) => e instanceof ConfigError && /num_experts_per_tok: 5 exceeds num_local_experts 4/.test(e.message));
+  assert.throws(
+    () => synth({ geometry: { ...SMALL, topK: 5 } }),
+    (e: unknown) => e instanceof ConfigError && /num_experts_per_tok: 5 exceeds num_local_experts 4/.test(e.message),
+  );
   assert.throws(() => synth({ geometry: { ...SMALL, heads: 5 } }), /heads: 5 does not divide hidden 32/);
   const dir = tmp();
   writeSynthCheckpoint(dir, { geometry: SMALL });

@@ -31,22 +31,41 @@ after(() => rt.release());
 async function run(schedule: { mode: "arrival" | "regroup"; stepBatch: number }) {
   const tokens = new Map<number, number[]>();
   const steps: { prefill: boolean; ids: number[] }[] = [];
-  const batcher = new Batcher(rt, 8, (m: FromEngine) => {
-    if (m.type === "token") tokens.set(m.id, [...(tokens.get(m.id) ?? []), m.token]);
-    if (m.type === "error") assert.fail(`request ${m.id}: ${m.message}`);
-  }, {
-    wrapStep: (members: readonly BatchRequest[], step, go) => {
-      steps.push({ prefill: step.prefill, ids: members.map((m) => m.id) });
-      return go();
+  const batcher = new Batcher(
+    rt,
+    8,
+    (m: FromEngine) => {
+      if (m.type === "token") tokens.set(m.id, [...(tokens.get(m.id) ?? []), m.token]);
+      if (m.type === "error") assert.fail(`request ${m.id}: ${m.message}`);
     },
-  }, schedule);
+    {
+      wrapStep: (members: readonly BatchRequest[], step, go) => {
+        steps.push({ prefill: step.prefill, ids: members.map((m) => m.id) });
+        return go();
+      },
+    },
+    schedule,
+  );
   const deadline = Date.now() + 60_000;
-  prompts.forEach((prompt, id) => batcher.submit({ id, prompt, sampling: { maxTokens: MAX_TOKENS, temperature: 0, topP: 1, seed: 1 }, deadline, arrived: performance.now() }));
+  prompts.forEach((prompt, id) =>
+    batcher.submit({
+      id,
+      prompt,
+      sampling: { maxTokens: MAX_TOKENS, temperature: 0, topP: 1, seed: 1 },
+      deadline,
+      arrived: performance.now(),
+    }),
+  );
   await batcher.idle();
   return { tokens: prompts.map((_, id) => tokens.get(id) ?? []), steps };
 }
 
-for (const schedule of [{ mode: "arrival", stepBatch: 0 }, { mode: "arrival", stepBatch: 2 }, { mode: "regroup", stepBatch: 2 }, { mode: "regroup", stepBatch: 4 }] as const) {
+for (const schedule of [
+  { mode: "arrival", stepBatch: 0 },
+  { mode: "arrival", stepBatch: 2 },
+  { mode: "regroup", stepBatch: 2 },
+  { mode: "regroup", stepBatch: 4 },
+] as const) {
   test(`${schedule.mode} with step batch ${schedule.stepBatch}: greedy tokens equal in-process generation, each sequence once per iteration`, async () => {
     const { tokens, steps } = await run(schedule);
     assert.deepEqual(tokens, reference);
@@ -54,7 +73,8 @@ for (const schedule of [{ mode: "arrival", stepBatch: 0 }, { mode: "arrival", st
     const decode = steps.filter((st) => !st.prefill);
     const T = schedule.stepBatch || Infinity;
     for (const st of decode) assert.ok(st.ids.length <= T, `a step of ${st.ids.length}`);
-    for (let id = 0; id < PROMPTS.length; id++) assert.equal(decode.filter((st) => st.ids.includes(id)).length, MAX_TOKENS - 1, `request ${id}`);
+    for (let id = 0; id < PROMPTS.length; id++)
+      assert.equal(decode.filter((st) => st.ids.includes(id)).length, MAX_TOKENS - 1, `request ${id}`);
     // Iterations (a new one starts when a sequence comes back): disjoint steps, as few as T allows.
     let iteration: number[] = [];
     let count = 0;

@@ -78,7 +78,12 @@ export class Batcher {
 
   submit(r: BatchRequest): void {
     const entry: Running = {
-      ...r, sequence: this.rt.newSequence(), random: seededRandom(r.sampling.seed), generated: 0, last: -1, cancelled: false,
+      ...r,
+      sequence: this.rt.newSequence(),
+      random: seededRandom(r.sampling.seed),
+      generated: 0,
+      last: -1,
+      cancelled: false,
       timings: { queueMs: 0, prefillMs: 0, decodeMs: 0 },
     };
     this.byId.set(r.id, entry);
@@ -136,11 +141,17 @@ export class Batcher {
     // One decode step, or with a step batch several, each sequence in exactly one (decode-schedule.ts).
     const live = decoding.filter((r) => !r.cancelled && this.byId.has(r.id));
     if (this.hooks.predictNext && live.length) {
-      const predicted = await this.hooks.predictNext(live.map((r) => r.last), live.map((r) => r.sequence.length));
+      const predicted = await this.hooks.predictNext(
+        live.map((r) => r.last),
+        live.map((r) => r.sequence.length),
+      );
       if (predicted) live.forEach((r, i) => this.schedule.predict(r, predicted[i]));
     }
     for (const batch of this.schedule.plan(live)) {
-      await this.step(batch.filter((r) => !r.cancelled && this.byId.has(r.id)), false);
+      await this.step(
+        batch.filter((r) => !r.cancelled && this.byId.has(r.id)),
+        false,
+      );
     }
     this.running = [...decoding, ...fresh].filter((r) => this.byId.has(r.id));
   }
@@ -170,16 +181,26 @@ export class Batcher {
     let logits: Float32Array[];
     // A member whose deadline passes during the step ends alone, now; the step goes on for the others.
     const timers = members.map((r) =>
-      setTimeout(() => {
-        this.fail(r, "DEADLINE_EXCEEDED", "deadline exceeded while generating");
-        this.abortStepIfEmpty();
-      }, Math.max(0, r.deadline - Date.now())),
+      setTimeout(
+        () => {
+          this.fail(r, "DEADLINE_EXCEEDED", "deadline exceeded while generating");
+          this.abortStepIfEmpty();
+        },
+        Math.max(0, r.deadline - Date.now()),
+      ),
     );
     try {
       const signal = this.stepAbort.signal;
-      const record = this.schedule.recorder(members, step.tokens.map((t) => t.length));
+      const record = this.schedule.recorder(
+        members,
+        step.tokens.map((t) => t.length),
+      );
       const onRouting = record ? (r: LayerRouting) => (record(r), this.hooks.onRouting?.(r)) : this.hooks.onRouting;
-      const run = () => this.rt.step(members.map((r, i) => ({ sequence: r.sequence, tokens: step.tokens[i] })), { signal, onRouting });
+      const run = () =>
+        this.rt.step(
+          members.map((r, i) => ({ sequence: r.sequence, tokens: step.tokens[i] })),
+          { signal, onRouting },
+        );
       logits = await (this.hooks.wrapStep ? this.hooks.wrapStep(members, step, run) : run());
     } catch (e) {
       const message = (e as Error)?.message ?? String(e);

@@ -8,8 +8,12 @@ const ids = (batches: { id: number }[][]) => batches.map((b) => b.map((m) => m.i
 
 /** Feeds one decode step's routing (one token per member): member i uses `experts(i)` at every layer. */
 function route(s: DecodeSchedule, ms: object[], experts: (i: number) => [number, number]) {
-  const record = s.recorder(ms, ms.map(() => 1))!;
-  for (let layer = 0; layer < shape.numLayers; layer++) record({ layer, experts: Int32Array.from(ms.flatMap((_, i) => experts(i))), weights: new Float32Array(ms.length * 2) });
+  const record = s.recorder(
+    ms,
+    ms.map(() => 1),
+  )!;
+  for (let layer = 0; layer < shape.numLayers; layer++)
+    record({ layer, experts: Int32Array.from(ms.flatMap((_, i) => experts(i))), weights: new Float32Array(ms.length * 2) });
 }
 
 test("without a step batch, or with no more sequences than it, all running sequences decode in one step", () => {
@@ -26,11 +30,17 @@ test("regroup puts sequences whose last tokens used the same experts in the same
   const s = new DecodeSchedule({ mode: "regroup", stepBatch: 3 }, shape);
   const ms = members(6);
   route(s, ms, (i) => (i % 2 === 0 ? [0, 1] : [8, 9]));
-  assert.deepEqual(ids(s.plan(ms)), [[0, 2, 4], [1, 3, 5]]);
+  assert.deepEqual(ids(s.plan(ms)), [
+    [0, 2, 4],
+    [1, 3, 5],
+  ]);
 });
 
 test("regroup without any routing yet keeps arrival order", () => {
-  assert.deepEqual(ids(new DecodeSchedule({ mode: "regroup", stepBatch: 2 }, shape).plan(members(4))), [[0, 1], [2, 3]]);
+  assert.deepEqual(ids(new DecodeSchedule({ mode: "regroup", stepBatch: 2 }, shape).plan(members(4))), [
+    [0, 1],
+    [2, 3],
+  ]);
 });
 
 test("the recorder keeps each member's last token of a prefill step (tokens in member order)", () => {
@@ -38,7 +48,8 @@ test("the recorder keeps each member's last token of a prefill step (tokens in m
   const [a, b, c] = members(3);
   const record = s.recorder([a, b], [3, 2])!;
   // 5 valid tokens: a's at rows 0..2, b's at rows 3..4; the last ones are rows 2 (experts 4, 5) and 4 (8, 9).
-  for (let layer = 0; layer < 2; layer++) record({ layer, experts: Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), weights: new Float32Array(10) });
+  for (let layer = 0; layer < 2; layer++)
+    record({ layer, experts: Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), weights: new Float32Array(10) });
   route(s, [c], () => [4, 5]); // c decoded a token with a's last experts
   assert.deepEqual(ids(s.plan([a, b, c])), [[0, 2], [1]]);
 });

@@ -31,7 +31,8 @@ export class DecodeSchedule {
     private readonly options: DecodeScheduleOptions,
     private readonly shape: { readonly numLayers: number; readonly numExperts: number; readonly topK: number },
   ) {
-    if (!Number.isInteger(options.stepBatch) || options.stepBatch < 0) throw new RangeError(`step batch must be a non-negative integer, got ${options.stepBatch}`);
+    if (!Number.isInteger(options.stepBatch) || options.stepBatch < 0)
+      throw new RangeError(`step batch must be a non-negative integer, got ${options.stepBatch}`);
   }
 
   /** Sets a member's predicted route for its next token from probabilities [L * E] (top-k per layer). */

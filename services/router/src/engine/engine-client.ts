@@ -19,7 +19,10 @@ export class EngineClient {
   private scheduled = new Set<number>();
   private dead: Error | null = null;
 
-  private constructor(private readonly worker: Worker, private readonly capacity: number) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly capacity: number,
+  ) {
     worker.on("message", (m: FromEngine) => this.onMessage(m));
     worker.on("error", (e) => this.die(new InternalError(`engine worker failed: ${e.message}`, { cause: e })));
     worker.on("exit", (code) => this.die(new UnavailableError(`engine worker exited (code ${code})`)));
@@ -72,13 +75,20 @@ export class EngineClient {
     if (this.dead) throw this.dead;
     if (this.pending.size >= this.capacity) {
       throw new ResourceExhaustedError("queue", `the router holds ${this.pending.size} requests, its limit (max_batch + max_queue)`, {
-        limit: this.capacity, value: this.pending.size + 1, retryAfterMs: 500,
+        limit: this.capacity,
+        value: this.pending.size + 1,
+        retryAfterMs: 500,
       });
     }
     const id = this.nextId++;
     const queue: (EngineEvent | Error)[] = [];
     let wake: (() => void) | null = null;
-    this.pending.set(id, { push: (e) => { queue.push(e); wake?.(); } });
+    this.pending.set(id, {
+      push: (e) => {
+        queue.push(e);
+        wake?.();
+      },
+    });
     const onAbort = () => this.post({ type: "cancel", id });
     signal.addEventListener("abort", onAbort, { once: true });
     this.post({ type: "submit", id, prompt, sampling, deadline, traceparent: currentTraceparent() });
@@ -120,9 +130,11 @@ export class EngineClient {
       this.scheduled.delete(m.id);
     } else if (m.type === "error") {
       const err =
-        m.code === "UNAVAILABLE" ? new UnavailableError(m.message, { retryAfterMs: 1000 })
-        : m.code === "DEADLINE_EXCEEDED" ? new DeadlineExceededError(m.message)
-        : new InternalError(m.message);
+        m.code === "UNAVAILABLE"
+          ? new UnavailableError(m.message, { retryAfterMs: 1000 })
+          : m.code === "DEADLINE_EXCEEDED"
+            ? new DeadlineExceededError(m.message)
+            : new InternalError(m.message);
       this.pending.get(m.id)?.push(err);
       this.pending.delete(m.id);
       this.scheduled.delete(m.id);

@@ -3,7 +3,18 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { MoeRuntime } from "@expertmesh/model";
 import { ShardHeartbeat } from "@expertmesh/proto";
-import { createNatsLink, natsConnectionOptions, flushTelemetry, initTelemetry, jsonLogger, SHARDS_ALL, silentLogger, withSpan, withTraceparent, type NatsLink } from "@expertmesh/runtime";
+import {
+  createNatsLink,
+  natsConnectionOptions,
+  flushTelemetry,
+  initTelemetry,
+  jsonLogger,
+  SHARDS_ALL,
+  silentLogger,
+  withSpan,
+  withTraceparent,
+  type NatsLink,
+} from "@expertmesh/runtime";
 import { Batcher, type BatchRequest } from "./batcher.js";
 import type { EngineSettings, FromEngine, ToEngine } from "./protocol.js";
 import { HintPublisher } from "./hint-publisher.js";
@@ -27,13 +38,25 @@ async function start(): Promise<void> {
     },
   });
   const c = rt.config;
-  const poolOptions = { numLayers: c.numLayers, numExperts: c.numExperts, hiddenSize: c.hiddenSize, callTimeoutMs: settings.shardTimeoutMs, tls: settings.tls, dispatch: settings.dispatch };
+  const poolOptions = {
+    numLayers: c.numLayers,
+    numExperts: c.numExperts,
+    hiddenSize: c.hiddenSize,
+    callTimeoutMs: settings.shardTimeoutMs,
+    tls: settings.tls,
+    dispatch: settings.dispatch,
+  };
   pool = new ShardPool(settings.shards, { ...poolOptions, replicas: settings.replicas });
   // Shards that join or leave (heartbeats naming another layout) move dispatch to a new pool.
   const layout = new PlacementTracker({ addresses: settings.shards, replicas: settings.replicas }, c);
   let nats: NatsLink | undefined;
   if (settings.nats) {
-    nats = createNatsLink({ servers: [settings.nats], name: "router", logger: silentLogger, connection: natsConnectionOptions(settings.natsAuth ?? {}) });
+    nats = createNatsLink({
+      servers: [settings.nats],
+      name: "router",
+      logger: silentLogger,
+      connection: natsConnectionOptions(settings.natsAuth ?? {}),
+    });
     // Only heartbeats from the shard they name, pointing at an address the router may dial (heartbeat-trust.ts).
     const trust = new HeartbeatTrust(settings.shards, settings.allowedShardAddresses ?? []);
     const warned = new Set<string>();
@@ -45,7 +68,12 @@ async function start(): Promise<void> {
           const key = `${verdict} ${msg.subject} ${hb.address}`;
           if (!warned.has(key) && warned.size < 100) {
             warned.add(key);
-            jsonLogger("router").warn("shard heartbeat refused", { reason: verdict, subject: msg.subject, shardId: hb.shardId, address: hb.address });
+            jsonLogger("router").warn("shard heartbeat refused", {
+              reason: verdict,
+              subject: msg.subject,
+              shardId: hb.shardId,
+              address: hb.address,
+            });
           }
           return;
         }
@@ -56,7 +84,11 @@ async function start(): Promise<void> {
           pool.stepDeadline = old.stepDeadline;
           pool.stepId = old.stepId;
           setTimeout(() => old.close(), settings.shardTimeoutMs + 1_000).unref(); // its calls in flight end first
-          jsonLogger("router").info("shard layout changed", { shards: next.shards, replicas: next.replicas, addresses: next.addresses.join(",") });
+          jsonLogger("router").info("shard layout changed", {
+            shards: next.shards,
+            replicas: next.replicas,
+            addresses: next.addresses.join(","),
+          });
         }
         if (layout.inCurrentLayout(hb)) pool!.membership.update(hb);
       } catch {
@@ -67,42 +99,61 @@ async function start(): Promise<void> {
   const predictor = settings.predictor ? new RoutePredictor(settings.predictor, c.numLayers, c.numExperts, settings.tls) : undefined;
   // Hints (and their corrections) come from predictions: without a predictor there is nothing to publish.
   const hints = nats && predictor ? new HintPublisher(nats, c.numLayers, c.numExperts, c.topK) : undefined;
-  const batcher = new Batcher(rt, settings.maxBatch, emit, {
-    beginStep: (members: readonly BatchRequest[]) => {
-      // Calls may run until the last member's deadline; members whose deadline passes end alone (batcher).
-      pool!.stepDeadline = Math.max(...members.map((m) => m.deadline));
-      pool!.stepId++;
-    },
-    // A step serves several requests: it is a child of the first one's trace and links the others.
-    wrapStep: (members, step, run) =>
-      withTraceparent(members[0]?.traceparent, () =>
-        withSpan(step.prefill ? "router.prefill" : "router.decode", { "expertmesh.batch": members.length }, () => {
-          // The prediction for this step's tokens runs beside the step: its hints reach the shards while
-          // the first layers compute, so that later layers find their experts loaded.
-          if (predictor && hints && step.prefill) {
-            const tokenIds = step.tokens.flat();
-            const positions = step.tokens.flatMap((t, i) => t.map((_, j) => step.starts[i] + j));
-            void predictor.predict(tokenIds, positions).then((p) => p && hints.publishPrediction(p));
+  const batcher = new Batcher(
+    rt,
+    settings.maxBatch,
+    emit,
+    {
+      beginStep: (members: readonly BatchRequest[]) => {
+        // Calls may run until the last member's deadline; members whose deadline passes end alone (batcher).
+        pool!.stepDeadline = Math.max(...members.map((m) => m.deadline));
+        pool!.stepId++;
+      },
+      // A step serves several requests: it is a child of the first one's trace and links the others.
+      wrapStep: (members, step, run) =>
+        withTraceparent(members[0]?.traceparent, () =>
+          withSpan(
+            step.prefill ? "router.prefill" : "router.decode",
+            { "expertmesh.batch": members.length },
+            () => {
+              // The prediction for this step's tokens runs beside the step: its hints reach the shards while
+              // the first layers compute, so that later layers find their experts loaded.
+              if (predictor && hints && step.prefill) {
+                const tokenIds = step.tokens.flat();
+                const positions = step.tokens.flatMap((t, i) => t.map((_, j) => step.starts[i] + j));
+                void predictor.predict(tokenIds, positions).then((p) => p && hints.publishPrediction(p));
+              }
+              return run();
+            },
+            { links: members.slice(1).flatMap((m) => (m.traceparent ? [m.traceparent] : [])) },
+          ),
+        ),
+      onRouting: hints ? (r) => hints.correct(r.layer, r.experts) : undefined,
+      // Decode: the next tokens are known only when the previous step ends.
+      // With route-aware scheduling the plan needs the prediction, so it is awaited; otherwise the step
+      // starts at once and the hints reach the shards while the first layers compute.
+      predictNext: predictor
+        ? async (tokens, positions) => {
+            const p = predictor.predict(tokens, positions).then((r) => {
+              if (r) hints?.publishPrediction(r);
+              return r;
+            });
+            return settings.schedule === "regroup" && settings.stepBatch > 0 ? p : undefined;
           }
-          return run();
-        }, { links: members.slice(1).flatMap((m) => (m.traceparent ? [m.traceparent] : [])) }),
-      ),
-    onRouting: hints ? (r) => hints.correct(r.layer, r.experts) : undefined,
-    // Decode: the next tokens are known only when the previous step ends.
-    // With route-aware scheduling the plan needs the prediction, so it is awaited; otherwise the step
-    // starts at once and the hints reach the shards while the first layers compute.
-    predictNext: predictor
-      ? async (tokens, positions) => {
-          const p = predictor.predict(tokens, positions).then((r) => {
-            if (r) hints?.publishPrediction(r);
-            return r;
-          });
-          return settings.schedule === "regroup" && settings.stepBatch > 0 ? p : undefined;
-        }
-      : undefined,
-  }, { mode: settings.schedule, stepBatch: settings.stepBatch });
+        : undefined,
+    },
+    { mode: settings.schedule, stepBatch: settings.stepBatch },
+  );
   port.on("message", (m: ToEngine) => {
-    if (m.type === "submit") batcher.submit({ id: m.id, prompt: m.prompt, sampling: m.sampling, deadline: m.deadline, arrived: performance.now(), traceparent: m.traceparent });
+    if (m.type === "submit")
+      batcher.submit({
+        id: m.id,
+        prompt: m.prompt,
+        sampling: m.sampling,
+        deadline: m.deadline,
+        arrived: performance.now(),
+        traceparent: m.traceparent,
+      });
     else if (m.type === "cancel") batcher.cancel(m.id);
     else if (m.type === "shutdown") {
       void batcher.idle().then(async () => {

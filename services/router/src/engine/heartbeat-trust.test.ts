@@ -4,8 +4,17 @@ import type { ShardHeartbeat } from "@expertmesh/proto";
 import { HeartbeatTrust } from "./heartbeat-trust.js";
 
 const hb = (shardId: number, address: string): ShardHeartbeat => ({
-  shardId, shards: 2, replicas: 1, address, deviceResident: [], inFlight: 0, deviceUsedBytes: 0, deviceBudgetBytes: 0,
-  sentAtMs: 0, intervalMs: 1000, draining: false,
+  shardId,
+  shards: 2,
+  replicas: 1,
+  address,
+  deviceResident: [],
+  inFlight: 0,
+  deviceUsedBytes: 0,
+  deviceBudgetBytes: 0,
+  sentAtMs: 0,
+  intervalMs: 1000,
+  draining: false,
 });
 
 test("a heartbeat naming a configured address on its own subject is accepted", () => {

@@ -33,7 +33,11 @@ export class HeartbeatTrust {
   /** The verdict on a heartbeat received on `subject`; counted. */
   judge(subject: string, hb: ShardHeartbeat): HeartbeatVerdict {
     const verdict =
-      subject !== `${SUBJECT_PREFIX}${hb.shardId}` ? "subject_mismatch" : hb.address !== "" && !this.mayDial(hb.address) ? "address_not_allowed" : "accepted";
+      subject !== `${SUBJECT_PREFIX}${hb.shardId}`
+        ? "subject_mismatch"
+        : hb.address !== "" && !this.mayDial(hb.address)
+          ? "address_not_allowed"
+          : "accepted";
     this.counts[verdict]++;
     return verdict;
   }

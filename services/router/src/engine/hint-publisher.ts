@@ -47,7 +47,13 @@ export class HintPublisher {
       }
       this.lastHint.push(new Set(chosen));
       this.counters.hinted += chosen.length;
-      const hint: PrefetchHint = { layer: l, expertIds: chosen, scores: chosen.map((e) => 1 - unused[e]), step: this.step, correction: false };
+      const hint: PrefetchHint = {
+        layer: l,
+        expertIds: chosen,
+        scores: chosen.map((e) => 1 - unused[e]),
+        step: this.step,
+        correction: false,
+      };
       this.link.publish(hintSubject(l), PrefetchHint.encode(hint).finish());
     }
   }

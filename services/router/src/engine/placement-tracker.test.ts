@@ -9,7 +9,18 @@ import { PlacementTracker } from "./placement-tracker.js";
 
 const MODEL = { numLayers: 4, numExperts: 16 };
 const hb = (shardId: number, shards: number, replicas: number, address: string, extra: Partial<ShardHeartbeat> = {}): ShardHeartbeat => ({
-  shardId, shards, replicas, address, deviceResident: [], inFlight: 0, deviceUsedBytes: 0, deviceBudgetBytes: 0, sentAtMs: 0, intervalMs: 1000, draining: false, ...extra,
+  shardId,
+  shards,
+  replicas,
+  address,
+  deviceResident: [],
+  inFlight: 0,
+  deviceUsedBytes: 0,
+  deviceBudgetBytes: 0,
+  sentAtMs: 0,
+  intervalMs: 1000,
+  draining: false,
+  ...extra,
 });
 const statik = () => new PlacementTracker({ addresses: ["a0:1", "a1:1"], replicas: 1 }, MODEL);
 
@@ -71,7 +82,15 @@ test("no heartbeats (no NATS) or unusable ones: the static layout stays", () => 
 });
 
 test("routers that see the same heartbeats, in any order, choose the same layout, whose placement owns every expert", () => {
-  const beats = [hb(0, 2, 1, "a0:1"), hb(1, 2, 1, "a1:1"), hb(0, 4, 2, "d0:1"), hb(1, 4, 2, "d1:1"), hb(2, 4, 2, "d2:1"), hb(3, 4, 2, "d3:1"), hb(2, 3, 1, "b2:1")];
+  const beats = [
+    hb(0, 2, 1, "a0:1"),
+    hb(1, 2, 1, "a1:1"),
+    hb(0, 4, 2, "d0:1"),
+    hb(1, 4, 2, "d1:1"),
+    hb(2, 4, 2, "d2:1"),
+    hb(3, 4, 2, "d3:1"),
+    hb(2, 3, 1, "b2:1"),
+  ];
   const layouts = [beats, [...beats].reverse(), [beats[3], beats[0], beats[5], beats[2], beats[6], beats[1], beats[4]]].map((order) => {
     const t = statik();
     for (const b of order) t.observe(b, 0);

@@ -36,7 +36,11 @@ export class PlacementTracker {
 
   constructor(initial: { addresses: readonly string[]; replicas: number }, model: { numLayers: number; numExperts: number }) {
     this.model = { numLayers: model.numLayers, numExperts: model.numExperts };
-    this.current = Object.freeze({ shards: initial.addresses.length, replicas: initial.replicas, addresses: Object.freeze([...initial.addresses]) });
+    this.current = Object.freeze({
+      shards: initial.addresses.length,
+      replicas: initial.replicas,
+      addresses: Object.freeze([...initial.addresses]),
+    });
   }
 
   get layout(): ShardLayout {
@@ -89,7 +93,9 @@ export class PlacementTracker {
       if (addresses) best = Object.freeze({ shards: S, replicas: R, addresses: Object.freeze(addresses) });
     }
     if (best === undefined || best === cur) return undefined;
-    return best.shards === cur.shards && best.replicas === cur.replicas && best.addresses.every((a, i) => a === cur.addresses[i]) ? undefined : best;
+    return best.shards === cur.shards && best.replicas === cur.replicas && best.addresses.every((a, i) => a === cur.addresses[i])
+      ? undefined
+      : best;
   }
 
   /** Whether every expert has a live owner among layout (S, R)'s heartbeating shards. */

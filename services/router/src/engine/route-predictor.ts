@@ -8,7 +8,13 @@ export class RoutePredictor {
   private readonly client: PredictorServiceClient;
   readonly counters = { calls: 0, failures: 0 };
 
-  constructor(address: string, private readonly L: number, private readonly E: number, tls?: ClientTlsFiles, private readonly timeoutMs = 50) {
+  constructor(
+    address: string,
+    private readonly L: number,
+    private readonly E: number,
+    tls?: ClientTlsFiles,
+    private readonly timeoutMs = 50,
+  ) {
     this.client = new PredictorServiceClient(address, channelCredentialsFromFiles(tls), channelOptions());
     // Connect now: the first request's prediction must not pay the connection set-up within its deadline.
     this.client.getChannel().getConnectivityState(true);

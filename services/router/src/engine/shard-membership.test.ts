@@ -4,8 +4,18 @@ import type { ShardHeartbeat } from "@expertmesh/proto";
 import { ShardMembership } from "./shard-membership.js";
 
 const hb = (shardId: number, over: Partial<ShardHeartbeat> = {}): ShardHeartbeat => ({
-  shardId, shards: 2, replicas: 2, address: "", deviceResident: [], inFlight: 0, deviceUsedBytes: 0, deviceBudgetBytes: 0,
-  sentAtMs: 0, intervalMs: 1000, draining: false, ...over,
+  shardId,
+  shards: 2,
+  replicas: 2,
+  address: "",
+  deviceResident: [],
+  inFlight: 0,
+  deviceUsedBytes: 0,
+  deviceBudgetBytes: 0,
+  sentAtMs: 0,
+  intervalMs: 1000,
+  draining: false,
+  ...over,
 });
 
 test("without heartbeats every shard is available and holds nothing (static placement)", () => {

@@ -23,7 +23,11 @@ export class ShardMembership {
     if (hb.shardId >= this.count) return; // a shard of another placement
     this.heartbeats++;
     this.shards[hb.shardId] = {
-      resident: new Set(hb.deviceResident), inFlight: hb.inFlight, draining: hb.draining, lastSeenMs: nowMs, intervalMs: hb.intervalMs || 1000,
+      resident: new Set(hb.deviceResident),
+      inFlight: hb.inFlight,
+      draining: hb.draining,
+      lastSeenMs: nowMs,
+      intervalMs: hb.intervalMs || 1000,
     };
   }
 

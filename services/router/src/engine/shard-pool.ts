@@ -15,7 +15,15 @@ import type { ExpertRunner, ExpertWork } from "@expertmesh/model";
 import { Placement } from "@expertmesh/moe";
 import { ExpertShardServiceClient, HealthClient, type ExpertInput, type ExpertOutput } from "@expertmesh/proto";
 import {
-  channelCredentialsFromFiles, channelOptions, DeadlineExceededError, float32Tensor, InternalError, StatusError, tensorToFloat32, unaryCall, UnavailableError,
+  channelCredentialsFromFiles,
+  channelOptions,
+  DeadlineExceededError,
+  float32Tensor,
+  InternalError,
+  StatusError,
+  tensorToFloat32,
+  unaryCall,
+  UnavailableError,
   type ClientTlsFiles,
 } from "@expertmesh/runtime";
 import { ShardHealth } from "./shard-health.js";
@@ -59,8 +67,16 @@ export class ShardPool implements ExpertRunner {
   stepId = 0;
   readonly counters = { calls: 0, failovers: 0, failures: 0 };
 
-  constructor(readonly addresses: readonly string[], private readonly opts: ShardPoolOptions) {
-    this.placement = new Placement({ numLayers: opts.numLayers, numExperts: opts.numExperts, shards: addresses.length, replicas: opts.replicas });
+  constructor(
+    readonly addresses: readonly string[],
+    private readonly opts: ShardPoolOptions,
+  ) {
+    this.placement = new Placement({
+      numLayers: opts.numLayers,
+      numExperts: opts.numExperts,
+      shards: addresses.length,
+      replicas: opts.replicas,
+    });
     const creds = channelCredentialsFromFiles(opts.tls);
     this.clients = addresses.map((a) => new ExpertShardServiceClient(a, creds, channelOptions()));
     this.streams = this.clients.map((c, i) => new ShardStream(c, `shard ${i} (${addresses[i]})`, STREAM_MAX_IN_FLIGHT));
@@ -95,10 +111,17 @@ export class ShardPool implements ExpertRunner {
       await Promise.all(
         [...byShard].map(async ([shard, items]) => {
           try {
-            const outputs = await this.call(shard, layer, items.map((i) => work[i]), signal);
+            const outputs = await this.call(
+              shard,
+              layer,
+              items.map((i) => work[i]),
+              signal,
+            );
             items.forEach((i, j) => {
               const out = outputs[j];
-              results[i] = Float32Array.from(tensorToFloat32(out?.output, `outputs[${j}].output`, { shape: [work[i].rows, this.opts.hiddenSize] }));
+              results[i] = Float32Array.from(
+                tensorToFloat32(out?.output, `outputs[${j}].output`, { shape: [work[i].rows, this.opts.hiddenSize] }),
+              );
             });
           } catch (e) {
             signal?.throwIfAborted();
@@ -123,7 +146,8 @@ export class ShardPool implements ExpertRunner {
           // live but failed or did not answer in time is named with what happened.
           const owners = this.placement.owners(layer, work[i].expert);
           const live = owners.filter((s) => this.membership.available(s) && !(failedWith.get(s) instanceof UnavailableError));
-          const what = live.length === 0 ? `no live shard among owners [${owners.join(", ")}]` : `every owner failed (live: shard ${live.join(", ")})`;
+          const what =
+            live.length === 0 ? `no live shard among owners [${owners.join(", ")}]` : `every owner failed (live: shard ${live.join(", ")})`;
           throw new UnavailableError(`expert ${layer}/${work[i].expert}: ${what} (last error: ${(lastError as Error)?.message})`, {
             cause: lastError,
             retryAfterMs: DOWN_FOR_MS,
@@ -148,7 +172,10 @@ export class ShardPool implements ExpertRunner {
   }
 
   private call(shard: number, layer: number, work: ExpertWork[], signal?: AbortSignal): Promise<ExpertOutput[]> {
-    const inputs: ExpertInput[] = work.map((w) => ({ expertId: w.expert, hiddenStates: float32Tensor(w.x, [w.rows, this.opts.hiddenSize]) }));
+    const inputs: ExpertInput[] = work.map((w) => ({
+      expertId: w.expert,
+      hiddenStates: float32Tensor(w.x, [w.rows, this.opts.hiddenSize]),
+    }));
     const deadline = Math.min(Date.now() + this.opts.callTimeoutMs, this.stepDeadline);
     if (deadline <= Date.now()) return Promise.reject(new DeadlineExceededError("the step's deadline passed before dispatch"));
     this.counters.calls++;

@@ -7,7 +7,16 @@ import { test } from "node:test";
 import { credentials } from "@grpc/grpc-js";
 import { ExpertShardServiceClient, ExpertShardServiceService } from "@expertmesh/proto";
 import {
-  channelOptions, createServer, float32Tensor, NotFoundError, service, silentLogger, tensorToFloat32, toRpcStatus, UnavailableError, type Server,
+  channelOptions,
+  createServer,
+  float32Tensor,
+  NotFoundError,
+  service,
+  silentLogger,
+  tensorToFloat32,
+  toRpcStatus,
+  UnavailableError,
+  type Server,
 } from "@expertmesh/runtime";
 import { ShardStream } from "./shard-stream.js";
 
@@ -30,7 +39,9 @@ async function startServer(port = 0): Promise<{ server: Server; seen: Seen }> {
     logger: silentLogger,
     services: [
       service(ExpertShardServiceService, {
-        runExperts: unused, prefetch: unused, cacheStats: unused,
+        runExperts: unused,
+        prefetch: unused,
+        cacheStats: unused,
         dispatchExperts: async (call) => {
           for await (const m of call.requests) {
             if (m.cancel) {
@@ -44,7 +55,12 @@ async function startServer(port = 0): Promise<{ server: Server; seen: Seen }> {
               continue;
             }
             const outputs = m.inputs.map((i) => ({
-              expertId: i.expertId, wasResident: true, output: float32Tensor(tensorToFloat32(i.hiddenStates, "x").map((v) => 2 * v), [1, D]),
+              expertId: i.expertId,
+              wasResident: true,
+              output: float32Tensor(
+                tensorToFloat32(i.hiddenStates, "x").map((v) => 2 * v),
+                [1, D],
+              ),
             }));
             void call.send({ callId: m.callId, layer: m.layer, outputs, error: undefined });
           }
@@ -57,7 +73,13 @@ async function startServer(port = 0): Promise<{ server: Server; seen: Seen }> {
 
 function call(stream: ShardStream, expertId: number, signal?: AbortSignal) {
   const x = Float32Array.from({ length: D }, (_, i) => i + expertId);
-  return stream.call({ layer: 0, stepId: 1, inputs: [{ expertId, hiddenStates: float32Tensor(x, [1, D]) }], deadline: Date.now() + 5_000, signal });
+  return stream.call({
+    layer: 0,
+    stepId: 1,
+    inputs: [{ expertId, hiddenStates: float32Tensor(x, [1, D]) }],
+    deadline: Date.now() + 5_000,
+    signal,
+  });
 }
 
 const client = (server: Server) => new ExpertShardServiceClient(server.address, credentials.createInsecure(), channelOptions());
@@ -134,7 +156,9 @@ test("a stream broken by the server's death fails its calls with UnavailableErro
     second = (await startServer(port)).server;
     let out: unknown;
     for (let i = 0; i < 50 && out === undefined; i++) {
-      out = await call(stream, 1).catch((e) => (e instanceof UnavailableError ? new Promise((r) => setTimeout(() => r(undefined), 100)) : Promise.reject(e)));
+      out = await call(stream, 1).catch((e) =>
+        e instanceof UnavailableError ? new Promise((r) => setTimeout(() => r(undefined), 100)) : Promise.reject(e),
+      );
     }
     assert.ok(Array.isArray(out), "a call succeeded on a new stream");
     assert.ok(stream.counters.opened >= 2);
@@ -144,4 +168,3 @@ test("a stream broken by the server's death fails its calls with UnavailableErro
     second?.forceShutdown();
   }
 });
-

@@ -5,9 +5,21 @@
 // message, so the shard stops its work. The stream opens on first use; when it breaks (the shard died,
 // the connection dropped, the shard drained) every call on it fails with UnavailableError, which the
 // shard pool treats like a failed unary call (failover to a replica), and the next call reopens it.
-import type { DispatchExpertsRequest, DispatchExpertsResponse, ExpertInput, ExpertOutput, ExpertShardServiceClient } from "@expertmesh/proto";
+import type {
+  DispatchExpertsRequest,
+  DispatchExpertsResponse,
+  ExpertInput,
+  ExpertOutput,
+  ExpertShardServiceClient,
+} from "@expertmesh/proto";
 import {
-  currentTraceparent, DeadlineExceededError, errorFromRpcStatus, openBidi, UnavailableError, type BidiStream, type ExpertMeshError,
+  currentTraceparent,
+  DeadlineExceededError,
+  errorFromRpcStatus,
+  openBidi,
+  UnavailableError,
+  type BidiStream,
+  type ExpertMeshError,
 } from "@expertmesh/runtime";
 
 /** How long after its deadline a call that the shard has not answered is given up locally. */
@@ -76,24 +88,37 @@ export class ShardStream {
   #send(stream: BidiStream<DispatchExpertsRequest>, c: StreamCall, timeoutMs: number): Promise<ExpertOutput[]> {
     const callId = this.#nextId++;
     return new Promise<ExpertOutput[]>((resolve, reject) => {
-      const cancel = (): void => void stream.write({ callId, stepId: 0, layer: 0, inputs: [], timeoutMs: 0, cancel: true, traceparent: "" });
+      const cancel = (): void =>
+        void stream.write({ callId, stepId: 0, layer: 0, inputs: [], timeoutMs: 0, cancel: true, traceparent: "" });
       const onAbort = (): void => {
         cancel();
         this.#settle(callId)?.reject(c.signal!.reason);
       };
       const timer = setTimeout(() => {
         cancel();
-        this.#settle(callId)?.reject(new DeadlineExceededError(`${this.name}: no answer to call ${callId} by its deadline (${timeoutMs} ms)`));
+        this.#settle(callId)?.reject(
+          new DeadlineExceededError(`${this.name}: no answer to call ${callId} by its deadline (${timeoutMs} ms)`),
+        );
       }, timeoutMs + DEADLINE_GRACE_MS);
       c.signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(callId, {
-        resolve, reject, stream,
+        resolve,
+        reject,
+        stream,
         cleanup: () => {
           clearTimeout(timer);
           c.signal?.removeEventListener("abort", onAbort);
         },
       });
-      stream.write({ callId, stepId: c.stepId, layer: c.layer, inputs: c.inputs, timeoutMs, cancel: false, traceparent: currentTraceparent() ?? "" });
+      stream.write({
+        callId,
+        stepId: c.stepId,
+        layer: c.layer,
+        inputs: c.inputs,
+        timeoutMs,
+        cancel: false,
+        traceparent: currentTraceparent() ?? "",
+      });
     });
   }
 

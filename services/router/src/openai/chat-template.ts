@@ -27,7 +27,11 @@ export class ChatTemplate {
     if (typeof source !== "string") return undefined;
     const token = (key: string): string => {
       const t = config[key];
-      return typeof t === "string" ? t : typeof (t as { content?: unknown })?.content === "string" ? (t as { content: string }).content : "";
+      return typeof t === "string"
+        ? t
+        : typeof (t as { content?: unknown })?.content === "string"
+          ? (t as { content: string }).content
+          : "";
     };
     return new ChatTemplate(new Template(source), { bos_token: token("bos_token"), eos_token: token("eos_token") });
   }

@@ -67,7 +67,10 @@ export async function startOpenAiServer(state: RouterState, o: OpenAiServerOptio
         return post(async (body) => {
           const chat = parseChatRequest(body);
           if (!template) {
-            throw new InvalidArgumentError("messages", `model ${JSON.stringify(state.modelName)} has no chat_template in its tokenizer_config.json: use /v1/completions`);
+            throw new InvalidArgumentError(
+              "messages",
+              `model ${JSON.stringify(state.modelName)} has no chat_template in its tokenizer_config.json: use /v1/completions`,
+            );
           }
           await generation(res, "chat", { ...chat, prompt: template.render(chat.messages) });
         });
@@ -81,7 +84,9 @@ export async function startOpenAiServer(state: RouterState, o: OpenAiServerOptio
         if (req.method !== "GET") return methodNotAllowed(res, "GET");
         return o.healthy() ? sendJson(res, 200, { status: "ok" }) : sendJson(res, 503, { status: "not serving" });
       default:
-        throw new NotFoundError("path", path ?? "/", { message: `no route ${req.method} ${path}: try /v1/completions, /v1/chat/completions, /v1/models, /health` });
+        throw new NotFoundError("path", path ?? "/", {
+          message: `no route ${req.method} ${path}: try /v1/completions, /v1/chat/completions, /v1/models, /health`,
+        });
     }
   }
 
@@ -183,7 +188,11 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
 
 class BodyTooLarge extends InvalidArgumentError {
   constructor(size: number, limit: number) {
-    super("", `the request body is ${size} bytes or more, above the limit of ${limit}`, { reason: "REQUEST_TOO_LARGE", limit, value: size });
+    super("", `the request body is ${size} bytes or more, above the limit of ${limit}`, {
+      reason: "REQUEST_TOO_LARGE",
+      limit,
+      value: size,
+    });
   }
 }
 
@@ -204,7 +213,12 @@ function sendError(res: ServerResponse, e: unknown): void {
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {
-  sendJson(res, 405, { error: { message: `method not allowed: use ${allow}`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow });
+  sendJson(
+    res,
+    405,
+    { error: { message: `method not allowed: use ${allow}`, type: "invalid_request_error", param: null, code: "method_not_allowed" } },
+    { allow },
+  );
 }
 
 function sendJson(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {

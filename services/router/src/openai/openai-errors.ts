@@ -28,7 +28,8 @@ export function httpError(error: unknown): HttpError {
   const body = (type: string, message: string, param: string | null = null, c: string | null = code): OpenAiErrorBody => ({
     error: { message, type, param, code: c },
   });
-  const retry = e && "retryAfterMs" in e && typeof e.retryAfterMs === "number" ? { retryAfterS: Math.max(1, Math.ceil(e.retryAfterMs / 1000)) } : {};
+  const retry =
+    e && "retryAfterMs" in e && typeof e.retryAfterMs === "number" ? { retryAfterS: Math.max(1, Math.ceil(e.retryAfterMs / 1000)) } : {};
   if (e instanceof InvalidArgumentError) {
     // The gRPC request's field names ("sampling.max_tokens") become the HTTP body's ("max_tokens").
     const param = e.field.replace(/^sampling\./, "");

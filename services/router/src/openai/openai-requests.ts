@@ -28,7 +28,11 @@ export interface ChatRequest extends Common {
 type Body = Record<string, unknown>;
 
 const invalid = (field: string, message: string, value?: unknown) =>
-  new InvalidArgumentError(field, message, value === undefined ? {} : { value: typeof value === "object" ? JSON.stringify(value) : String(value) });
+  new InvalidArgumentError(
+    field,
+    message,
+    value === undefined ? {} : { value: typeof value === "object" ? JSON.stringify(value) : String(value) },
+  );
 
 export function asObject(raw: unknown): Body {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw invalid("", "the request body must be a JSON object");
@@ -42,19 +46,25 @@ export function parseCompletionRequest(raw: unknown): CompletionRequest {
   let prompt = b.prompt;
   if (Array.isArray(prompt)) {
     if (prompt.length !== 1 || typeof prompt[0] !== "string") {
-      throw invalid("prompt", `must be a string or an array of one string (token-id and batched prompts are not supported), got an array of ${prompt.length}`);
+      throw invalid(
+        "prompt",
+        `must be a string or an array of one string (token-id and batched prompts are not supported), got an array of ${prompt.length}`,
+      );
     }
     prompt = prompt[0];
   }
-  if (typeof prompt !== "string") throw invalid("prompt", "is required and must be a string", prompt === undefined ? "missing" : typeof prompt);
+  if (typeof prompt !== "string")
+    throw invalid("prompt", "is required and must be a string", prompt === undefined ? "missing" : typeof prompt);
   return { prompt, ...common(b, "max_tokens") };
 }
 
 export function parseChatRequest(raw: unknown): ChatRequest {
   const b = asObject(raw);
   refuse(b, ["tools", "functions", "logit_bias", "response_format", "audio", "prediction"], {});
-  if (b.tool_choice !== undefined && b.tool_choice !== "none") throw invalid("tool_choice", "tools are not supported (only \"none\")", b.tool_choice);
-  if (b.top_logprobs !== undefined && b.top_logprobs !== null && b.top_logprobs !== 0) throw invalid("top_logprobs", "log probabilities are not supported", b.top_logprobs);
+  if (b.tool_choice !== undefined && b.tool_choice !== "none")
+    throw invalid("tool_choice", 'tools are not supported (only "none")', b.tool_choice);
+  if (b.top_logprobs !== undefined && b.top_logprobs !== null && b.top_logprobs !== 0)
+    throw invalid("top_logprobs", "log probabilities are not supported", b.top_logprobs);
   if (!Array.isArray(b.messages) || b.messages.length === 0) throw invalid("messages", "is required and must be a non-empty array");
   const messages = b.messages.map((m, i) => message(m, i));
   const maxKey = b.max_completion_tokens !== undefined && b.max_completion_tokens !== null ? "max_completion_tokens" : "max_tokens";
@@ -72,7 +82,8 @@ function message(raw: unknown, i: number): ChatMessage {
     content = content
       .map((part: unknown, j) => {
         const p = part as Body | null;
-        if (p?.type !== "text" || typeof p.text !== "string") throw invalid(`${field}.content[${j}]`, "only text parts are supported", p?.type ?? typeof part);
+        if (p?.type !== "text" || typeof p.text !== "string")
+          throw invalid(`${field}.content[${j}]`, "only text parts are supported", p?.type ?? typeof part);
         return p.text;
       })
       .join("");
@@ -91,7 +102,8 @@ function refuse(b: Body, fields: string[], neutral: Record<string, unknown>): vo
 }
 
 function common(b: Body, maxKey: "max_tokens" | "max_completion_tokens"): Common {
-  if (typeof b.model !== "string") throw invalid("model", "is required and must be a string", b.model === undefined ? "missing" : typeof b.model);
+  if (typeof b.model !== "string")
+    throw invalid("model", "is required and must be a string", b.model === undefined ? "missing" : typeof b.model);
   const n = b.n ?? 1;
   if (n !== 1) throw invalid("n", "only n = 1 is supported", n);
   if (b.logprobs !== undefined && b.logprobs !== null && b.logprobs !== false && b.logprobs !== 0) {
@@ -111,7 +123,8 @@ function common(b: Body, maxKey: "max_tokens" | "max_completion_tokens"): Common
   const sampling: SamplingOptions = { maxTokens: 0, stop: stops(b.stop) };
   const maxTokens = optionalNumber(b, maxKey);
   if (maxTokens !== undefined) {
-    if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 2 ** 31 - 1) throw invalid(maxKey, `must be a positive integer, got ${maxTokens}`, maxTokens);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 2 ** 31 - 1)
+      throw invalid(maxKey, `must be a positive integer, got ${maxTokens}`, maxTokens);
     sampling.maxTokens = maxTokens;
   }
   const temperature = optionalNumber(b, "temperature");
@@ -120,7 +133,8 @@ function common(b: Body, maxKey: "max_tokens" | "max_completion_tokens"): Common
   if (topP !== undefined) sampling.topP = topP;
   const seed = optionalNumber(b, "seed");
   if (seed !== undefined) {
-    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw invalid("seed", `must be an integer in [0, 2^32 - 1], got ${seed}`, seed);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1)
+      throw invalid("seed", `must be an integer in [0, 2^32 - 1], got ${seed}`, seed);
     sampling.seed = seed;
   }
   return { model: b.model, sampling, stream, includeUsage };

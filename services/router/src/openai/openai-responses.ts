@@ -37,7 +37,11 @@ export class ResponseBuilder {
   private readonly id: string;
   private readonly created = Math.floor(Date.now() / 1000);
 
-  constructor(private readonly endpoint: Endpoint, private readonly model: string, private readonly includeUsage = false) {
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly model: string,
+    private readonly includeUsage = false,
+  ) {
     this.id = `${endpoint === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID().replaceAll("-", "")}`;
   }
 
@@ -54,7 +58,12 @@ export class ResponseBuilder {
   chunk(text: string, finish: string | null, first = false): object {
     const choice =
       this.endpoint === "chat"
-        ? { index: 0, delta: first ? { role: "assistant", content: text } : finish !== null && text === "" ? {} : { content: text }, logprobs: null, finish_reason: finish }
+        ? {
+            index: 0,
+            delta: first ? { role: "assistant", content: text } : finish !== null && text === "" ? {} : { content: text },
+            logprobs: null,
+            finish_reason: finish,
+          }
         : { index: 0, text, logprobs: null, finish_reason: finish };
     return { ...this.head(true), choices: [choice], ...(this.includeUsage ? { usage: null } : {}) };
   }
