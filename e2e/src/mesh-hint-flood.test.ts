@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ExpertMeshClient } from "@expertmesh/client";
-import { freePort, startMesh, type Mesh } from "@expertmesh/cli/launcher";
+import { freePortRange, startMesh, type Mesh } from "@expertmesh/cli/launcher";
 import { PrefetchHint } from "@expertmesh/proto";
 import { createNatsLink, hintSubject, silentLogger, type NatsLink } from "@expertmesh/runtime";
 import { PROMPTS, referenceTokens, releaseReference } from "./reference.js";
@@ -24,7 +24,7 @@ before(async () => {
     deviceBudget: "25%",
     policy: "expertflow",
     secure: false,
-    metricsPort: await freePort(),
+    metricsPort: await freePortRange(4), // router, 2 shards, predictor
     shardArgs: ["--hint-rate", "200", "--hint-expert-rate", String(HINT_EXPERT_RATE)],
   });
   link = createNatsLink({ servers: [mesh.nats!.url], name: "flooder", logger: silentLogger });

@@ -12,6 +12,7 @@ import { after, test } from "node:test";
 import { createRequire } from "node:module";
 import OpenAI from "openai";
 import { BUNDLED_MODEL_DIR } from "@expertmesh/model";
+import { freePortRange } from "@expertmesh/cli/launcher";
 
 const CLI = createRequire(import.meta.url).resolve("@expertmesh/cli");
 const root = mkdtempSync(join(tmpdir(), "up-command-"));
@@ -58,21 +59,6 @@ function run(...args: string[]): Promise<{ code: number | null; stdout: string; 
 }
 
 /** `n` consecutive ports free on 127.0.0.1 now. */
-async function freeRange(n: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const held: Server[] = [];
-    try {
-      for (let i = 0; i < n; i++) held.push(await listen(base + i));
-      return base;
-    } catch {
-      // taken: try another base
-    } finally {
-      await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    }
-  }
-}
-
 function listen(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -82,7 +68,7 @@ function listen(port: number): Promise<Server> {
 }
 
 test("the openai client streams a chat completion from `up --http-port`; each process has its own /metrics port", async () => {
-  const base = await freeRange(4);
+  const base = await freePortRange(4);
   const mesh = await up("--shards", "2", "--http-port", "0", "--metrics-port", String(base));
   try {
     assert.match(mesh.ready.http!, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -186,7 +172,7 @@ test("up --model with a user's checkpoint and no predictor of its shape serves, 
 });
 
 test("a metrics port in use is named, with the process it was for, before anything starts", async () => {
-  const base = await freeRange(4);
+  const base = await freePortRange(4);
   const squatter = await listen(base + 1); // shard 0's metrics port
   try {
     const r = await run("up", "--shards", "2", "--no-nats", "--no-predictor", "--port", "0", "--metrics-port", String(base));

@@ -50,3 +50,18 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * The first of `n` consecutive ports free on 127.0.0.1 now (e.g. a --metrics-port base: router, shards,
+ * predictor). Drawn below Linux's ephemeral range (32768-60999), so that other processes binding port 0
+ * cannot take one of them between this call and the bind.
+ */
+export async function freePortRange(n: number, host = "127.0.0.1"): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000 - n));
+    let free = true;
+    for (let i = 0; i < n && free; i++) free = await portFree(base + i, host);
+    if (free) return base;
+  }
+  throw new Error(`no ${n} consecutive free ports found on ${host} in 20000-32000`);
+}
