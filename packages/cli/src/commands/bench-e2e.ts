@@ -38,6 +38,7 @@ import {
   type E2eConfigName,
   type E2eMesh,
   type E2eRunResult,
+  type E2eRunSpec,
   type SimulatedLinkSpec,
 } from "./bench-e2e-mesh.js";
 
@@ -149,6 +150,24 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const warmup = prompts.slice(0, W);
   const measured = prompts.slice(W);
 
+  /** What one configuration's mesh and its measured runs need; the same for the interleaved and the single-round path. */
+  const specOf = (config: E2eConfigName, l: "off" | "on"): E2eRunSpec => ({
+    model,
+    config,
+    shards,
+    budget,
+    link: l === "on" ? link : undefined,
+    numLayers: L,
+    numExperts: E,
+    concurrencies: Cs,
+    warmup,
+    measured,
+    maxTokens: M,
+    seed,
+    requestTimeoutMs,
+    stepBatch,
+    log: v.verbose ? log : undefined,
+  });
   const inProcess: InProcess[] = [];
   const rows: Row[] = [];
   if (rounds > 1) {
@@ -159,23 +178,7 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
         log(`bench e2e: starting ${config} (link ${l === "on" ? "simulated" : "off"}) ...`);
         meshes.push({
           config,
-          mesh: await startE2eConfig({
-            model,
-            config,
-            shards,
-            budget,
-            link: l === "on" ? link : undefined,
-            numLayers: L,
-            numExperts: E,
-            concurrencies: Cs,
-            warmup,
-            measured,
-            maxTokens: M,
-            seed,
-            requestTimeoutMs,
-            stepBatch,
-            log: v.verbose ? log : undefined,
-          }),
+          mesh: await startE2eConfig(specOf(config, l)),
         });
       }
       const inRounds = new Map<number, InProcess[]>();
@@ -220,23 +223,7 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   for (const l of rounds > 1 ? [] : links) {
     for (const config of configsOf(l as "off" | "on").filter((c) => only === undefined || only.includes(c))) {
       log(`bench e2e: ${config} (link ${l === "on" ? "simulated" : "off"}) ...`);
-      const results = await runE2eConfig({
-        model,
-        config,
-        shards,
-        budget,
-        link: l === "on" ? link : undefined,
-        numLayers: L,
-        numExperts: E,
-        concurrencies: Cs,
-        warmup,
-        measured,
-        maxTokens: M,
-        seed,
-        requestTimeoutMs,
-        stepBatch,
-        log: v.verbose ? log : undefined,
-      });
+      const results = await runE2eConfig(specOf(config, l as "off" | "on"));
       for (const r of results)
         rows.push({
           link: l as "off" | "on",
