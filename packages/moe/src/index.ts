@@ -58,6 +58,7 @@ export {
 export { decodeSchedule, accessStream, batchDemand, type AccessStream, type DecodeSchedule, type TraceRouting } from "./cache-access.js";
 export { simulateCache, type CachePolicy, type PrefetchHooks, type SimOptions, type SimResult } from "./cache-sim.js";
 export { BeladyPolicy } from "./cache-belady.js";
+export { HorizonOraclePolicy } from "./cache-horizon.js";
 export { ExpertflowPolicy, shareSlots, type ExpertflowOptions } from "./cache-predictive.js";
 export { previousTokenPredictions, oraclePredictions } from "./predictor-previous.js";
 export { buildTokenTable, tokenTableTopK, type TokenTable } from "./predictor-token-table.js";

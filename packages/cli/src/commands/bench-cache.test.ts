@@ -72,6 +72,9 @@ test("bench cache --json: every policy per budget and batch, counters consistent
           "expertflow[prev+prior]",
           "expertflow[flat]",
           "expertflow[oracle]",
+          "horizon[0]",
+          "horizon[1]",
+          "horizon[2]",
           "belady",
         ],
       );
@@ -146,7 +149,7 @@ test("a JSONL trace imports with a config.json and benches with no weights", asy
   assert.equal(out.expert_bytes, 3 * raw.hidden_size * raw.intermediate_size * 4, "float32 config: 4 bytes a value");
   assert.deepEqual(
     out.rows.map((x) => x.policy),
-    ["lru", "expertflow[flat]", "expertflow[oracle]", "belady"],
+    ["lru", "expertflow[flat]", "expertflow[oracle]", "horizon[0]", "horizon[1]", "horizon[2]", "belady"],
   );
 
   // A config that disagrees with the trace is refused, naming --config.
@@ -180,6 +183,9 @@ test("bench cache refuses bad flags, naming them", async () => {
   const budgets = await run("bench", "cache", "--traces", tracePath, "--budgets", "0");
   assert.equal(budgets.code, 2);
   assert.match(budgets.stderr, /--budgets must be a comma-separated list of percentages in \(0, 100\], got "0"/);
+  const horizons = await run("bench", "cache", "--traces", tracePath, "--horizons", "1,-2");
+  assert.equal(horizons.code, 2);
+  assert.match(horizons.stderr, /--horizons must be a comma-separated list of decode steps in \[0, 1000000\], or "none", got "-2"/);
   const link = await run("bench", "cache", "--traces", tracePath, "--link-gbps=0");
   assert.match(link.stderr, /--link-gbps must be a bandwidth in GB\/s in \(0, 100000\]/);
   const config = await run("bench", "cache", "--config", join(dir, "nope.json"));

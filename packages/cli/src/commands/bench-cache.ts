@@ -1,6 +1,6 @@
 // expertmesh bench cache [--model DIR | --config config.json] [--traces FILE | --text FILE] [--max-tokens N]
 //   [--predictor FILE.onnx] [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link-gbps G]
-//   [--expert-bytes X|config] [--layer-ms τ] [--shards N] [--no-pre-gate] [--json]
+//   [--expert-bytes X|config] [--layer-ms τ] [--shards N] [--horizons 0,1,2] [--no-pre-gate] [--json]
 //
 // The device-tier cache on routing traces of held-out text (or any imported trace), in decode order
 // (packages/moe cache-access.ts), counted in what the real system pays: the time-honest simulator
@@ -13,8 +13,11 @@
 // expertflow-v1 (the earlier policy, a baseline); expertflow on each predictor: the trained --predictor,
 // "prev+prior", the flat-demand ablation (k/E for every expert: no prediction at all, so the predictor's own
 // contribution is a line of its own), the oracle (the true routing: the policy's limit, not a predictor);
-// Belady's MIN (the fewest loads of any policy); and the lower bound on time from Belady's loads with
-// perfect overlap. With the model's weights the pre-gate (layer l's gate on layer l-1's hidden state) corrects
+// horizon[h] for each --horizons h (evicts knowing the exact routing of the current step and h more, a
+// reference that no causal policy can run: horizon[0] evicts with what a perfect predictor of the current
+// step knows, and the first h that reaches a figure says about how far ahead one would have to know the
+// routing); Belady's MIN (the fewest loads of any policy); and the lower bound on time from Belady's loads
+// with perfect overlap. With the model's weights the pre-gate (layer l's gate on layer l-1's hidden state) corrects
 // the expertflow[predictor] row one layer ahead.
 //
 // --config FILE needs no weights: L, E, k (and D, F, dtype for --expert-bytes config) come from it, and the
@@ -39,6 +42,7 @@ import {
   decodeSchedule,
   ExpertflowPolicy,
   ExpertflowTimePolicy,
+  HorizonOraclePolicy,
   LruPolicy,
   oraclePredictions,
   previousTokenPredictions,
@@ -56,6 +60,7 @@ import { runPredictor } from "./predictor.js";
 
 const DEFAULT_BUDGETS = [12.5, 25, 50];
 const DEFAULT_BATCHES = [1, 4, 16];
+const DEFAULT_HORIZONS = [0, 1, 2];
 /** τ by default: about one decode layer-step of a Mixtral-class model on an accelerator at small batch. */
 export const DEFAULT_LAYER_MS = 1;
 const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, float16: 2, bfloat16: 2, float8_e4m3fn: 1, int8: 1 };
@@ -93,6 +98,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
     "expert-bytes": { type: "string" },
     "layer-ms": { type: "string" },
     shards: { type: "string" },
+    horizons: { type: "string" },
     "no-pre-gate": { type: "boolean" },
     json: { type: "boolean" },
   });
@@ -104,6 +110,16 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
     "a comma-separated list of percentages in (0, 100]",
   );
   const batches = listFlag("batches", v.batches, DEFAULT_BATCHES, isPositiveInt, "a comma-separated list of positive integers");
+  const horizons =
+    v.horizons?.trim() === "none"
+      ? []
+      : listFlag(
+          "horizons",
+          v.horizons,
+          DEFAULT_HORIZONS,
+          (x) => Number.isInteger(x) && x >= 0 && x <= 1_000_000,
+          'a comma-separated list of decode steps in [0, 1000000], or "none"',
+        );
   const linkGbps = numberFlag(
     "link-gbps",
     v["link-gbps"],
@@ -214,6 +230,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
         group.push(
           run(`expertflow[${p.name}]`, () => new ExpertflowTimePolicy(policyShape), p.name, p.name === main && lookahead !== undefined),
         );
+      for (const h of horizons) group.push(run(`horizon[${h}]`, () => new HorizonOraclePolicy(stream, h), null));
       const beladyLoads: number[] = [];
       const belady = run(
         "belady",
@@ -263,6 +280,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
         shards,
         pre_gate: preGate.note,
         bound: "time >= max(S*L*layer_ms, max over shards of Belady's loads * transfer_ms): Belady's loads with perfect overlap",
+        horizons: "horizon[h]: evicts knowing the exact routing of the current step and h more (a reference no causal policy can run)",
         predictors: predictors.map(({ name, what }) => ({ name, what })),
         rows: rows.map((r) => ({
           batch: r.batch,
@@ -354,6 +372,7 @@ function printTable(
   );
   for (const p of m.predictors) console.log(`  predictor ${p.name}: ${p.what}`);
   console.log("  bound: time >= max(S·L·τ, Belady's loads per shard · x), Belady's loads with perfect overlap");
+  console.log("  horizon[h]: evicts knowing the exact routing of the current step and h more steps (a reference no causal policy can run)");
   const head = [
     "B",
     "budget",
