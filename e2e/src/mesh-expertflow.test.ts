@@ -52,7 +52,9 @@ test("8 shards at 25 % (2 device slots each, = top-k) with expertflow serve conc
   try {
     for (let round = 0; round < 2; round++) {
       const got = await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
-      got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `round ${round}, prompt ${i}`));
+      got.forEach((g, i) => {
+        assert.deepEqual(g.tokenIds, want[i], `round ${round}, prompt ${i}`);
+      });
     }
     for (const shard of mesh.shards) {
       const snap = (await readCacheStats([shard.address], mesh.credentials()))[0];

@@ -65,7 +65,9 @@ test("a synthesised DeepSeek-V3 geometry with E=256, k=8 through 2 shards at 25 
   const client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, timeoutMs: 60_000 });
   try {
     const got = await Promise.all(prompts.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
-    got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `prompt ${i}`));
+    got.forEach((g, i) => {
+      assert.deepEqual(g.tokenIds, want[i], `prompt ${i}`);
+    });
   } finally {
     client.close();
     await mesh.stop();

@@ -94,7 +94,9 @@ test("forged heartbeats move no traffic to the forger: every token comes from th
   try {
     await new Promise((r) => setTimeout(r, 1_500)); // the router has seen many forged heartbeats
     const got = await Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: 12 })));
-    got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `prompt ${i}`));
+    got.forEach((g, i) => {
+      assert.deepEqual(g.tokenIds, want[i], `prompt ${i}`);
+    });
     assert.equal(forgedCalls, 0, "RunExperts calls that reached the forger");
     assert.ok(
       lines.some((l) => l.includes("shard heartbeat refused") && l.includes("address_not_allowed")),

@@ -41,7 +41,9 @@ test("a mesh that grows from 2 to 3 shards keeps serving the in-process output, 
   const joined: ManagedProcess[] = [];
   const completeAll = () => Promise.all(PROMPTS.map((p) => client.complete(p, { maxTokens: MAX_TOKENS })));
   const check = (got: Awaited<ReturnType<typeof completeAll>>, when: string) =>
-    got.forEach((g, i) => assert.deepEqual(g.tokenIds, want[i], `${when}, prompt ${i}`));
+    got.forEach((g, i) => {
+      assert.deepEqual(g.tokenIds, want[i], `${when}, prompt ${i}`);
+    });
   try {
     check(await completeAll(), "2 shards");
 

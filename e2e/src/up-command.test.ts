@@ -42,7 +42,15 @@ function up(...args: string[]): Promise<Up> {
       out += d;
       const line = out.split("\n").find((l) => l.startsWith("{"));
       if (line)
-        resolve({ child, ready: JSON.parse(line), stderr: () => err, stop: async () => void (child.kill("SIGTERM"), await exited) });
+        resolve({
+          child,
+          ready: JSON.parse(line),
+          stderr: () => err,
+          stop: async () => {
+            child.kill("SIGTERM");
+            await exited;
+          },
+        });
     });
     void exited.then((code) => reject(new Error(`up exited (code ${code}) before it was ready:\n${err}`)));
   });

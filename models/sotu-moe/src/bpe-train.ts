@@ -99,7 +99,9 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number, reserved: n
 /** The Hugging Face `tokenizer.json` for a byte-level BPE with the given special tokens at ids 0..n-1. */
 export function tokenizerJson(bpe: BpeResult, specials: string[]): object {
   const vocab: Record<string, number> = {};
-  specials.forEach((s, i) => (vocab[s] = i));
+  specials.forEach((s, i) => {
+    vocab[s] = i;
+  });
   for (const [tok, id] of bpe.vocab) vocab[tok] = id;
   const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
   return {

@@ -11,7 +11,9 @@ function bruteForce(cost: number[][], widths: number[], avgBits: number): number
       if (sum <= avgBits * n + 1e-9) best = Math.min(best, c);
       return;
     }
-    widths.forEach((b, w) => rec(i + 1, sum + b, c + cost[i][w]));
+    widths.forEach((b, w) => {
+      rec(i + 1, sum + b, c + cost[i][w]);
+    });
   };
   rec(0, 0, 0);
   return best;

@@ -4,7 +4,7 @@
 // quantiser measures its error on and the merger aligns with.
 //
 // Letters: L layers, E experts, k experts per token, N tokens of a step, D hidden size, M sampled rows.
-import { Checkpoint, type MoeRuntime } from "@expertmesh/model";
+import type { Checkpoint, MoeRuntime } from "@expertmesh/model";
 import { seededRandom } from "@expertmesh/moe";
 import { StatsAccumulator, type RoutingStats } from "./routing-stats.js";
 
@@ -28,8 +28,7 @@ export interface CalibrateOptions {
 
 /** The gate's weight [E, D] of each layer, read from the checkpoint. */
 export function gateWeights(ckpt: Checkpoint): Float32Array[] {
-  const { numLayers: L, numExperts: E, hiddenSize: D } = ckpt.config;
-  return Array.from({ length: L }, (_, l) => ckpt.gateWeights(l));
+  return Array.from({ length: ckpt.config.numLayers }, (_, l) => ckpt.gateWeights(l));
 }
 
 /** logits [N, E] = x [N, D] · Wg [E, D]^T. */

@@ -30,6 +30,8 @@ test("maxAssignment recovers a hidden permutation of a diagonal-dominant score",
   const n = 50;
   const hidden = Array.from({ length: n }, (_, i) => (i * 17 + 5) % n);
   const s = new Float64Array(n * n).fill(0.1);
-  hidden.forEach((j, i) => (s[i * n + j] = 1));
+  hidden.forEach((j, i) => {
+    s[i * n + j] = 1;
+  });
   assert.deepEqual(Array.from(maxAssignment(s, n)), hidden);
 });

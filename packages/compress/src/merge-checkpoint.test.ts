@@ -53,9 +53,13 @@ test("a merged checkpoint runs like the f32 model whose every slot holds its gro
   }
   const ref = writeTinyModel(join(dir, "copies"), { seed: 4, override });
   const [a, b] = [await run(out), await run(ref)];
-  a.logits.forEach((v, i) => assert.ok(Math.abs(v - b.logits[i]) < 1e-5, `logit ${i}`));
+  a.logits.forEach((v, i) => {
+    assert.ok(Math.abs(v - b.logits[i]) < 1e-5, `logit ${i}`);
+  });
   const perLayer = tokens.length * TINY.k; // onRouting gives each layer's [N, k] in turn
-  a.experts.forEach((e, i) => assert.ok(report.dominant[Math.floor(i / perLayer)].includes(e), `routed to merged-away slot ${e}`));
+  a.experts.forEach((e, i) => {
+    assert.ok(report.dominant[Math.floor(i / perLayer)].includes(e), `routed to merged-away slot ${e}`);
+  });
 });
 
 test("a pruned checkpoint routes only to the kept experts, whose weights are the source's", async () => {
@@ -63,7 +67,9 @@ test("a pruned checkpoint routes only to the kept experts, whose weights are the
   const report = mergeCheckpoint(Checkpoint.open(src), await statsOf(src), out, { expertsPerLayer: 2, method: "prune" });
   const { experts } = await run(out);
   const perLayer = tokens.length * TINY.k;
-  experts.forEach((e, i) => assert.ok(report.dominant[Math.floor(i / perLayer)].includes(e), `routed to pruned expert ${e}`));
+  experts.forEach((e, i) => {
+    assert.ok(report.dominant[Math.floor(i / perLayer)].includes(e), `routed to pruned expert ${e}`);
+  });
   const [s, p] = [Checkpoint.open(src), Checkpoint.open(out)];
   const d = report.dominant[1][0];
   assert.deepEqual(p.expert(1, d).w2, s.expert(1, d).w2);

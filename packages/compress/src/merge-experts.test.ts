@@ -30,14 +30,19 @@ test("permuting an expert's neurons leaves its output unchanged (1e-6)", () => {
   const p = Int32Array.from({ length: F }, (_, i) => (i * 5 + 3) % F);
   const x = Array.from({ length: D }, (_, d) => Math.sin(d + 1));
   const [a, b] = [expertOut(w, x), expertOut(permuteNeurons(w, p, D, F), x)];
-  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-6));
+  a.forEach((v, i) => {
+    assert.ok(Math.abs(v - b[i]) < 1e-6);
+  });
 });
 
 test("merging an expert with a neuron-permuted copy of itself gives the expert back: alignment undoes the permutation", () => {
   const w = randomExpert(2);
   const p = Int32Array.from({ length: F }, (_, i) => (i * 7 + 1) % F);
   const merged = mergeGroup([w, permuteNeurons(w, p, D, F)], [0.3, 0.7], D, F);
-  for (const k of ["w1", "w3", "w2"] as const) merged[k].forEach((v, i) => assert.ok(Math.abs(v - w[k][i]) < 1e-6, k));
+  for (const k of ["w1", "w3", "w2"] as const)
+    merged[k].forEach((v, i) => {
+      assert.ok(Math.abs(v - w[k][i]) < 1e-6, k);
+    });
   const unaligned = mergeGroup([w, permuteNeurons(w, p, D, F)], [0.3, 0.7], D, F, false);
   assert.ok(
     unaligned.w1.some((v, i) => Math.abs(v - w.w1[i]) > 1e-3),

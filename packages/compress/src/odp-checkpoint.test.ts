@@ -28,7 +28,9 @@ test("ODP with beta 1 and no protection computes the top-1 model (each token's f
   writeDynamicPruningCheckpoint(src, odp, { beta: new Array(TINY.L).fill(1), protectShare: 0 });
   const top1 = writeTinyModel(join(dir, "top1"), { seed: 6, config: { num_experts_per_tok: 1 } });
   const [a, b] = [await logitsOf(odp), await logitsOf(top1)];
-  a.logits.forEach((v, i) => assert.ok(Math.abs(v - b.logits[i]) < 1e-5, `logit ${i}`));
+  a.logits.forEach((v, i) => {
+    assert.ok(Math.abs(v - b.logits[i]) < 1e-5, `logit ${i}`);
+  });
   assert.equal(a.counters.skipped, tokens.length * TINY.L);
   assert.equal(a.counters.routed, tokens.length * TINY.L * TINY.k);
 });

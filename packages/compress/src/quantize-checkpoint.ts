@@ -173,7 +173,9 @@ export async function quantizeCheckpoint(
       opts.avgBits,
     ).bits;
     const flat = new Array<number>(L * E).fill(widths[0]);
-    items.forEach((i, j) => (flat[i] = chosen[j]));
+    items.forEach((i, j) => {
+      flat[i] = chosen[j];
+    });
     for (let l = 0; l < L; l++)
       for (let e = 0; e < E; e++)
         if (!src.isStored(l, e)) {
@@ -200,7 +202,12 @@ export async function quantizeCheckpoint(
   writeCompressedCheckpoint(src, outDir, tensors, { quantization_config: quantizationConfig });
   let stored = 0;
   let bitSum = 0;
-  for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) if (src.isStored(l, e)) stored++, (bitSum += bits[l][e]);
+  for (let l = 0; l < L; l++)
+    for (let e = 0; e < E; e++)
+      if (src.isStored(l, e)) {
+        stored++;
+        bitSum += bits[l][e];
+      }
   return { bits, meanBits: bitSum / stored, groupSize, expertBytes, f32ExpertBytes: stored * 3 * D * F * 4, error, widths };
 }
 

@@ -55,8 +55,10 @@ export function plotSvg(p: PlotInput): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
   );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  out.push(`<text x="${M.l}" y="20" font-size="13">${escape(p.title)}</text>`);
-  PANELS.forEach((panel, i) => out.push(...drawPanel(p, panel, i * PW)));
+  out.push(`<text x="${M.l}" y="20" font-size="13">${escapeXml(p.title)}</text>`);
+  PANELS.forEach((panel, i) => {
+    out.push(...drawPanel(p, panel, i * PW));
+  });
   const series = (["p50", "p90", "p99"] as const).map(
     (k) => [COLOURS[k], `${k} per ${p.windowS} s window (≥ ${MIN_REQUESTS[k]} requests)`, k === "p90" ? "6 3" : ""] as const,
   );
@@ -72,7 +74,7 @@ export function plotSvg(p: PlotInput): string {
     out.push(
       `<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="3"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
     );
-    out.push(...wrap(l, 28).map((t, j) => `<text x="${lx + 24}" y="${ly + 4 + j * 13}">${escape(t)}</text>`));
+    out.push(...wrap(l, 28).map((t, j) => `<text x="${lx + 24}" y="${ly + 4 + j * 13}">${escapeXml(t)}</text>`));
   });
   out.push(`</svg>`);
   return out.join("\n");
@@ -92,7 +94,7 @@ function drawPanel(p: PlotInput, panel: Panel, ox: number): string[] {
   const x = (s: number) => left + (s / Math.max(p.endS, 1e-9)) * (right - left);
   const y = (ms: number) =>
     H - M.b - ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (H - M.t - M.b);
-  out.push(`<text x="${left}" y="${M.t - 10}" font-size="12" font-weight="bold">${escape(panel.label)}</text>`);
+  out.push(`<text x="${left}" y="${M.t - 10}" font-size="12" font-weight="bold">${escapeXml(panel.label)}</text>`);
   if (p.warmupS > 0)
     out.push(
       `<rect x="${x(0)}" y="${M.t}" width="${x(p.warmupS) - x(0)}" height="${H - M.t - M.b}" fill="#eee"/><text x="${x(0) + 4}" y="${M.t + 12}" fill="#888">warm-up</text>`,
@@ -117,7 +119,7 @@ function drawPanel(p: PlotInput, panel: Panel, ox: number): string[] {
   );
   out.push(`<text x="${(left + right) / 2}" y="${H - 8}" text-anchor="middle">scheduled start (s)</text>`);
   out.push(
-    `<text transform="translate(${ox + 14} ${(M.t + H - M.b) / 2}) rotate(-90)" text-anchor="middle">${escape(panel.label)} from scheduled start</text>`,
+    `<text transform="translate(${ox + 14} ${(M.t + H - M.b) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(panel.label)} from scheduled start</text>`,
   );
   const stride = Math.max(1, Math.ceil(points.length / 4000)); // at most 4,000 dots, evenly thinned
   out.push(`<g fill="${COLOURS.dots}" fill-opacity="0.45">`);
@@ -168,7 +170,7 @@ export function plotHtml(p: PlotInput): string {
         `<tr><td>${w.tS.toFixed(2)}</td><td>${w.requests}</td><td>${w.errors}</td><td>${cell(w.e2e, "p50")}</td><td>${cell(w.e2e, "p90")}</td><td>${cell(w.e2e, "p99")}</td><td>${w.e2e.count ? w.e2e.max.toFixed(1) : ""}</td><td>${cell(w.ttft, "p50")}</td><td>${cell(w.ttft, "p99")}</td></tr>`,
     )
     .join("\n");
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${escape(p.title)}</title>
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeXml(p.title)}</title>
 <style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head><body>
 ${plotSvg(p)}
 <p>Percentiles are left out of windows with fewer requests than they need (p50: ${MIN_REQUESTS.p50}, p90: ${MIN_REQUESTS.p90}, p99: ${MIN_REQUESTS.p99}).</p>
@@ -194,6 +196,6 @@ function fmtMs(v: number): string {
   return v >= 1000 ? `${+(v / 1000).toFixed(2)} s` : `${+v.toFixed(1)} ms`;
 }
 
-function escape(s: string): string {
+function escapeXml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 }

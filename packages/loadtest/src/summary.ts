@@ -2,7 +2,7 @@
 // throughput, latency distributions (HDR histograms, from the scheduled start; from the actual send
 // alongside), goodput against latency objectives, and per-window percentiles for the plot.
 import { Histogram, HISTOGRAM_RELATIVE_PRECISION } from "./histogram.js";
-import { e2eMs, tpotMs, ttftMs, type RequestRecord } from "./request-record.js";
+import { e2eMs, tpotMs, ttftMs } from "./request-record.js";
 import type { RunResult } from "./run.js";
 
 export interface Distribution {

@@ -45,7 +45,9 @@ test("fused and seam paths agree on logits (1e-4) and routing over a batched pre
     { allLogits: true, onRouting: (r) => rb.push(r) },
   );
   for (let step = 0; step <= 8; step++) {
-    la.forEach((x, i) => assert.ok(maxAbsDiff(x, lb[i]) < 1e-4, `step ${step} prompt ${i}: max |diff| ${maxAbsDiff(x, lb[i])}`));
+    la.forEach((x, i) => {
+      assert.ok(maxAbsDiff(x, lb[i]) < 1e-4, `step ${step} prompt ${i}: max |diff| ${maxAbsDiff(x, lb[i])}`);
+    });
     assert.deepEqual(
       ra.map((r) => [r.layer, Array.from(r.experts)]),
       rb.map((r) => [r.layer, Array.from(r.experts)]),
@@ -86,5 +88,7 @@ test("two steps in flight at once on one fused runtime give the logits each give
   const alone: Float32Array[] = [];
   for (const s of seqA) alone.push((await fused.step([{ sequence: s, tokens: [17] }]))[0]);
   const both = await Promise.all(seqB.map((s) => fused.step([{ sequence: s, tokens: [17] }])));
-  both.forEach(([x], i) => assert.equal(maxAbsDiff(x, alone[i]), 0, `prompt ${i}`));
+  both.forEach(([x], i) => {
+    assert.equal(maxAbsDiff(x, alone[i]), 0, `prompt ${i}`);
+  });
 });

@@ -100,7 +100,9 @@ export class SeamForward implements ForwardPath {
           options.signal,
         );
         const moe = new Float32Array(N * D);
-        groups.forEach((g, i) => scatterAddWeighted(moe, results[i], g, D));
+        groups.forEach((g, i) => {
+          scatterAddWeighted(moe, results[i], g, D);
+        });
         for (let i = 0; i < N; i++) {
           const o = rows[i] * D;
           for (let d = 0; d < D; d++) next[o + d] += moe[i * D + d];

@@ -56,7 +56,9 @@ test("the pre-gate predicts layer l from layer l-1's MoE input, and layer 0 from
   const inputs: MoeInput[] = [];
   await rt.step([{ sequence: rt.newSequence(), tokens }], { onMoeInput: (i) => inputs.push(i) });
   const x0 = new Float32Array(tokens.length * D);
-  tokens.forEach((t, s) => x0.set(embed.subarray(t * D, (t + 1) * D), s * D));
+  tokens.forEach((t, s) => {
+    x0.set(embed.subarray(t * D, (t + 1) * D), s * D);
+  });
   for (let l = 0; l < L; l++) {
     const expected = referenceTopK(l === 0 ? x0 : inputs[l - 1].residual, l);
     const got = tokens.flatMap((_, s) => Array.from(predicted.subarray((s * L + l) * k, (s * L + l + 1) * k)));
@@ -67,7 +69,9 @@ test("the pre-gate predicts layer l from layer l-1's MoE input, and layer 0 from
 test("the pre-gate refuses a trace that the model routes differently", async () => {
   const trace = await recordTrace(rt, [tokens]);
   const E = rt.config.numExperts;
-  trace.experts.forEach((e, i) => (trace.experts[i] = (e + 1) % E));
+  trace.experts.forEach((e, i) => {
+    trace.experts[i] = (e + 1) % E;
+  });
   await assert.rejects(
     preGatePredictions(rt, trace),
     /routes 100\.0 % of the trace's choices differently: the trace was recorded with other weights/,

@@ -70,7 +70,9 @@ export async function preGatePredictions(
       for (let s = 0; s < length; s++) for (let j = 0; j < k; j++) out[((start + s) * L + layer) * k + j] = chosen[s * k + j];
     };
     const x0 = new Float32Array(length * D);
-    tokens.forEach((t, s) => x0.set(embed.subarray(t * D, (t + 1) * D), s * D));
+    tokens.forEach((t, s) => {
+      x0.set(embed.subarray(t * D, (t + 1) * D), s * D);
+    });
     write(0, applyGate(gates[0], x0, D, E, c.rmsNormEps));
     await rt.step([{ sequence: rt.newSequence(), tokens }], {
       signal: options.signal,

@@ -23,5 +23,7 @@ test("at temperature 1 and top_p 1 draws follow softmax (20,000 draws, within 0.
   const random = seededRandom(11);
   const n = 20000;
   for (let i = 0; i < n; i++) counts[sampleToken(logits, { temperature: 1, topP: 1 }, random)]++;
-  counts.forEach((c, i) => assert.ok(Math.abs(c / n - Math.exp(logits[i]) / z) < 0.015, `token ${i}: ${c / n}`));
+  counts.forEach((c, i) => {
+    assert.ok(Math.abs(c / n - Math.exp(logits[i]) / z) < 0.015, `token ${i}: ${c / n}`);
+  });
 });

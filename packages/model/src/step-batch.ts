@@ -127,5 +127,7 @@ export class KvScratch {
 
 /** Appends decoder layer `layer`'s new keys and values to each sequence's cache (committed after the last layer). */
 export function appendKv(inputs: readonly BatchInput[], layer: number, batch: StepBatch, kNew: Float32Array, vNew: Float32Array): void {
-  inputs.forEach(({ cache, tokens }, b) => cache.append(layer, kNew, vNew, b, batch.S, tokens.length));
+  inputs.forEach(({ cache, tokens }, b) => {
+    cache.append(layer, kNew, vNew, b, batch.S, tokens.length);
+  });
 }

@@ -78,7 +78,9 @@ export function writeTinyModel(dir: string, opts: TinyModelOptions = {}): string
     for (let i = 0; i < shards; i++) {
       const file = `model-${String(i + 1).padStart(5, "0")}-of-${String(shards).padStart(5, "0")}.safetensors`;
       const part = names.filter((_, j) => j % shards === i);
-      part.forEach((n) => (weightMap[n] = file));
+      part.forEach((n) => {
+        weightMap[n] = file;
+      });
       writeSafetensors(join(dir, file), Object.fromEntries(part.map((n) => [n, tensors[n]])));
     }
     writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }));

@@ -87,7 +87,7 @@ export interface TimedResult {
 /** The policies of one stream, one per shard (a policy keeps per-shard state). */
 export type PolicyFactory = (shard: number) => CachePolicy;
 
-const enum Slot {
+enum Slot {
   Absent = 0,
   Queued = 1, // waiting for the link
   Started = 2, // its transfer has a start, so readyAt is known (on the device from readyAt)

@@ -28,7 +28,7 @@ export class UseEstimator {
   private readonly snapQ: Uint8Array; // [L*E]: its demand bucket then
 
   constructor(
-    private readonly L: number,
+    L: number,
     private readonly E: number,
   ) {
     this.lastUsed = new Int32Array(L * E).fill(-1);

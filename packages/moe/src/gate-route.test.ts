@@ -45,7 +45,9 @@ test("sigmoid scoring with a selection bias, 8 groups keeping 4, k=8 of E=256 ma
   for (let t = 0; t < N; t++) {
     const ref = referenceRoute(Array.from(logits.subarray(t * E, (t + 1) * E)), k, G, Gk, Array.from(bias), 2.5, true);
     assert.deepEqual(Array.from(r.experts.subarray(t * k, (t + 1) * k)), ref.experts);
-    ref.weights.forEach((w, j) => assert.ok(Math.abs(r.weights[t * k + j] - w) < 1e-6, `token ${t} slot ${j}`));
+    ref.weights.forEach((w, j) => {
+      assert.ok(Math.abs(r.weights[t * k + j] - w) < 1e-6, `token ${t} slot ${j}`);
+    });
   }
 });
 

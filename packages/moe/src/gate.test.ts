@@ -27,8 +27,12 @@ test("gate matches a sort-based reference on random logits (tolerance 1e-6)", ()
   for (let t = 0; t < N; t++) {
     const ref = referenceGate(Array.from(logits.subarray(t * E, t * E + E)), k);
     assert.deepEqual(Array.from(r.experts.subarray(t * k, t * k + k)), ref.experts);
-    ref.weights.forEach((w, j) => assert.ok(Math.abs(r.weights[t * k + j] - w) < 1e-6));
-    ref.probs.forEach((p, e) => assert.ok(Math.abs(r.probs[t * E + e] - p) < 1e-6));
+    ref.weights.forEach((w, j) => {
+      assert.ok(Math.abs(r.weights[t * k + j] - w) < 1e-6);
+    });
+    ref.probs.forEach((p, e) => {
+      assert.ok(Math.abs(r.probs[t * E + e] - p) < 1e-6);
+    });
   }
 });
 

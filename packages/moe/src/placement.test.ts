@@ -9,7 +9,9 @@ test("every expert has R distinct owners and each layer spreads evenly over the 
     for (let e = 0; e < 16; e++) {
       const owners = p.owners(l, e);
       assert.equal(new Set(owners).size, 2);
-      owners.forEach((s) => perShard[s]++);
+      owners.forEach((s) => {
+        perShard[s]++;
+      });
     }
     assert.ok(Math.max(...perShard) - Math.min(...perShard) <= 2, `layer ${l}: ${perShard}`);
   }

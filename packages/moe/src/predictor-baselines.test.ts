@@ -20,7 +20,9 @@ const trace = {
   experts: Uint16Array.of(0, 1, /**/ 0, 2, /**/ 0, 2, /**/ 3, 2, /**/ 3, 1),
 };
 const close = (actual: number[], expected: number[]) =>
-  actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]) < 1e-6, `${actual} != ${expected}`));
+  actual.forEach((a, i) => {
+    assert.ok(Math.abs(a - expected[i]) < 1e-6, `${actual} != ${expected}`);
+  });
 
 test("the prior names the most frequent experts for every token", () => {
   const prior = frequencyPrior([trace]); // counts: e0 x3, e1 x2, e2 x3, e3 x2 -> top-2 {0, 2}

@@ -59,7 +59,9 @@ const predicted = choices([
 
 const close = (actual: number[], expected: number[]) => {
   assert.equal(actual.length, expected.length);
-  actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]) < 1e-12, `[${i}] ${a} != ${expected[i]}`));
+  actual.forEach((a, i) => {
+    assert.ok(Math.abs(a - expected[i]) < 1e-12, `[${i}] ${a} != ${expected[i]}`);
+  });
 };
 
 test("recall@k is the share of each token's true top-k in its predicted top-k, per layer", () => {
@@ -100,7 +102,9 @@ test("predicted top-k takes the most probable experts, ties to the lower id, NaN
 test("evaluatePredictor scores probabilities through their top-k", () => {
   // Probabilities whose top-2 are the `predicted` sets above.
   const probabilities = new Float32Array(4 * 2 * 4);
-  predicted.experts.forEach((e, i) => (probabilities[Math.floor(i / 2) * 4 + e] = i % 2 === 0 ? 0.6 : 0.3));
+  predicted.experts.forEach((e, i) => {
+    probabilities[Math.floor(i / 2) * 4 + e] = i % 2 === 0 ? 0.6 : 0.3;
+  });
   // Four one-token sequences: decode batches of 2 are tokens {0, 1} and {2, 3}.
   const sequences = [0, 1, 2, 3].map((start) => ({ start, length: 1 }));
   const report = evaluatePredictor({ ...truth, sequences }, probabilities, [1, 2]);

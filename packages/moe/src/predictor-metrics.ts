@@ -72,7 +72,7 @@ export function predictedTopK(
         // Strictly greater: ties keep the lower id. NaN ranks below every number.
         if (taken[e] !== row && (best === -1 || v > bestValue)) {
           best = e;
-          bestValue = v === v ? v : -Infinity;
+          bestValue = Number.isNaN(v) ? -Infinity : v;
         }
       }
       taken[best] = row;

@@ -227,7 +227,9 @@ export function trainMlp(
         }
       }
       t++;
-      params.forEach((p, j) => adamStep(p, grads[j], adam[j], lr, t));
+      params.forEach((p, j) => {
+        adamStep(p, grads[j], adam[j], lr, t);
+      });
     }
     const loss = lossSum / (total * O);
     losses.push(loss);

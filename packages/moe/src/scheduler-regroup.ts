@@ -102,7 +102,9 @@ export function greedyBatches(sets: RouteSets, batchSize: number): Batches {
     placed[i] = 1;
     for (let x = 0; x < n; x++) unions[m * n + x] |= bits[i * n + x];
   };
-  seeds.forEach((s, m) => place(s, m));
+  seeds.forEach((s, m) => {
+    place(s, m);
+  });
   for (let left = W - M; left > 0; left--) {
     let bestI = -1;
     let bestM = -1;

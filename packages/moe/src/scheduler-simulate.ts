@@ -119,7 +119,10 @@ export function simulateScheduling(truth: ExpertChoices, options: SimulationOpti
     return sets;
   };
   const charge = (trueSets: RouteSets, batches: Batches, into: Float64Array) => {
-    for (const b of batches) unionPerLayer(trueSets, b).forEach((u, l) => (into[l] += u));
+    for (const b of batches)
+      unionPerLayer(trueSets, b).forEach((u, l) => {
+        into[l] += u;
+      });
   };
 
   let windows = 0;
@@ -130,7 +133,9 @@ export function simulateScheduling(truth: ExpertChoices, options: SimulationOpti
     unionPerLayer(
       trueSets,
       Array.from({ length: W }, (_, i) => i),
-    ).forEach((u, l) => (lower[l] += u));
+    ).forEach((u, l) => {
+      lower[l] += u;
+    });
     let regroupOracleA = 0;
     for (const run of runs) {
       const sets = run.source === oracle ? trueSets : setsOf(run.source.experts, run.source.topK, run.source.lag);

@@ -31,7 +31,7 @@ test("packages/proto/src/gen is what buf generate makes from proto/", () => {
     const bin = join(root, "node_modules/.bin");
     execFileSync(join(bin, "buf"), ["generate", "-o", out], {
       cwd: root,
-      env: { ...process.env, PATH: `${bin}${delimiter}${process.env["PATH"] ?? ""}` },
+      env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
       stdio: ["ignore", "ignore", "inherit"],
     });
     const fresh = files(join(out, "packages/proto/src/gen"));

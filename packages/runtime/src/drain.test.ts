@@ -20,7 +20,14 @@ test("drain lets an in-flight call finish while refusing new calls, then stops",
   const gate = new Promise<void>((resolve) => (release = resolve));
   const server = await createServer({
     name: "drain-test",
-    services: [testShardService({ beforeRunExperts: () => (started(), gate) })],
+    services: [
+      testShardService({
+        beforeRunExperts: () => {
+          started();
+          return gate;
+        },
+      }),
+    ],
     signals: [],
     logger: silentLogger,
   });

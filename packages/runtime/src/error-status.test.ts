@@ -5,7 +5,7 @@ import { errorFromStatus, readStatusDetails } from "./error-status.js";
 import {
   CancelledError,
   DeadlineExceededError,
-  ExpertMeshError,
+  type ExpertMeshError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,
@@ -36,7 +36,7 @@ before(async () => {
       }),
     ],
     signals: [],
-    logger: { ...silentLogger, error: (_message, fields) => logged.push(fields?.["error"]) },
+    logger: { ...silentLogger, error: (_message, fields) => logged.push(fields?.error) },
   });
   client = testShardClient(server.address);
 });

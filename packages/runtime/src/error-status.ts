@@ -3,7 +3,7 @@
 // RetryInfo when the error suggests a wait); errorFromStatus reads that back into the same class.
 
 import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
-import { Any, Duration, ErrorInfo, RetryInfo, RpcStatus, TYPE_URL_PREFIX } from "@expertmesh/proto";
+import { type Any, type Duration, ErrorInfo, RetryInfo, RpcStatus, TYPE_URL_PREFIX } from "@expertmesh/proto";
 import {
   CancelledError,
   DeadlineExceededError,

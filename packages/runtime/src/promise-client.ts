@@ -19,9 +19,9 @@ type UnaryMethod<Req, Res> = (
 ) => ClientUnaryCall;
 
 /** The keys of `C` that are unary methods. */
-type UnaryKeys<C> = { [K in keyof C]: C[K] extends UnaryMethod<any, any> ? K : never }[keyof C];
-type RequestOf<M> = M extends UnaryMethod<infer Req, any> ? Req : never;
-type ResponseOf<M> = M extends UnaryMethod<any, infer Res> ? Res : never;
+type UnaryKeys<C> = { [K in keyof C]: C[K] extends UnaryMethod<never, unknown> ? K : never }[keyof C];
+type RequestOf<M> = M extends UnaryMethod<infer Req, unknown> ? Req : never;
+type ResponseOf<M> = M extends UnaryMethod<never, infer Res> ? Res : never;
 
 export interface UnaryCallOptions {
   /** Milliseconds from now; combined with `deadline` (the earlier wins). Default: none. */
@@ -81,9 +81,9 @@ export function callError(error: ServiceError | Error): ExpertMeshError {
 
 /** A grpc-js bidirectional method in its (metadata, options) form. */
 type BidiMethod<Req, Res> = (metadata: Metadata, options?: Partial<CallOptions>) => ClientDuplexStream<Req, Res>;
-type BidiKeys<C> = { [K in keyof C]: C[K] extends BidiMethod<any, any> ? K : never }[keyof C];
-type BidiRequestOf<M> = M extends BidiMethod<infer Req, any> ? Req : never;
-type BidiResponseOf<M> = M extends BidiMethod<any, infer Res> ? Res : never;
+type BidiKeys<C> = { [K in keyof C]: C[K] extends BidiMethod<never, unknown> ? K : never }[keyof C];
+type BidiRequestOf<M> = M extends BidiMethod<infer Req, unknown> ? Req : never;
+type BidiResponseOf<M> = M extends BidiMethod<never, infer Res> ? Res : never;
 
 export interface BidiHandlers<Res> {
   /** Each message from the server. */

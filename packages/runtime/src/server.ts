@@ -6,7 +6,7 @@
 // Every application RPC is traced and counted (telemetry-rpc.ts); with `metricsPort` the server also
 // answers plaintext HTTP /metrics, /healthz and /livez (metrics-server.ts), closed once it has stopped.
 
-import { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
+import { Server as GrpcServer, type ServerCredentials } from "@grpc/grpc-js";
 import { ServingStatus } from "@expertmesh/proto";
 import { CallTracker } from "./call-tracker.js";
 import { listen, type ConnectionLimits, type Listener } from "./listener.js";

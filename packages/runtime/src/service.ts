@@ -4,6 +4,7 @@
 import type { CallContext } from "./call-context.js";
 
 /** One method of a ts-proto (grpc-js) service definition. */
+// biome-ignore lint/suspicious/noExplicitAny: a definition's methods have different message types; any is the default they all satisfy
 export interface MethodDefinitionLike<Req = any, Res = any> {
   readonly path: string;
   readonly requestStream: boolean;
@@ -65,6 +66,7 @@ export interface ServiceRegistration {
   /** Fully qualified service name, e.g. "expertmesh.v1.ExpertShardService" (its health name); default: read from the definition. */
   readonly name?: string;
   readonly definition: ServiceDefinitionLike;
+  // biome-ignore lint/suspicious/noExplicitAny: handlers of every method, each with its own request type
   readonly implementation: { readonly [method: string]: (...args: any[]) => unknown };
 }
 

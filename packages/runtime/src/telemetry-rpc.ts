@@ -104,7 +104,7 @@ export const tracingInterceptor: Interceptor = (options, nextCall) => {
     return new InterceptingCall(nextCall(options));
   }
   return new InterceptingCall(nextCall(options), {
-    start(metadata, listener, next) {
+    start(metadata, _listener, next) {
       try {
         propagation.inject(ctx, metadata, metadataSetter);
       } catch (error) {
@@ -125,7 +125,10 @@ export const tracingInterceptor: Interceptor = (options, nextCall) => {
 };
 
 function endRpcSpan(span: Span, code: grpcStatus, isError: boolean, error: unknown): void {
-  if (!span.isRecording()) return span.end();
+  if (!span.isRecording()) {
+    span.end();
+    return;
+  }
   span.setAttribute("rpc.grpc.status_code", code);
   if (isError) {
     const message = error instanceof Error ? error.message : typeof error === "string" ? error : (grpcStatus[code] ?? String(code));

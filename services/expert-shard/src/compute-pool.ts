@@ -58,7 +58,7 @@ class InlineClient implements LaneClient {
     const handler = this.#handlers[type];
     if (handler === undefined) throw new Error(`unknown message type ${JSON.stringify(type)}`);
     const result = await handler({ ...fields, type });
-    return (result ?? {}).value as T;
+    return result?.value as T;
   }
   notify(type: string, fields: Readonly<Record<string, unknown>> = {}): void {
     void this.request(type, fields).catch(() => {});
@@ -176,7 +176,9 @@ export class ComputePool {
           indices.map((i) => runs[i]!),
           signal,
         );
-        indices.forEach((i, j) => (out[i] = ys[j]!));
+        indices.forEach((i, j) => {
+          out[i] = ys[j]!;
+        });
       }),
     );
     return out;

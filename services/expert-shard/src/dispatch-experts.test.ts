@@ -39,7 +39,15 @@ function open(address: string) {
     stream.write({ stepId: 1, layer: 0, inputs: [], timeoutMs: 10_000, cancel: false, traceparent: "", ...m });
     return answer;
   };
-  return { send, stream, ended: () => ended, close: () => (stream.end(), client.close()) };
+  return {
+    send,
+    stream,
+    ended: () => ended,
+    close: () => {
+      stream.end();
+      client.close();
+    },
+  };
 }
 
 test("each call on the stream answers exactly what RunExperts answers for the same inputs", async () => {

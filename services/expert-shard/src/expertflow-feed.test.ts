@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ExpertflowPolicy } from "@expertmesh/moe";
-import { CacheTier, PrefetchHint } from "@expertmesh/proto";
+import { CacheTier, type PrefetchHint } from "@expertmesh/proto";
 import { ExpertflowFeed } from "./expertflow-feed.js";
 import { bundledSizes, hidden, shardClient, startShard, until } from "./testing.js";
 

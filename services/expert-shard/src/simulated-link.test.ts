@@ -16,7 +16,9 @@ test("transfers take S / G each and queue on the one link, first come first serv
   assert.equal(link.transferMs, 30);
   const t0 = performance.now();
   const ends = await Promise.all([0, 1, 2].map(() => link.transfer().then(() => performance.now() - t0)));
-  ends.forEach((end, i) => assert.ok(end >= 30 * (i + 1), `transfer ${i} ended after ${end.toFixed(1)} ms, before ${30 * (i + 1)} ms`));
+  ends.forEach((end, i) => {
+    assert.ok(end >= 30 * (i + 1), `transfer ${i} ended after ${end.toFixed(1)} ms, before ${30 * (i + 1)} ms`);
+  });
   const { linkTransfers, linkBusyMs, linkWaitMs } = link.counters();
   assert.deepEqual([linkTransfers, linkBusyMs], [3, 90]);
   assert.ok(linkWaitMs >= linkBusyMs, `transfers waited ${linkWaitMs} ms in all, less than they held the link`);

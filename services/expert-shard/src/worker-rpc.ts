@@ -37,6 +37,8 @@ export interface HandlerResult {
   readonly transfer?: readonly TransferListItem[];
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: each handler declares its own message type, which any accepts
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that answers nothing is a void function
 export type WorkerHandlers = Readonly<Record<string, (message: any) => Promise<HandlerResult | void> | HandlerResult | void>>;
 
 /** Worker side: answers requests from the parent thread with `handlers`. */

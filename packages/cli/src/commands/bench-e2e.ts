@@ -349,7 +349,10 @@ async function inProcessTokensPerS(
       for (const b of batches(measured)) {
         const out = (await generate(rt, b, { maxTokens: M })).tokens;
         tokens += out.reduce((a, t) => a + t.length, 0);
-        if (pass === 0) out.forEach((o, i) => requests.push({ prompt: b[i], output: o }));
+        if (pass === 0)
+          out.forEach((o, i) => {
+            requests.push({ prompt: b[i], output: o });
+          });
       }
       const seconds = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);

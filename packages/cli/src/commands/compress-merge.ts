@@ -59,9 +59,9 @@ export async function compressMergeCommand(argv: string[]): Promise<void> {
       return;
     }
     console.log(`${v.out}: ${method === "merge" ? "merged" : "pruned"} to ${K} experts per layer (statistics of ${source})`);
-    report.slotMap.forEach((row, l) =>
-      console.log(`  layer ${l}: slot -> expert ${row.map((m, e) => `${e}:${m < 0 ? "-" : m}`).join(" ")}`),
-    );
+    report.slotMap.forEach((row, l) => {
+      console.log(`  layer ${l}: slot -> expert ${row.map((m, e) => `${e}:${m < 0 ? "-" : m}`).join(" ")}`);
+    });
     console.log(
       `  expert bytes ${report.expertBytes} of ${report.f32ExpertBytes} (${(saved * 100).toFixed(1)} % saved), ${seconds.toFixed(1)} s`,
     );

@@ -71,7 +71,9 @@ export async function compressQuantizeCommand(argv: string[]): Promise<void> {
     console.log(
       `${v.out}: experts at ${report.meanBits.toFixed(3)} average bits (group size ${report.groupSize}), calibrated on ${report.source}`,
     );
-    report.bits.forEach((row, l) => console.log(`  layer ${l}: ${row.join(" ")}`));
+    report.bits.forEach((row, l) => {
+      console.log(`  layer ${l}: ${row.join(" ")}`);
+    });
     console.log(
       `  expert bytes ${report.expertBytes} of ${report.f32ExpertBytes} as f32 (${(saved * 100).toFixed(1)} % saved), ${seconds.toFixed(1)} s`,
     );

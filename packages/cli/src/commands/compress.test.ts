@@ -18,7 +18,9 @@ test("compress stats --json: per layer, E frequencies summing to k, mean weights
     assert.equal(l.frequency.length, out.num_experts);
     assert.ok(Math.abs(l.frequency.reduce((a: number, b: number) => a + b, 0) - out.top_k) < 1e-9);
     assert.equal(l.mean_weight.length, out.num_experts);
-    l.logit_similarity.forEach((row: number[], e: number) => assert.ok(Math.abs(row[e] - 1) < 1e-9));
+    l.logit_similarity.forEach((row: number[], e: number) => {
+      assert.ok(Math.abs(row[e] - 1) < 1e-9);
+    });
   }
 });
 

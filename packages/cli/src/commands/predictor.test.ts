@@ -61,9 +61,9 @@ test("predictor eval scores the prior: recall@k and batch coverage as computed i
     const top = [...counts.keys()].sort((a, b) => counts[b] - counts[a] || a - b).slice(0, k);
     expected.push(top.reduce((n, e) => n + counts[e], 0) / (T * k));
   }
-  out.recall_at_k.per_layer.forEach((x: number, l: number) =>
-    assert.ok(Math.abs(x - expected[l]) < 1e-9, `layer ${l}: ${x} vs ${expected[l]}`),
-  );
+  out.recall_at_k.per_layer.forEach((x: number, l: number) => {
+    assert.ok(Math.abs(x - expected[l]) < 1e-9, `layer ${l}: ${x} vs ${expected[l]}`);
+  });
   assert.deepEqual(
     out.batch_coverage.map((b: { batch: number }) => b.batch),
     [1, 4, 8, 16],
@@ -151,7 +151,9 @@ test("predictor train writes a trained predictor that eval scores above the base
   }
   // Trained on this very trace (in-sample), the predictor covers more than each baseline at every batch size.
   for (const b of e.baselines) {
-    e.batch_coverage.forEach((c: { mean: number }, i: number) => assert.ok(c.mean > b.batch_coverage[i].mean, `${b.name} B=${c}`));
+    e.batch_coverage.forEach((c: { mean: number }, i: number) => {
+      assert.ok(c.mean > b.batch_coverage[i].mean, `${b.name} B=${c}`);
+    });
   }
 });
 

@@ -104,9 +104,9 @@ export async function upCommand(argv: string[]): Promise<void> {
     );
     if (summary.http) console.log(`  OpenAI-compatible API: ${summary.http}/v1 (chat, completions, models; /health)`);
     if (mesh.router.metrics) console.log(`  router metrics: ${mesh.router.metrics}`);
-    mesh.shards.forEach((s, i) =>
-      console.log(`  shard ${i}: ${s.address} (pid ${s.process.pid})${s.metrics ? `, metrics ${s.metrics}` : ""}`),
-    );
+    mesh.shards.forEach((s, i) => {
+      console.log(`  shard ${i}: ${s.address} (pid ${s.process.pid})${s.metrics ? `, metrics ${s.metrics}` : ""}`);
+    });
     if (summary.predictor)
       console.log(`  predictor: ${summary.predictor}${mesh.predictor?.metrics ? `, metrics ${mesh.predictor.metrics}` : ""}`);
     else console.log("  predictor: none (no prefetch hints)");

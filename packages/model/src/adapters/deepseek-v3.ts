@@ -48,7 +48,7 @@ export const deepseekV3Adapter: FamilyAdapter = {
     const kvLoraRank = r.int("kv_lora_rank");
     const rope = readRope(r, ropeDim, { interleave: r.bool("rope_interleave", true), thetaDefault: 10000 });
     let attentionScale = 1 / Math.sqrt(nopeDim + ropeDim);
-    if (rope.yarn && rope.yarn.mscaleAllDim) attentionScale *= yarnMscale(rope.yarn.factor, rope.yarn.mscaleAllDim) ** 2;
+    if (rope.yarn?.mscaleAllDim) attentionScale *= yarnMscale(rope.yarn.factor, rope.yarn.mscaleAllDim) ** 2;
     const shared = r.count("n_shared_experts", 1);
     const moeF = r.int("moe_intermediate_size");
     return {

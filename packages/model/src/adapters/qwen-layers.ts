@@ -1,7 +1,7 @@
 // Qwen2-MoE and Qwen3-MoE choose MoE layers the same way (Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer
 // __init__): layer i is sparse when i is not in mlp_only_layers, num_experts > 0 and
 // (i + 1) % decoder_sparse_step == 0; otherwise it is a dense MLP of intermediate_size.
-import { ConfigReader } from "./config-reader.js";
+import type { ConfigReader } from "./config-reader.js";
 
 export function qwenMoeLayers(r: ConfigReader, numHiddenLayers: number): number[] {
   const only = r.intList("mlp_only_layers");

@@ -53,7 +53,7 @@ export function addRopeLookup(g: GraphBuilder, ckpt: Checkpoint, pos: string): R
 export function addDenseBlock(g: GraphBuilder, ckpt: Checkpoint, layer: number, io: DenseInputs): DenseOutputs {
   const c = ckpt.config;
   const a = ckpt.adapter;
-  const { hiddenSize: D, numHeads: H, numKvHeads: K, headDim: Dh, valueHeadDim: Dv, numExperts: E } = c;
+  const { hiddenSize: D, numHeads: H, numKvHeads: K, valueHeadDim: Dv, numExperts: E } = c;
   const weightT = (name: string, rows: number, cols: number) =>
     g.initializer("w", transpose2d(ckpt.tensor(name, [rows, cols]), rows, cols), [cols, rows]);
 

@@ -14,7 +14,7 @@ import type { NbitsWeight } from "../quant/nbits-layout.js";
  */
 export type NbitsAccuracy = 0 | 4;
 
-export function buildNbitsExpertGraph(D: number, F: number, w: NbitsExpert, accuracy: NbitsAccuracy): Uint8Array {
+export function buildNbitsExpertGraph(D: number, _F: number, w: NbitsExpert, accuracy: NbitsAccuracy): Uint8Array {
   const g = new GraphBuilder("expert_nbits");
   const x = g.input("x", "float32", ["N", D]);
   const matmul = (a: string, m: NbitsWeight, hint: string) => {

@@ -11,8 +11,12 @@ import { syntheticTrace } from "./synthetic-trace.js";
 const V = 40;
 const D = 8;
 const trace = syntheticTrace({ tokens: 400, numLayers: 3, numExperts: 8, topK: 2, seed: 5 });
-trace.tokenIds.forEach((_, i) => (trace.tokenIds[i] = (i * 7) % V));
-trace.positions.forEach((_, i) => (trace.positions[i] = i % 300));
+trace.tokenIds.forEach((_, i) => {
+  trace.tokenIds[i] = (i * 7) % V;
+});
+trace.positions.forEach((_, i) => {
+  trace.positions[i] = i % 300;
+});
 let s = 11;
 const embedding = Float32Array.from({ length: V * D }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1);
 const examples = routingExamples([trace], 6);

@@ -30,7 +30,9 @@ test("quantizeNbits: each dequantised weight is within half a step of the origin
       }
     }
     if (bits === 8)
-      W.forEach((v, i) => assert.ok(Math.abs(back[i] - v) <= q.scales[Math.floor(i / K) * blocks + Math.floor((i % K) / G)] / 2 + 1e-6));
+      W.forEach((v, i) => {
+        assert.ok(Math.abs(back[i] - v) <= q.scales[Math.floor(i / K) * blocks + Math.floor((i % K) / G)] / 2 + 1e-6);
+      });
   }
 });
 

@@ -10,7 +10,7 @@ import type { SynthTensor } from "./synth-family.js";
 
 export function checkpointTensors(c: MoeConfig, std: number): SynthTensor[] {
   const a = adapterFor(c.architecture);
-  const { vocabSize: V, hiddenSize: D, numHeads: H, numKvHeads: K, headDim: Dh, valueHeadDim: Dv, numExperts: E, intermediateSize: F } = c;
+  const { vocabSize: V, hiddenSize: D, numHeads: H, numKvHeads: K, headDim: Dh, numExperts: E, intermediateSize: F } = c;
   const w = (name: string, ...shape: number[]): SynthTensor => ({ name, shape, init: { kind: "uniform", std } });
   const ones = (name: string, n: number): SynthTensor => ({ name, shape: [n], init: { kind: "ones" } });
   const mlp = (name: (x: "w1" | "w2" | "w3") => string, f: number) => [w(name("w1"), f, D), w(name("w3"), f, D), w(name("w2"), D, f)];

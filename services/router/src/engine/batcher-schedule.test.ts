@@ -47,15 +47,15 @@ async function run(schedule: { mode: "arrival" | "regroup"; stepBatch: number })
     schedule,
   );
   const deadline = Date.now() + 60_000;
-  prompts.forEach((prompt, id) =>
+  prompts.forEach((prompt, id) => {
     batcher.submit({
       id,
       prompt,
       sampling: { maxTokens: MAX_TOKENS, temperature: 0, topP: 1, seed: 1 },
       deadline,
       arrived: performance.now(),
-    }),
-  );
+    });
+  });
   await batcher.idle();
   return { tokens: prompts.map((_, id) => tokens.get(id) ?? []), steps };
 }

@@ -145,7 +145,10 @@ export class Batcher {
         live.map((r) => r.last),
         live.map((r) => r.sequence.length),
       );
-      if (predicted) live.forEach((r, i) => this.schedule.predict(r, predicted[i]));
+      if (predicted)
+        live.forEach((r, i) => {
+          this.schedule.predict(r, predicted[i]);
+        });
     }
     for (const batch of this.schedule.plan(live)) {
       await this.step(
@@ -195,7 +198,12 @@ export class Batcher {
         members,
         step.tokens.map((t) => t.length),
       );
-      const onRouting = record ? (r: LayerRouting) => (record(r), this.hooks.onRouting?.(r)) : this.hooks.onRouting;
+      const onRouting = record
+        ? (r: LayerRouting) => {
+            record(r);
+            this.hooks.onRouting?.(r);
+          }
+        : this.hooks.onRouting;
       const run = () =>
         this.rt.step(
           members.map((r, i) => ({ sequence: r.sequence, tokens: step.tokens[i] })),
@@ -222,7 +230,10 @@ export class Batcher {
       if (prefill) r.timings.prefillMs += ms;
       else r.timings.decodeMs += ms;
       if (!this.byId.has(r.id)) return; // ended during the step (its deadline passed)
-      if (r.cancelled) return this.finish(r, "cancelled");
+      if (r.cancelled) {
+        this.finish(r, "cancelled");
+        return;
+      }
       const token = sampleToken(logits[i], { temperature: r.sampling.temperature, topP: r.sampling.topP }, r.random);
       r.last = token;
       r.generated++;

@@ -22,7 +22,8 @@ export class HintPublisher {
 
   /** Publishes the predicted demand of one step (per token probabilities [L * E]). */
   publishPrediction(predictions: Float32Array[]): void {
-    const { L, E } = this;
+    const L = this.L;
+    const E = this.E;
     this.step++;
     this.lastHint = [];
     for (let l = 0; l < L; l++) {

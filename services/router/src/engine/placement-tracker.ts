@@ -81,7 +81,7 @@ export class PlacementTracker {
     let best: ShardLayout | undefined = currentUsable ? cur : undefined;
     // A shard of the layout in use that advertises a new address (a restarted pod elsewhere) is dialled there.
     const refreshed = currentUsable && this.seen.has(curKey) ? this.addresses(cur.shards, cur.replicas) : undefined;
-    if (refreshed && refreshed.some((a, i) => a !== cur.addresses[i])) {
+    if (refreshed?.some((a, i) => a !== cur.addresses[i])) {
       best = Object.freeze({ shards: cur.shards, replicas: cur.replicas, addresses: Object.freeze(refreshed) });
     }
     for (const key of this.seen.keys()) {

@@ -2,7 +2,7 @@
 // A shard that reports NOT_SERVING (draining, a dead compute worker) or whose watch breaks is down until
 // its watch reports SERVING again (re-watched with backoff from 100 ms to 2 s). Before the first answer a
 // shard counts as serving, so that static placement works from the start.
-import { HealthClient, ServingStatus, type HealthCheckResponse } from "@expertmesh/proto";
+import { type HealthClient, ServingStatus, type HealthCheckResponse } from "@expertmesh/proto";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 
 const SERVICE = "expertmesh.v1.ExpertShardService";
@@ -21,7 +21,9 @@ export class ShardHealth {
     this.serving = clients.map(() => true);
     this.calls = clients.map(() => undefined);
     this.backoff = clients.map(() => 100);
-    clients.forEach((_, i) => this.watch(i));
+    clients.forEach((_, i) => {
+      this.watch(i);
+    });
   }
 
   isServing(shard: number): boolean {

@@ -208,7 +208,10 @@ function sendError(res: ServerResponse, e: unknown): void {
   const { status, body, retryAfterS } = httpError(e);
   const headers: Record<string, string> = retryAfterS !== undefined ? { "retry-after": String(retryAfterS) } : {};
   // A body too large is answered without reading the rest of it; close the connection after.
-  if (e instanceof BodyTooLarge) return sendJson(res, 413, body, { ...headers, connection: "close" });
+  if (e instanceof BodyTooLarge) {
+    sendJson(res, 413, body, { ...headers, connection: "close" });
+    return;
+  }
   sendJson(res, status, body, headers);
 }
 
