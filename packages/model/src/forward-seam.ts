@@ -21,10 +21,12 @@ import type { ForwardOptions, ForwardPath } from "./forward-path.js";
 import { buildAttentionGraph } from "./graphs/attention-graph.js";
 import { buildHeadGraph } from "./graphs/head-graph.js";
 import { createSession, floatTensor, int64Tensor, type InferenceSession, type SessionConfig } from "./ort-session.js";
-import { appendKv, pastKv, type BatchInput, type StepBatch } from "./step-batch.js";
+import { appendKv, KvScratch, pastKv, type BatchInput, type StepBatch } from "./step-batch.js";
 
 export class SeamForward implements ForwardPath {
   readonly name = "seam";
+  /** Past-KV buffers reused from step to step (allocating them each layer of each step was most of the router's garbage). */
+  private readonly scratch = new KvScratch();
 
   private constructor(
     private readonly ckpt: Checkpoint,
@@ -43,6 +45,20 @@ export class SeamForward implements ForwardPath {
   }
 
   async run(inputs: readonly BatchInput[], batch: StepBatch, options: ForwardOptions): Promise<Float32Array> {
+    const scratch = this.scratch.acquire();
+    try {
+      return await this.layersAndHead(inputs, batch, options, scratch);
+    } finally {
+      scratch?.release();
+    }
+  }
+
+  private async layersAndHead(
+    inputs: readonly BatchInput[],
+    batch: StepBatch,
+    options: ForwardOptions,
+    scratch: KvScratch | undefined,
+  ): Promise<Float32Array> {
     const c = this.ckpt.config;
     const { hiddenSize: D, numKvHeads: K, headDim: Dh, valueHeadDim: Dv, numExperts: E, topK } = c;
     const { B, S, P, T, rows } = batch;
@@ -53,7 +69,8 @@ export class SeamForward implements ForwardPath {
     // Decoder layer l; m counts the MoE layers (routing, experts and traces are indexed by m).
     for (let l = 0, m = 0; l < c.numHiddenLayers; l++) {
       options.signal?.throwIfAborted();
-      const past = pastKv(inputs, l, batch, c);
+      // A session run reads its inputs only while it runs: the layer's scratch buffers are free again next step.
+      const past = pastKv(inputs, l, batch, c, scratch);
       const out = await this.layers[l].run({
         x: floatTensor(hidden, [B, S, D]),
         pos,
@@ -64,15 +81,17 @@ export class SeamForward implements ForwardPath {
       appendKv(inputs, l, batch, out.k_new.data as Float32Array, out.v_new.data as Float32Array);
 
       const h = out.h.data as Float32Array; // [B*S, D]
-      const next = Float32Array.from(h);
+      const next = h; // the run's own output buffer: the residual stream accumulates in place
+      const moeLayer = c.moeLayers[m] === l;
+      const residual = moeLayer && options.onMoeInput ? gatherRows(h, rows, D) : undefined; // before the dense MLP adds in
       if (out.dense_out) {
         // Dense layers' MLP and shared experts: computed in the dense graph, never by the ExpertRunner.
         const dense = out.dense_out.data as Float32Array; // [B*S, D]
         for (let i = 0; i < next.length; i++) next[i] += dense[i];
       }
-      if (c.moeLayers[m] === l) {
+      if (moeLayer) {
         const hn = gatherRows(out.hn.data as Float32Array, rows, D); // [N, D]
-        if (options.onMoeInput) options.onMoeInput({ layer: m, residual: gatherRows(h, rows, D), normed: hn });
+        if (options.onMoeInput && residual) options.onMoeInput({ layer: m, residual, normed: hn });
         const logits = gatherRows(out.gate_logits.data as Float32Array, rows, E); // [N, E]
         const slots = this.ckpt.slotMap?.[m]; // merged / pruned checkpoints: E gate slots over fewer stored experts
         if (slots) maskPrunedSlots(logits, slots);

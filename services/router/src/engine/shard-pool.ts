@@ -119,9 +119,8 @@ export class ShardPool implements ExpertRunner {
             );
             items.forEach((i, j) => {
               const out = outputs[j];
-              results[i] = Float32Array.from(
-                tensorToFloat32(out?.output, `outputs[${j}].output`, { shape: [work[i].rows, this.opts.hiddenSize] }),
-              );
+              // A view into the received message where aligned (read once, by the combine): no copy.
+              results[i] = tensorToFloat32(out?.output, `outputs[${j}].output`, { shape: [work[i].rows, this.opts.hiddenSize] });
             });
           } catch (e) {
             signal?.throwIfAborted();
