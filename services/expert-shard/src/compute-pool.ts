@@ -1,12 +1,12 @@
 // The shard's compute workers (compute-worker.ts), seen from the main thread. Each resident expert
 // lives in exactly one worker (the one holding fewest experts when it was loaded); runs for it go to
 // that worker, one job at a time per worker, from a queue kept here so that a cancelled call's jobs that
-// have not started are dropped. A job is all of one call's experts that live on that worker: one
+// have not started are dropped (and a job already handed to its worker stops before its next expert). A job is all of one call's experts that live on that worker: one
 // message (one thread hop) each way per call and worker, however many experts the call names.
 
 import { transferablePayload, type ExpertPayload } from "@expertmesh/model";
 import type { TransferListItem } from "node:worker_threads";
-import { computeHandlers, type ComputeWorkerData } from "./compute-handlers.js";
+import { computeHandlers, type ComputeWorkerData, type RunReply } from "./compute-handlers.js";
 import { ownBuffer, WorkerClient, WorkerGoneError, type WorkerHandlers } from "./worker-rpc.js";
 
 /** An expert resident on the device: which worker holds it. */
@@ -15,7 +15,7 @@ export interface DeviceExpert {
   readonly worker: number;
 }
 
-export interface ComputePoolOptions extends ComputeWorkerData {
+export interface ComputePoolOptions extends Omit<ComputeWorkerData, "stop"> {
   readonly workers: number;
   /**
    * "inline": one lane that computes on this thread (no thread hop; the event loop is blocked for each
@@ -34,6 +34,8 @@ export interface ExpertRun {
 }
 
 interface Job {
+  /** Numbers the lane's jobs: what the lane's stop flag names to stop this one (see computeHandlers). */
+  readonly seq: number;
   readonly runs: readonly ExpertRun[];
   readonly signal: AbortSignal | undefined;
   readonly resolve: (ys: Float32Array[]) => void;
@@ -69,8 +71,11 @@ class InlineClient implements LaneClient {
 interface Lane {
   readonly client: LaneClient;
   readonly queue: Job[];
+  /** Shared with the lane's compute: the seq of a running job to stop between two of its experts. */
+  readonly stop: Int32Array;
   running: boolean;
   experts: number;
+  jobs: number;
 }
 
 export class ComputePool {
@@ -87,7 +92,7 @@ export class ComputePool {
 
   /** Starts the workers and waits until each has its session (start-up errors, e.g. a missing provider, throw here). */
   static async start(options: ComputePoolOptions): Promise<ComputePool> {
-    const data: ComputeWorkerData = {
+    const data: Omit<ComputeWorkerData, "stop"> = {
       hiddenSize: options.hiddenSize,
       intermediateSize: options.intermediateSize,
       threads: options.threads,
@@ -95,12 +100,18 @@ export class ComputePool {
     };
     const url = new URL("./compute-worker.js", import.meta.url);
     const inline = options.compute === "inline";
-    const lanes = Array.from({ length: inline ? 1 : options.workers }, (_, i) => ({
-      client: inline ? new InlineClient(data) : new WorkerClient(url, data, `compute-worker-${i}`, options.onCrash),
-      queue: [],
-      running: false,
-      experts: 0,
-    }));
+    const lanes = Array.from({ length: inline ? 1 : options.workers }, (_, i): Lane => {
+      const stop = new SharedArrayBuffer(4);
+      const laneData: ComputeWorkerData = { ...data, stop };
+      return {
+        client: inline ? new InlineClient(laneData) : new WorkerClient(url, laneData, `compute-worker-${i}`, options.onCrash),
+        queue: [],
+        stop: new Int32Array(stop),
+        running: false,
+        experts: 0,
+        jobs: 0,
+      };
+    });
     const pool = new ComputePool(lanes);
     try {
       await Promise.all(lanes.map((lane) => lane.client.request("ready")));
@@ -150,7 +161,8 @@ export class ComputePool {
 
   /**
    * Computes a resident expert on x [rows, D] → [rows, D]. `x` is transferred (unusable afterwards).
-   * A run still queued when `signal` aborts is dropped and rejects with the signal's reason.
+   * A run still queued when `signal` aborts is dropped and rejects with the signal's reason; so are the
+   * runs of a job already handed to its worker that have not started there (the worker checks between runs).
    */
   async run(expert: DeviceExpert, x: Float32Array, rows: number, signal?: AbortSignal): Promise<Float32Array> {
     return (await this.runMany([{ expert, x, rows }], signal))[0]!;
@@ -187,13 +199,15 @@ export class ComputePool {
   #enqueue(lane: Lane, runs: readonly ExpertRun[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
     return new Promise<Float32Array[]>((resolve, reject) => {
       const job: Job = {
+        seq: ++lane.jobs,
         runs,
         signal,
         resolve,
         reject,
         onAbort: () => {
           const at = lane.queue.indexOf(job);
-          if (at === -1) return; // already running: it finishes
+          // Already running: its worker stops before its next expert (the reply says how many ran).
+          if (at === -1) return void Atomics.store(lane.stop, 0, job.seq);
           lane.queue.splice(at, 1);
           this.runsDropped += runs.length;
           reject(signal!.reason);
@@ -209,18 +223,22 @@ export class ComputePool {
     if (lane.running) return;
     const job = lane.queue.shift();
     if (job === undefined) return;
-    job.signal?.removeEventListener("abort", job.onAbort);
     lane.running = true;
     this.runsStarted += job.runs.length;
     const xs = job.runs.map((r) => ownBuffer(r.x));
     lane.client
-      .request<Float32Array[]>(
+      .request<RunReply>(
         "run",
-        { keys: job.runs.map((r) => r.expert.key), xs, rows: job.runs.map((r) => r.rows) },
+        { job: job.seq, keys: job.runs.map((r) => r.expert.key), xs, rows: job.runs.map((r) => r.rows) },
         xs.map((x) => x.buffer),
       )
-      .then(job.resolve, job.reject)
+      .then(({ ys }) => {
+        if (ys.length === job.runs.length) return job.resolve(ys);
+        this.runsDropped += job.runs.length - ys.length; // stopped on the worker: the call was cancelled
+        job.reject(job.signal?.reason ?? new Error("compute job stopped without a cancel"));
+      }, job.reject)
       .finally(() => {
+        job.signal?.removeEventListener("abort", job.onAbort);
         lane.running = false;
         this.#pump(lane);
       });
