@@ -42,7 +42,9 @@ for (const compute of ["worker", "inline"] as const) {
       ]);
       got.forEach((y, i) => {
         assert.equal(y.length, want[i]!.length);
-        y.forEach((v, j) => assert.ok(Math.abs(v - want[i]![j]!) <= 1e-5, `expert ${i} value ${j}: ${v} vs ${want[i]![j]}`));
+        y.forEach((v, j) => {
+          assert.ok(Math.abs(v - want[i]![j]!) <= 1e-5, `expert ${i} value ${j}: ${v} vs ${want[i]![j]}`);
+        });
       });
     } finally {
       await reference.release();
