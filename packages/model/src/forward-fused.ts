@@ -32,6 +32,15 @@ export function fusedUnsupported(ckpt: Checkpoint): string | null {
   return null;
 }
 
+/**
+ * Slices per expert in the MoE nodes (graphs/moe-block.ts): one per thread, so that every thread computes
+ * a slice of each chosen expert instead of the kernel's whole experts per thread (at batch 1 both of a
+ * token's experts often fell on one thread); 1 for one thread or when the threads do not divide F.
+ */
+export function expertParts(threads: number, F: number): number {
+  return threads > 1 && F % threads === 0 ? threads : 1;
+}
+
 export class FusedForward implements ForwardPath {
   readonly name = "fused";
   private readonly scratch = new KvScratch();
@@ -43,21 +52,24 @@ export class FusedForward implements ForwardPath {
     private readonly experts: Map<number, { fc1: Tensor; fc2: Tensor }>,
   ) {}
 
-  static async create(ckpt: Checkpoint, session: SessionConfig): Promise<FusedForward> {
+  /** `parts`: slices per expert in the MoE nodes (default expertParts). */
+  static async create(ckpt: Checkpoint, session: SessionConfig, parts?: number): Promise<FusedForward> {
     const { hiddenSize: D, intermediateSize: F, numExperts: E, moeLayers } = ckpt.config;
+    const P = parts ?? expertParts(session.threads, F);
     const experts = new Map<number, { fc1: Tensor; fc2: Tensor }>();
     moeLayers.forEach((l, m) => {
       const s = stackExperts(
         Array.from({ length: E }, (_, e) => ckpt.expert(m, e)),
         D,
         F,
+        P,
       );
-      experts.set(l, { fc1: floatTensor(s.fc1, [E, 2 * F, D]), fc2: floatTensor(s.fc2, [E, D, F]) });
+      experts.set(l, { fc1: floatTensor(s.fc1, [P * E, (2 * F) / P, D]), fc2: floatTensor(s.fc2, [P * E, D, F / P]) });
     });
     const layerGroups = groupLayers(ckpt, MAX_GRAPH_BYTES);
     const groups: Group[] = [];
     for (const [i, layers] of layerGroups.entries()) {
-      groups.push({ layers, session: await createSession(buildLayersGraph(ckpt, layers, i === layerGroups.length - 1), session) });
+      groups.push({ layers, session: await createSession(buildLayersGraph(ckpt, layers, i === layerGroups.length - 1, P), session) });
     }
     return new FusedForward(ckpt, groups, experts);
   }

@@ -61,6 +61,8 @@ export interface RuntimeOptions {
   forward?: ForwardPathName;
   /** Online dynamic pruning (seam path): undefined = the checkpoint's (config.json dynamic_pruning), null = off. */
   dynamicPruning?: DynamicPruning | null;
+  /** Fused path: slices per expert in the MoE nodes (graphs/moe-block.ts). Default: one per thread (expertParts); 1 is the operator's own layout. */
+  expertParts?: number;
 }
 
 export class MoeRuntime {
@@ -94,7 +96,7 @@ export class MoeRuntime {
     let path: ForwardPath;
     let runner = options.experts;
     if (forward === "fused") {
-      path = await FusedForward.create(ckpt, session);
+      path = await FusedForward.create(ckpt, session, options.expertParts);
     } else {
       runner ??= await localRunner(ckpt, session);
       path = await SeamForward.create(ckpt, session, runner);

@@ -12,7 +12,7 @@
 //
 // inputs   x [B, S, D]   pos [B, S] int64   mask [B, 1, S, T]
 //          per layer l: past_k_l [B, K, P, Dh]   past_v_l [B, K, P, Dv]
-//          per MoE layer l: fc1_l [E, 2F, D]   fc2_l [E, D, F]
+//          per MoE layer l: fc1_l [P·E, 2F/P, D]   fc2_l [P·E, D, F/P] (P `parts` per expert: moe-block.ts)
 //          with the head: head_rows [R] int64 (rows b * S + s of the flattened batch)
 // outputs  per layer l: k_new_l [B, K, S, Dh]   v_new_l [B, K, S, Dv]   per MoE layer l: gate_logits_l [B, S, E]
 //          hidden [B, S, D] (the last layer's output), or with the head: logits [R, V]
@@ -22,7 +22,7 @@ import { addDenseBlock, addRopeLookup } from "./dense-block.js";
 import { addHead } from "./head-graph.js";
 import { addMoeBlock } from "./moe-block.js";
 
-export function buildLayersGraph(ckpt: Checkpoint, layers: readonly number[], withHead: boolean): Uint8Array {
+export function buildLayersGraph(ckpt: Checkpoint, layers: readonly number[], withHead: boolean, parts = 1): Uint8Array {
   const c = ckpt.config;
   const { hiddenSize: D, numKvHeads: K, headDim: Dh, valueHeadDim: Dv, numExperts: E, intermediateSize: F, vocabSize: V } = c;
   const g = new GraphBuilder(`layers_${layers[0]}_${layers[layers.length - 1]}`);
@@ -37,9 +37,9 @@ export function buildLayersGraph(ckpt: Checkpoint, layers: readonly number[], wi
     const d = addDenseBlock(g, ckpt, l, { x: hidden, mask, pastK, pastV, rope });
     hidden = d.denseOut ? g.op("Add", [d.h, d.denseOut]) : d.h;
     if (d.gateLogits) {
-      const fc1 = g.input(`fc1_${l}`, "float32", [E, 2 * F, D]);
-      const fc2 = g.input(`fc2_${l}`, "float32", [E, D, F]);
-      hidden = g.op("Add", [hidden, addMoeBlock(g, c, d.hn, d.gateLogits, fc1, fc2)]);
+      const fc1 = g.input(`fc1_${l}`, "float32", [parts * E, (2 * F) / parts, D]);
+      const fc2 = g.input(`fc2_${l}`, "float32", [parts * E, D, F / parts]);
+      hidden = g.op("Add", [hidden, addMoeBlock(g, c, d.hn, d.gateLogits, fc1, fc2, parts)]);
       g.output(d.gateLogits, `gate_logits_${l}`, "float32", ["B", "S", E]);
     }
     g.output(d.kNew, `k_new_${l}`, "float32", ["B", K, "S", Dh]);
