@@ -42,7 +42,7 @@ commands:
   bench compress [--model DIR] [--text FILE] [--heldout-tokens N] [--calibration-tokens N] [--decode-tokens N] [--repeats R] [--odp-target S] [--synth DIR [--synth-quantized DIR]] [--json]
   bench e2e [--shards N] [--budget PCT] [--links off,on] [--link-gbps G] [--link-expert-bytes N] [--concurrency C,...] [--configs resident,resident-unary,lru,expertflow] [--requests N] [--max-tokens M] [--json]
   synth    (--config-like DIR | --hidden H --intermediate F --layers L --experts E --top-k K) [--dtype f32|bf16] [--seed S] --out DIR   (--help: all flags)
-  bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--prompt-tokens P] [--decode-steps N] [--repeats R] [--json]
+  bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--expert-parts auto,1] [--prompt-tokens P] [--decode-steps N] [--repeats R] [--json]
   compress stats [--model DIR] [--traces FILE... | --text FILE] [--max-tokens N] [--json]
   compress merge --experts-per-layer K --out DIR [--method merge|prune] [--model DIR] [--traces FILE... | --text FILE] [--json]
   compress odp --target S --out DIR [--protect-share P] [--model DIR] [--traces FILE... | --text FILE] [--json]

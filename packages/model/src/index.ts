@@ -1,4 +1,4 @@
-export { fusedUnsupported } from "./forward-fused.js";
+export { expertParts, fusedUnsupported } from "./forward-fused.js";
 export {
   MoeRuntime,
   Sequence,

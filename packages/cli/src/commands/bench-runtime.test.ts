@@ -50,4 +50,26 @@ test("bench runtime refuses a prompt and decode longer than the context, naming 
   const f = await runCli("bench", "runtime", "--forward", "fast");
   assert.equal(f.code, 2);
   assert.match(f.stderr, /--forward must be a comma-separated list of fused, seam, got "fast"/);
+  const p = await runCli("bench", "runtime", "--expert-parts", "auto,7");
+  assert.equal(p.code, 2);
+  assert.match(p.stderr, /--expert-parts must be .* distinct integers that divide the expert hidden size 256, got "auto,7"/);
+});
+
+test("bench runtime --expert-parts auto,1 gives a thread count's fused rows once per distinct slices per expert", async () => {
+  const r = await runCli(
+    "bench",
+    "runtime",
+    ...["--batches", "1", "--threads-list", "1,2", "--expert-parts", "auto,1"],
+    ...["--prompt-tokens", "8", "--decode-steps", "2", "--repeats", "1", "--json"],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout).rows as { forward: string; threads: number; expert_parts: number }[];
+  assert.deepEqual(
+    rows.map((x) => [x.forward, x.threads, x.expert_parts]),
+    [
+      ["fused", 1, 1],
+      ["fused", 2, 2],
+      ["fused", 2, 1],
+    ],
+  );
 });

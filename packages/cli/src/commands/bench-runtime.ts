@@ -1,5 +1,6 @@
 // expertmesh bench runtime [--model DIR] [--batches 1,4,16] [--threads-list 1,2] [--forward fused,seam]
-//   [--prompt-tokens P] [--decode-steps N] [--repeats R] [--text FILE] [--provider cpu|cuda] [--json]
+//   [--expert-parts auto,1] [--prompt-tokens P] [--decode-steps N] [--repeats R] [--text FILE]
+//   [--provider cpu|cuda] [--json]
 //
 // The in-process runtime's speed: for each forward path (fused: experts inside the layer graphs; seam:
 // experts through the ExpertRunner, as the mesh computes them), batch size B and onnxruntime thread
@@ -10,13 +11,16 @@
 // measured R times in rounds (every configuration once per round, so that noise on this shared machine
 // falls on all of them alike); the figures are medians over rounds, and each row carries its ratio to the
 // row of the same batch in the first configuration (first path, first thread count), measured in the
-// same run. Beside wall-clock rates, each row gives tokens per second of process CPU time (all threads):
+// same run. --expert-parts (fused path) lists the slices per expert in the MoE nodes to compare: "auto"
+// is the runtime's default (one per thread), 1 the operator's own layout; a thread count's rows repeat
+// per distinct value. Beside wall-clock rates, each row gives tokens per second of process CPU time (all threads):
 // on a shared machine, where other processes take cores away, that figure moves less.
 //
 // Letters: B batch (sequences per step), P prompt tokens per sequence, N decode steps, R rounds.
 import {
   BUNDLED_MODEL_DIR,
   Checkpoint,
+  expertParts,
   FORWARD_PATHS,
   fusedUnsupported,
   MoeRuntime,
@@ -32,6 +36,8 @@ import { heldOutText } from "./bench-traces.js";
 interface Config {
   forward: ForwardPathName;
   threads: number;
+  /** Slices per expert on the fused path (expertParts); 1 on the seam path. */
+  parts: number;
 }
 
 interface Sample {
@@ -52,6 +58,7 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
     batches: { type: "string" },
     "threads-list": { type: "string" },
     forward: { type: "string" },
+    "expert-parts": { type: "string" },
     "prompt-tokens": { type: "string" },
     "decode-steps": { type: "string" },
     repeats: { type: "string" },
@@ -79,16 +86,28 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   const log = (line: string) => v.json || console.error(line);
 
   const prompts = heldOutWindows(model, v.text, checkpoint, Math.max(...batches), P);
-  const configs: Config[] = forwards.flatMap((forward) => threadsList.map((threads) => ({ forward, threads })));
+  const partsList = expertPartsList(v["expert-parts"] ?? "auto", c.intermediateSize);
+  const configs: Config[] = forwards.flatMap((forward) =>
+    threadsList.flatMap((threads): Config[] => {
+      if (forward === "seam") return [{ forward, threads, parts: 1 }];
+      const parts = [...new Set(partsList.map((p) => p ?? expertParts(threads, c.intermediateSize)))];
+      return parts.map((p) => ({ forward, threads, parts: p }));
+    }),
+  );
   const weightBytes = approximateWeightBytes(checkpoint);
   const keepLoaded = weightBytes * configs.length <= RESIDENT_BYTES;
   const loaded = new Map<Config, MoeRuntime>();
   const load = async (cfg: Config) =>
-    loaded.get(cfg) ?? MoeRuntime.load(model, { forward: cfg.forward, session: { threads: cfg.threads, executionProvider: provider } });
+    loaded.get(cfg) ??
+    MoeRuntime.load(model, {
+      forward: cfg.forward,
+      session: { threads: cfg.threads, executionProvider: provider },
+      ...(cfg.forward === "fused" ? { expertParts: cfg.parts } : {}),
+    });
   const done = async (cfg: Config, rt: MoeRuntime) => (keepLoaded ? loaded.set(cfg, rt) : await rt.release());
 
   const samples = new Map<string, Sample[]>();
-  const key = (cfg: Config, B: number) => `${cfg.forward}/${cfg.threads}/${B}`;
+  const key = (cfg: Config, B: number) => `${cfg.forward}/${cfg.threads}/${cfg.parts}/${B}`;
   const t0 = performance.now();
   for (let round = -1; round < R; round++) {
     for (const cfg of configs) {
@@ -98,7 +117,7 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
         if (round < 0) continue; // warm-up
         samples.set(key(cfg, B), [...(samples.get(key(cfg, B)) ?? []), s]);
         log(
-          `round ${round + 1}/${R} ${cfg.forward} threads ${cfg.threads} batch ${B}: decode ${s.decodeTokensPerS.toFixed(1)} tok/s, prefill ${s.prefillTokensPerS.toFixed(1)} tok/s`,
+          `round ${round + 1}/${R} ${cfg.forward} threads ${cfg.threads} parts ${cfg.parts} batch ${B}: decode ${s.decodeTokensPerS.toFixed(1)} tok/s, prefill ${s.prefillTokensPerS.toFixed(1)} tok/s`,
         );
       }
       await done(cfg, rt);
@@ -116,6 +135,7 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
         forward: cfg.forward,
         batch: B,
         threads: cfg.threads,
+        expert_parts: cfg.parts,
         decode_tokens_per_s: round1(decode),
         prefill_tokens_per_s: round1(prefill),
         decode_over_baseline: round3(decode / median(base.map((x) => x.decodeTokensPerS))),
@@ -135,7 +155,7 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
     prompt_tokens: P,
     decode_steps: N,
     rounds: R,
-    baseline: `${configs[0].forward} path, threads ${configs[0].threads}, same batch`,
+    baseline: `${configs[0].forward} path, threads ${configs[0].threads}, expert parts ${configs[0].parts}, same batch`,
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   if (v.json) {
@@ -145,10 +165,10 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   console.log(
     `bench runtime: ${params.model} (${(params.parameters / 1e6).toFixed(1)} M parameters), P=${P} prompt tokens, N=${N} decode steps, medians of ${R} rounds; ratios vs ${params.baseline}`,
   );
-  console.log("forward  batch  threads  decode tok/s  (ratio)  prefill tok/s  (ratio)  decode tok/cpu-s  prefill tok/cpu-s");
+  console.log("forward  batch  threads  parts  decode tok/s  (ratio)  prefill tok/s  (ratio)  decode tok/cpu-s  prefill tok/cpu-s");
   for (const r of rows) {
     console.log(
-      `${r.forward.padEnd(7)}  ${String(r.batch).padStart(5)}  ${String(r.threads).padStart(7)}  ${r.decode_tokens_per_s.toFixed(1).padStart(12)}  ${r.decode_over_baseline.toFixed(2).padStart(7)}` +
+      `${r.forward.padEnd(7)}  ${String(r.batch).padStart(5)}  ${String(r.threads).padStart(7)}  ${String(r.expert_parts).padStart(5)}  ${r.decode_tokens_per_s.toFixed(1).padStart(12)}  ${r.decode_over_baseline.toFixed(2).padStart(7)}` +
         `  ${r.prefill_tokens_per_s.toFixed(1).padStart(13)}  ${r.prefill_over_baseline.toFixed(2).padStart(7)}` +
         `  ${r.decode_tokens_per_cpu_s.toFixed(1).padStart(16)}  ${r.prefill_tokens_per_cpu_s.toFixed(1).padStart(17)}`,
     );
@@ -215,6 +235,17 @@ function approximateWeightBytes(ckpt: Checkpoint): number {
     headDim: Dh,
   } = ckpt.config;
   return 4 * (2 * V * D + L * (3 * E * D * F + D * Dh * (2 * H + 2 * K) + E * D));
+}
+
+/** --expert-parts: "auto" (undefined: the runtime's default) or integers that divide F. */
+function expertPartsList(raw: string, F: number): (number | undefined)[] {
+  const xs = raw.split(",").map((s) => s.trim());
+  const ok = (x: string) => x === "auto" || (/^[0-9]+$/.test(x) && Number(x) >= 1 && F % Number(x) === 0);
+  if (xs.some((x) => !ok(x)) || new Set(xs).size !== xs.length)
+    throw new UsageError(
+      `--expert-parts must be a comma-separated list of "auto" and distinct integers that divide the expert hidden size ${F}, got ${JSON.stringify(raw)}`,
+    );
+  return xs.map((x) => (x === "auto" ? undefined : Number(x)));
 }
 
 function intList(flag: string, raw: string, max: number): number[] {
