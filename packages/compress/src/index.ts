@@ -12,6 +12,23 @@ export {
 export { gptqNbits } from "./gptq.js";
 export { CompressError, writeCompressedCheckpoint, copiedTensors } from "./checkpoint-write.js";
 export { maxAssignment } from "./hungarian.js";
-export { groupExperts, alignNeurons, permuteNeurons, mergeGroup, type LayerGrouping } from "./merge-experts.js";
-export { mergeCheckpoint, checkMergeable, type MergeOptions, type MergeReport, type ReduceMethod } from "./merge-checkpoint.js";
+export {
+  groupExperts,
+  layerCounts,
+  groupCollapse,
+  alignNeurons,
+  permuteNeurons,
+  mergeGroup,
+  type LayerGrouping,
+} from "./merge-experts.js";
+export {
+  mergeCheckpoint,
+  checkMergeable,
+  REDUCE_METHODS,
+  type Grouping,
+  type MergeOptions,
+  type MergeReport,
+  type ReduceMethod,
+} from "./merge-checkpoint.js";
 export { calibrateDynamicPruning, writeDynamicPruningCheckpoint, DEFAULT_PROTECT_SHARE } from "./odp-checkpoint.js";
+export { simulateUniformQuantization, SIMULATED_QUANTIZATION_KEY, type SimulatedQuantizeReport } from "./quantize-simulated.js";

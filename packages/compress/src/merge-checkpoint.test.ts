@@ -76,6 +76,32 @@ test("a pruned checkpoint routes only to the kept experts, whose weights are the
   assert.throws(() => p.expert(1, report.slotMap[1].indexOf(-1)), /pruned/);
 });
 
+test("replace sends each slot to its group's dominant expert unchanged; global grouping keeps L·K experts in all", async () => {
+  const stats = await statsOf(src);
+  const c = Checkpoint.open(src);
+  const out = join(dir, "replaced");
+  const report = mergeCheckpoint(c, stats, out, { expertsPerLayer: 2, method: "replace" });
+  const r = Checkpoint.open(out);
+  for (let l = 0; l < TINY.L; l++) {
+    for (const d of report.dominant[l]) assert.deepEqual(r.expert(l, d).w1, c.expert(l, d).w1);
+    for (const [e, m] of report.slotMap[l].entries()) assert.ok(report.dominant[l].includes(m), `layer ${l} slot ${e} -> ${m}`);
+    assert.ok(report.collapse[l] >= 0 && report.collapse[l] <= 1);
+  }
+  const { experts } = await run(out);
+  const perLayer = tokens.length * TINY.k;
+  experts.forEach((e, i) => {
+    assert.ok(report.dominant[Math.floor(i / perLayer)].includes(e));
+  });
+  const g = mergeCheckpoint(c, stats, join(dir, "global"), { expertsPerLayer: 2, method: "merge", grouping: "global" });
+  assert.equal(
+    g.dominant.reduce((a, d) => a + d.length, 0),
+    2 * TINY.L,
+  );
+  assert.equal(g.expertBytes, 2 * TINY.L * 3 * TINY.D * TINY.F * 4);
+  const p = mergeCheckpoint(c, stats, join(dir, "global-prune"), { expertsPerLayer: 2, method: "prune", grouping: "global" });
+  for (const d of p.dominant) assert.ok(d.length >= TINY.k, "a pruned layer keeps at least k experts");
+});
+
 test("merge rejects K above E, K below k, and an already merged checkpoint, naming the values", async () => {
   const stats = await statsOf(src);
   const c = Checkpoint.open(src);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { seededRandom } from "@expertmesh/moe";
-import { groupExperts, mergeGroup, permuteNeurons } from "./merge-experts.js";
+import { groupCollapse, groupExperts, layerCounts, mergeGroup, permuteNeurons } from "./merge-experts.js";
 
 const D = 8,
   F = 12;
@@ -62,4 +62,29 @@ test("groupExperts keeps the K most frequent experts and sends each other expert
   const g = groupExperts(frequency, sim, 3);
   assert.deepEqual(g.dominant, [4, 1, 3]);
   assert.deepEqual(g.group, [3, 1, 4, 3, 4]);
+});
+
+test("layerCounts keeps the L·K most frequent experts of all layers, at least `min` per layer", () => {
+  // Layer 0 spreads its use over 4 experts, layer 1 concentrates it on 2: K = 2 on average gives 3 and 1.
+  const freq = [
+    [0.26, 0.25, 0.25, 0.24],
+    [0.9, 0.08, 0.01, 0.01],
+  ];
+  assert.deepEqual(layerCounts(freq, 2), [3, 1]);
+  assert.deepEqual(layerCounts(freq, 2, 2), [2, 2]);
+  assert.deepEqual(layerCounts(freq, 4), [4, 4]);
+  // Shares of the layer's activations, not raw counts: scaling a layer changes nothing.
+  assert.deepEqual(layerCounts([freq[0].map((f) => f * 2), freq[1]], 2), [3, 1]);
+  assert.throws(() => layerCounts(freq, 5), /1\.\.4, got 5/);
+});
+
+test("groupCollapse sums the co-selection of slots that share a group", () => {
+  const co = [
+    [0, 0.3, 0.1],
+    [0.3, 0, 0.2],
+    [0.1, 0.2, 0],
+  ];
+  assert.equal(groupCollapse([0, 0, 2], co), 0.3);
+  assert.equal(groupCollapse([0, 1, 2], co), 0);
+  assert.ok(Math.abs(groupCollapse([0, 0, 0], co) - 0.6) < 1e-12);
 });

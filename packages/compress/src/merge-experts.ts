@@ -5,6 +5,9 @@
 // neuron being its w1 row, w3 row and w2 column; Hungarian), then average each group weighted by the
 // members' activation frequencies. Permuting the F neurons of a SwiGLU expert does not change it.
 // Frequency pruning (the baseline) keeps the same K experts and drops the rest.
+// The paper's adaptive layer-wise merging ratio (the reference's `globally_group`) chooses the dominant
+// experts of all layers at once, by frequency across layers, so that K is the average per layer: a layer
+// whose use concentrates on few experts keeps fewer (layerCounts).
 //
 // Letters: E experts, K kept, D hidden size, F expert hidden size.
 import type { ExpertWeights } from "@expertmesh/model";
@@ -29,6 +32,36 @@ export function groupExperts(frequency: readonly number[], similarity: readonly 
     return best;
   });
   return { dominant, group };
+}
+
+/**
+ * Dominant experts per layer when K is the average over L layers (the paper's adaptive merging ratio): the
+ * L·K most frequent (layer, expert) pairs of all layers, each layer keeping at least `min` (the reference
+ * keeps at least 1: it sets a layer's most frequent expert to frequency 1; a pruned top-k layer needs k).
+ * Frequencies are compared as shares of their layer's activations, ties broken by layer then expert.
+ */
+export function layerCounts(frequency: readonly (readonly number[])[], K: number, min = 1): number[] {
+  const L = frequency.length;
+  const E = frequency[0]?.length ?? 0;
+  if (!(Number.isInteger(K) && K >= min && K <= E)) throw new RangeError(`experts per layer must be in ${min}..${E}, got ${K}`);
+  const counts = new Array<number>(L).fill(min);
+  const rest: { f: number; l: number; rank: number }[] = [];
+  frequency.forEach((row, l) => {
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    const sorted = [...row].sort((a, b) => b - a);
+    for (let rank = min; rank < E; rank++) rest.push({ f: sorted[rank] / total, l, rank });
+  });
+  rest.sort((a, b) => b.f - a.f || a.l - b.l || a.rank - b.rank);
+  // Taking a layer's rank-r expert before its rank-(r-1) one cannot happen: its frequency is no larger.
+  for (const x of rest.slice(0, L * K - L * min)) counts[x.l]++;
+  return counts;
+}
+
+/** Share of a layer's tokens whose chosen experts include two of one group (they get one expert fewer). */
+export function groupCollapse(group: readonly number[], coSelection: readonly (readonly number[])[]): number {
+  let s = 0;
+  for (let i = 0; i < group.length; i++) for (let j = i + 1; j < group.length; j++) if (group[i] === group[j]) s += coSelection[i][j];
+  return s;
 }
 
 /** p [F]: neuron p[i] of `member` goes to position i, aligned with neuron i of `ref`. */

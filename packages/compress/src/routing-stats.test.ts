@@ -29,3 +29,14 @@ test("router-logit similarity is the cosine of the experts' logit columns (refer
     }
   }
 });
+
+test("co-selection is the share of tokens that chose both experts (reference: counted pairs)", () => {
+  const acc = new StatsAccumulator(1, 3, 2);
+  acc.addRouting(0, [0, 1, 1, 0, 2, 1, 0, 2], [0.5, 0.5, 0.6, 0.4, 0.7, 0.3, 0.8, 0.2]);
+  const { coSelection } = acc.finish().layers[0];
+  assert.deepEqual(coSelection, [
+    [0, 2 / 4, 1 / 4],
+    [2 / 4, 0, 1 / 4],
+    [1 / 4, 1 / 4, 0],
+  ]);
+});

@@ -1,7 +1,9 @@
 // Routing statistics of a model on calibration tokens, per layer and expert (what MC-SMoE and MC-MoE
 // compress by): activation frequency (share of tokens that route to the expert; a layer's sum is k),
 // mean routing weight of the tokens that chose it, and the router-logit similarity of two experts
-// (MC-SMoE: cosine similarity of their columns of router logits over the calibration tokens).
+// (MC-SMoE: cosine similarity of their columns of router logits over the calibration tokens), and how often
+// two experts are chosen by the same token (co-selection: what merging two experts into one costs a top-k
+// model, whose token then gets one expert where it had two).
 //
 // Letters: L layers, E experts per layer, k experts per token, N tokens.
 
@@ -13,6 +15,8 @@ export interface LayerStats {
   meanWeight: number[];
   /** [E][E] cosine similarity of the experts' router-logit columns; null when no logits were seen. */
   logitSimilarity: number[][] | null;
+  /** [E][E] share of tokens that chose both experts i and j (i != j; the diagonal is 0). */
+  coSelection: number[][];
 }
 
 export interface RoutingStats {
@@ -27,6 +31,7 @@ export class StatsAccumulator {
   private readonly count: Float64Array; // [L, E]
   private readonly weightSum: Float64Array; // [L, E]
   private readonly gram: Float64Array; // [L, E, E] sums of logit products
+  private readonly pairs: Float64Array; // [L, E, E] tokens that chose both i and j
   private readonly tokensPerLayer: Float64Array; // [L]
   private readonly logitTokens: Float64Array; // [L]
 
@@ -40,6 +45,7 @@ export class StatsAccumulator {
     this.count = new Float64Array(L * E);
     this.weightSum = new Float64Array(L * E);
     this.gram = new Float64Array(L * E * E);
+    this.pairs = new Float64Array(L * E * E);
     this.tokensPerLayer = new Float64Array(L);
     this.logitTokens = new Float64Array(L);
   }
@@ -53,6 +59,14 @@ export class StatsAccumulator {
       if (!(e >= 0 && e < E)) throw new RangeError(`routing of layer ${layer}: expert ${e} outside [0, ${E})`);
       this.count[layer * E + e] += 1;
       this.weightSum[layer * E + e] += weights[i];
+    }
+    for (let t = 0; t < N; t++) {
+      for (let a = 0; a < k; a++) {
+        for (let b = 0; b < k; b++) {
+          const [i, j] = [experts[t * k + a], experts[t * k + b]];
+          if (i !== j) this.pairs[(layer * E + i) * E + j] += 1;
+        }
+      }
     }
     this.tokensPerLayer[layer] += N;
   }
@@ -94,7 +108,10 @@ export class StatsAccumulator {
           }),
         );
       }
-      layers.push({ layer: l, frequency, meanWeight, logitSimilarity });
+      const coSelection = Array.from({ length: E }, (_, i) =>
+        Array.from({ length: E }, (_, j) => (N > 0 ? this.pairs[(l * E + i) * E + j] / N : 0)),
+      );
+      layers.push({ layer: l, frequency, meanWeight, logitSimilarity, coSelection });
     }
     return { numLayers: L, numExperts: E, topK, tokens: this.tokensPerLayer[0] ?? 0, layers };
   }

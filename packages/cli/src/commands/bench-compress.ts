@@ -2,10 +2,18 @@
 //   [--decode-tokens N] [--repeats R] [--odp-target S] [--synth DIR [--synth-quantized DIR]] [--json]
 //
 // What compression buys and costs, every row measured in this run against the f32 model of the same run:
-//   - MC-MoE mixed precision vs uniform widths at equal expert bytes: mixed-4bit vs uniform-4bit (the same
-//     average bits), and mixed-3bit vs uniform-2bit-g16 (2-bit codes in groups of 16 cost within 1 % of the
-//     bytes of a 2/4-bit mix at 3 bits in groups of 32; 3-bit codes have no kernel);
-//   - MC-SMoE merging vs plain frequency pruning at half the experts per layer;
+//   - MC-MoE mixed precision vs uniform widths at equal expert bytes. In the nbits layout a weight of b bits
+//     in groups of G costs b + (32 + b) / G bits (codes, an f32 scale and a b-bit zero point per group), which
+//     is linear in b: a mix at average B bits costs at most the bytes of uniform B bits at the same G, so
+//     "equal bytes" is "equal average bits". Mixed rows at 2.5, 3, 3.5 and 4 bits (widths 2, 4, 8); uniform
+//     rows where one width has that average: 4 bits (the kernel) and 3 bits (uniform-3bit-sim: RTN 3-bit
+//     values in an f32 checkpoint, since the kernel rejects 3 bits: perplexity only, no decode figure);
+//     2.5 and 3.5 have no uniform counterpart. Also uniform-2bit-g16 (2-bit codes in groups of 16: within
+//     1 % of mixed-3bit's bytes). `mixed_vs_uniform` in --json pairs them;
+//   - MC-SMoE merging vs plain frequency pruning at the same expert count: half, 3/4 and 7/8 of the experts
+//     per layer, and at half with the paper's adaptive layer-wise ratio (-global, K per layer on average);
+//     replace-K (each slot runs its group's dominant expert unchanged: merging without the averaging).
+//     `collapse` is the share of calibration tokens whose two picks land in one group (one expert fewer);
 //   - online dynamic pruning on vs off (on the f32 and the mixed 4-bit checkpoints; activated_experts_saved
 //     is the share of the gate's (token, expert) pairs that ODP skipped while scoring the held-out text);
 //   - quantised vs f32 decode tokens/s in process, on the model and (--synth DIR, e.g. a hidden-1024
@@ -26,8 +34,11 @@ import {
   calibrateDynamicPruning,
   mergeCheckpoint,
   quantizeCheckpoint,
+  simulateUniformQuantization,
   writeDynamicPruningCheckpoint,
   type Calibration,
+  type Grouping,
+  type ReduceMethod,
 } from "@expertmesh/compress";
 import { BUNDLED_MODEL_DIR, Checkpoint, generate, MoeRuntime, score, TextTokenizer } from "@expertmesh/model";
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
@@ -43,6 +54,11 @@ interface Variant {
   expertBytes: number;
   f32ExpertBytes: number;
   ppl: boolean;
+  /** false: no decode figure (a simulated width computes at f32 speed). */
+  decode?: boolean;
+  /** Merge/prune rows: experts stored per layer, and the share of tokens whose picks share a group. */
+  storedExperts?: number[];
+  collapse?: number;
 }
 
 export async function benchCompressCommand(argv: string[]): Promise<void> {
@@ -93,24 +109,53 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     await quantized("uniform-8bit", { avgBits: 8, uniform: 8 });
     await quantized("uniform-4bit", { avgBits: 4, uniform: 4 });
     await quantized("mixed-4bit", { avgBits: 4 });
+    await quantized("mixed-3.5bit", { avgBits: 3.5 });
     await quantized("mixed-3bit", { avgBits: 3 });
+    {
+      const dir = join(work, "uniform-3bit-sim");
+      const r = simulateUniformQuantization(src, dir, 3);
+      variants.push({
+        method: "uniform-3bit-sim",
+        dir,
+        base: model,
+        avgBits: 3,
+        expertBytes: r.expertBytes,
+        f32ExpertBytes: f32Bytes,
+        ppl: true,
+        decode: false,
+      });
+    }
     await quantized("mixed-2.5bit", { avgBits: 2.5 });
     await quantized("uniform-2bit", { avgBits: 2, uniform: 2 });
     // The uniform width at the bytes of mixed-3bit: 2-bit codes with groups of 16 (more scales and zero points).
     await quantized("uniform-2bit-g16", { avgBits: 2, uniform: 2, groupSize: 16 });
-    const K = Math.max(src.config.topK, Math.floor(E / 2));
-    for (const method of ["merge", "prune"] as const) {
-      const dir = join(work, `${method}-${K}`);
-      const r = mergeCheckpoint(src, cal.stats, dir, { expertsPerLayer: K, method });
+    const half = Math.max(src.config.topK, Math.floor(E / 2));
+    const reductions: [ReduceMethod, number, Grouping][] = [
+      ["merge", half, "layer"],
+      ["prune", half, "layer"],
+      ["replace", half, "layer"],
+      ["merge", half, "global"],
+      ["prune", half, "global"],
+    ];
+    for (const K of new Set([Math.round((3 * E) / 4), Math.round((7 * E) / 8)]))
+      if (K > half && K < E) reductions.push(["merge", K, "layer"], ["prune", K, "layer"]);
+    for (const [method, K, grouping] of reductions) {
+      const name = `${method}-${K}of${E}${grouping === "global" ? "-global" : ""}`;
+      const dir = join(work, name);
+      const r = mergeCheckpoint(src, cal.stats, dir, { expertsPerLayer: K, method, grouping });
+      const collapse = r.collapse.reduce((a, b) => a + b, 0) / r.collapse.length;
       variants.push({
-        method: `${method}-${K}of${E}`,
+        method: name,
         dir,
         base: model,
         avgBits: 32,
         expertBytes: r.expertBytes,
         f32ExpertBytes: f32Bytes,
         ppl: true,
+        storedExperts: r.dominant.map((d) => d.length),
+        collapse,
       });
+      log(`${name}: stored experts per layer ${r.dominant.map((d) => d.length).join(",")}, collapse ${(collapse * 100).toFixed(1)} %`);
     }
     // Online dynamic pruning on top of the f32 and the mixed 4-bit checkpoints, calibrated to a target share.
     const odp = calibrateDynamicPruning(cal, odpTarget);
@@ -182,12 +227,13 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     const prompt = heldout.slice(0, 32);
     const speed = new Map<string, number[]>();
     const runtimes = new Map<string, MoeRuntime>(); // loaded once: a large f32 checkpoint takes long to read
+    const timed = variants.filter((x) => x.decode !== false);
     try {
-      for (const x of variants) runtimes.set(x.method, await MoeRuntime.load(x.dir));
+      for (const x of timed) runtimes.set(x.method, await MoeRuntime.load(x.dir));
       for (let round = -1; round < R; round++) {
         // Each round starts at a different configuration, so that no configuration always runs first.
-        for (let i = 0; i < variants.length; i++) {
-          const x = variants[(i + Math.max(0, round)) % variants.length];
+        for (let i = 0; i < timed.length; i++) {
+          const x = timed[(i + Math.max(0, round)) % timed.length];
           const r = await generate(runtimes.get(x.method)!, [prompt], { maxTokens: decodeTokens });
           if (round < 0) continue;
           speed.set(x.method, [...(speed.get(x.method) ?? []), (r.decodeSteps / r.decodeMs) * 1000]);
@@ -200,7 +246,7 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
 
     const rows = variants.map((x) => {
       const basePpl = ppl.get("f32")!;
-      const tps = median(speed.get(x.method)!);
+      const tps = x.decode === false ? null : median(speed.get(x.method)!);
       const baseTps = median(speed.get(variants.find((b) => b.dir === x.base)!.method)!);
       return {
         method: x.method,
@@ -211,8 +257,24 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
         heldout_ppl: x.ppl ? ppl.get(x.method)! : null,
         ppl_over_fp32: x.ppl ? ppl.get(x.method)! / basePpl : null,
         decode_tokens_per_s: tps,
-        decode_over_fp32: tps / baseTps,
+        decode_over_fp32: tps === null ? null : tps / baseTps,
         activated_experts_saved: saved.get(x.method) ?? null,
+        ...(x.storedExperts ? { stored_experts: x.storedExperts, collapse: x.collapse } : {}),
+        ...(x.decode === false ? { simulated: "RTN values in f32: the kernel has no 3-bit path; perplexity only" } : {}),
+      };
+    });
+    const row = (m: string) => rows.find((r) => r.method === m);
+    const mixedVsUniform = [2.5, 3, 3.5, 4].map((b) => {
+      const mixed = row(`mixed-${b}bit`)!;
+      const uniform = row(`uniform-${b}bit`) ?? row(`uniform-${b}bit-sim`) ?? null;
+      return {
+        avg_bits: b,
+        mixed_bytes: mixed.expert_bytes,
+        mixed_ppl: mixed.heldout_ppl,
+        uniform: uniform?.method ?? null,
+        uniform_bytes: uniform?.expert_bytes ?? null,
+        uniform_ppl: uniform?.heldout_ppl ?? null,
+        mixed_over_uniform: uniform ? mixed.heldout_ppl! / uniform.heldout_ppl! : null,
       };
     });
     const seconds = (performance.now() - t0) / 1000;
@@ -228,6 +290,7 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
           odp_target: odpTarget,
           seconds,
           rows,
+          mixed_vs_uniform: mixedVsUniform,
         }),
       );
       return;
@@ -243,6 +306,10 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
           `${f(r.heldout_ppl, 3).padStart(11)}  ${f(r.ppl_over_fp32, 4).padStart(7)}  ${f(r.decode_tokens_per_s, 1).padStart(12)}  ${f(r.decode_over_fp32, 3).padStart(10)}  ${r.activated_experts_saved === null ? "-" : `${(r.activated_experts_saved * 100).toFixed(1)}%`}`,
       );
     }
+    for (const m of mixedVsUniform)
+      console.log(
+        `mixed vs uniform at ${m.avg_bits} bits: ${m.uniform === null ? "no uniform width" : `${m.mixed_ppl!.toFixed(3)} vs ${m.uniform_ppl!.toFixed(3)} (${m.uniform}, ${m.mixed_bytes} vs ${m.uniform_bytes} bytes)`}`,
+      );
     console.log(`${seconds.toFixed(0)} s`);
   } finally {
     rmSync(work, { recursive: true, force: true });
