@@ -9,7 +9,8 @@ recomputed from scratch at every step, and the chunked mean NLL of a text (the r
 
     OMP_NUM_THREADS=1 /usr/bin/python3 models/sotu-moe/family_fixtures.py   # writes packages/model/fixtures/families/
 
-Letters: T tokens, D hidden, H heads, K kv heads, Dh head dim, E experts, k experts per token, V vocabulary.
+Letters (glossary: docs/ARCHITECTURE.md): T tokens per sequence (this script's meaning), D hidden, H heads, K kv
+heads, Dh head dim, E experts, k experts per token, V vocabulary.
 """
 import json, math, os, struct
 

@@ -4,8 +4,9 @@ The model is exactly transformers' MixtralForCausalLM: RMSNorm (eps 1e-5), rotar
 rotate halves, grouped-query attention, a softmax gate with top-k renormalisation, SwiGLU experts
 w2(silu(w1 x) * w3 x), untied LM head. Tensor names are Mixtral's.
 
-Letters: B batch, T tokens, D hidden, H heads, K kv heads, Dh head dim, E experts, F expert hidden,
-k experts per token, V vocabulary, L layers.
+Letters (glossary: docs/ARCHITECTURE.md): B sequences per batch, T tokens per sequence (this script's meaning),
+D hidden, H heads, K kv heads, Dh head dim, E experts, F expert hidden, k experts per token, V vocabulary, L
+layers.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/sotu-moe/train.py --steps 1500
     /usr/bin/python3 models/sotu-moe/train.py --export-only     # rewrite outputs from the checkpoint

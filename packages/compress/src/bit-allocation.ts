@@ -3,7 +3,7 @@
 // the same number of weights, so the budget is Σ_i b_i <= floor(avgBits · n). The integer program is
 // solved exactly by dynamic programming over the running sum of widths (n · max width states per item).
 //
-// Letters: n experts to allocate (L·E), W widths.
+// Letters (glossary: docs/ARCHITECTURE.md): n experts to allocate (L·E), W widths (this file's meaning).
 
 export interface Allocation {
   /** [n] the chosen width of each expert. */

@@ -3,7 +3,8 @@
 // (the gate applied to the MoE block's input), and a sample of each expert's input rows, which the
 // quantiser measures its error on and the merger aligns with.
 //
-// Letters: L layers, E experts, k experts per token, N tokens of a step, D hidden size, M sampled rows.
+// Letters (glossary: docs/ARCHITECTURE.md): L layers, E experts, k experts per token, N tokens of a step, D
+// hidden size, M sampled rows (this file's meaning).
 import type { Checkpoint, MoeRuntime } from "@expertmesh/model";
 import { seededRandom } from "@expertmesh/moe";
 import { StatsAccumulator, type RoutingStats } from "./routing-stats.js";

@@ -5,7 +5,8 @@
 // fixed when its first column comes up, from the weights as compensated so far (as GPTQ's act-order-free
 // group variant does).
 //
-// Letters: N output rows, K inputs, m calibration rows, G group size, b bits.
+// Letters (glossary: docs/ARCHITECTURE.md): N output rows, K inputs (quantisation's meanings), m calibration
+// rows, G group size, b bits.
 import { groupGrid, nbitsShape, packCodes, type NbitsWeight } from "@expertmesh/model";
 
 const DAMPENING = 0.01;

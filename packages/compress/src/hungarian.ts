@@ -2,7 +2,7 @@
 // paths): the permutation p of 0..n-1 that maximises Σ_i score[i][p[i]]. MC-SMoE aligns the neurons of
 // experts with it before averaging them.
 //
-// Letters: n rows = columns.
+// Letters (glossary: docs/ARCHITECTURE.md): n rows = columns.
 
 /** score [n, n] row-major; returns p [n] with p[i] the column given to row i. */
 export function maxAssignment(score: Float64Array | Float32Array, n: number): Int32Array {

@@ -11,7 +11,8 @@
 // Two picked slots of one group run the same stored expert with the sum of their weights (the reference
 // binds the slots to one module); `collapse` is the share of calibration tokens this happens to.
 //
-// Letters: L layers, E experts (gate slots), K stored experts per layer, D hidden size, F expert hidden size.
+// Letters (glossary: docs/ARCHITECTURE.md): L layers, E experts (gate slots), K stored experts per layer
+// (merging's meaning), D hidden size, F expert hidden size.
 import { EXPERT_WEIGHTS, type Checkpoint, type TensorToWrite } from "@expertmesh/model";
 import { PRUNED_SLOT } from "@expertmesh/moe";
 import { CompressError, copiedTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";

@@ -9,7 +9,8 @@
 // experts of all layers at once, by frequency across layers, so that K is the average per layer: a layer
 // whose use concentrates on few experts keeps fewer (layerCounts).
 //
-// Letters: E experts, K kept, D hidden size, F expert hidden size.
+// Letters (glossary: docs/ARCHITECTURE.md): E experts, K kept (merging's meaning), D hidden size, F expert
+// hidden size.
 import type { ExpertWeights } from "@expertmesh/model";
 import { maxAssignment } from "./hungarian.js";
 

@@ -6,7 +6,8 @@
 // come from the exact allocation over all L·E experts at the average-bits budget (bit-allocation.ts).
 // `uniform` skips the solver and gives every expert one width (the baseline).
 //
-// Letters: L layers, E experts, D hidden size, F expert hidden size, m sampled rows, G group size.
+// Letters (glossary: docs/ARCHITECTURE.md): L layers, E experts, D hidden size, F expert hidden size, m sampled
+// rows, G group size.
 import {
   buildExpertGraph,
   createSession,

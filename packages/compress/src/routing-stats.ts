@@ -5,7 +5,7 @@
 // two experts are chosen by the same token (co-selection: what merging two experts into one costs a top-k
 // model, whose token then gets one expert where it had two).
 //
-// Letters: L layers, E experts per layer, k experts per token, N tokens.
+// Letters (glossary: docs/ARCHITECTURE.md): L layers, E experts per layer, k experts per token, N tokens.
 
 export interface LayerStats {
   layer: number;

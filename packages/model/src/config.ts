@@ -1,6 +1,6 @@
 // The model configuration, normalised from a Hugging Face config.json by the family's adapter (adapters/).
-// Letters used across the runtime: L MoE layers, E experts per layer, k experts per token, D hidden size,
-// F expert hidden size, H attention heads, K key/value heads, Dh key head dimension, Dv value head
+// Letters (glossary: docs/ARCHITECTURE.md): L MoE layers, E experts per layer, k experts per token, D hidden
+// size, F expert hidden size, H attention heads, K key/value heads, Dh key head dimension, Dv value head
 // dimension, V vocabulary. Decoder layers that are not MoE layers (dense MLP layers) are not counted in L.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

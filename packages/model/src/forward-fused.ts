@@ -5,8 +5,9 @@
 // Routing is still reported: each MoE layer's gate logits are a graph output, and the gate is applied
 // to them in JS when someone asks (onRouting).
 //
-// Letters: B sequences, S new tokens, P past tokens, T = P + S, D hidden, K kv heads, Dh key head dim,
-// Dv value head dim, E experts, F expert hidden, k experts per token, R rows that get logits.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens, P past tokens, T = P + S keys, D hidden,
+// K kv heads, Dh key head dim, Dv value head dim, E experts, F expert hidden, k experts per token, R rows that
+// get logits (the forward pass's meaning).
 import { gatherRows, route } from "@expertmesh/moe";
 import type { Checkpoint } from "./checkpoint.js";
 import type { ForwardOptions, ForwardPath } from "./forward-path.js";

@@ -3,8 +3,9 @@
 // experts or dense MLP), the gate in JS, the tokens grouped by expert and handed to the runner, and the
 // weighted outputs added to the residual; then the head graph.
 //
-// Letters: B sequences, S new tokens, P past tokens, T = P + S, D hidden, K kv heads, Dh key head dim,
-// Dv value head dim, E experts, k experts per token, N valid tokens, R rows that get logits.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens, P past tokens, T = P + S keys, D hidden,
+// K kv heads, Dh key head dim, Dv value head dim, E experts, k experts per token, N valid tokens, R rows that
+// get logits (the forward pass's meaning).
 import {
   gatherRows,
   mapSlots,

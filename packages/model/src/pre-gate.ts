@@ -6,7 +6,8 @@
 //
 //   pre[l] = topk(Wg_l · rmsnorm(r_{l-1}; w_l)),  r_{-1} = embedding[token]
 //
-// Letters: N tokens, L MoE layers, E experts per layer, k experts per token, D hidden size.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, L MoE layers, E experts per layer, k experts per token, D
+// hidden size.
 import { route, type RoutingTrace } from "@expertmesh/moe";
 import type { MoeRuntime } from "./runtime.js";
 

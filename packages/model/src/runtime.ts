@@ -11,7 +11,7 @@
 //   checkpoints the fused path cannot run (fusedUnsupported), and for a step with onMoeInput (which needs
 //   the residual between the dense graph and the experts).
 //
-// Letters: B sequences, S new tokens, V vocabulary.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens, V vocabulary.
 import type { Checkpoint as CheckpointType } from "./checkpoint.js";
 import type { DynamicPruning } from "@expertmesh/moe";
 import { Checkpoint } from "./checkpoint.js";

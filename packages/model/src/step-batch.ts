@@ -2,8 +2,9 @@
 // embeddings of the new tokens left-padded to S, positions, the additive attention mask, the rows that
 // hold real tokens and the rows that get logits; and the per-layer KV in and out of the sequences' caches.
 //
-// Letters: B sequences, S new tokens (max over the batch), P past tokens (max), T = P + S, D hidden,
-// K kv heads, Dh key head dim, Dv value head dim, N valid tokens, R rows that get logits.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens (max over the batch), P past tokens
+// (max), T = P + S keys, D hidden, K kv heads, Dh key head dim, Dv value head dim, N valid tokens, R rows that
+// get logits (the forward pass's meaning).
 import type { MoeConfig } from "./config.js";
 import type { KvCache } from "./kv-cache.js";
 

@@ -4,8 +4,9 @@
 // decodes one sequence and, when it ends, takes the next one not yet started (continuous batching); a lane
 // with nothing left is idle.
 //
-// Letters: N trace tokens, L MoE layers, E experts per layer, k experts per token, B lanes (batch),
-// S decode steps, A accesses. An expert's key is l*E + e (expert-key.ts).
+// Letters (glossary: docs/ARCHITECTURE.md): N trace tokens, L MoE layers, E experts per layer, k experts per
+// token, B sequences decoding together (lanes), S decode steps (the cache simulators' meaning), A accesses. An
+// expert's key is l*E + e (expert-key.ts).
 
 /** What the access stream needs of a routing trace (a RoutingTrace is one). */
 export interface TraceRouting {

@@ -6,7 +6,8 @@
 // `touch` exactly once per access, in stream order, which moves an expert's "next use" past the current
 // layer-step.
 //
-// Letters: L MoE layers, E experts per layer, S decode steps, A accesses.
+// Letters (glossary: docs/ARCHITECTURE.md): L MoE layers, E experts per layer, S decode steps (the cache
+// simulators' meaning), A accesses.
 import type { AccessStream } from "./cache-access.js";
 import type { EvictionPolicy } from "./cache-policy.js";
 

@@ -22,8 +22,9 @@
 // precision at layer l learned online (the share of named experts that layer l then used). Layers further
 // ahead keep the all-layer predictor's p.
 //
-// Letters: L MoE layers, E experts per layer, C slots, x transfer time of one expert, τ̂ measured time of
-// a layer-step, ρ link utilisation, p predicted demand, u use probability, α pre-gate precision.
+// Letters (glossary: docs/ARCHITECTURE.md): L MoE layers, E experts per layer, C slots, x transfer time of one
+// expert, τ̂ measured time of a layer-step, ρ link utilisation, p predicted demand, u use probability, α
+// pre-gate precision.
 import { ExpertflowPolicy, type ExpertflowOptions } from "./cache-predictive.js";
 import type { LinkView } from "./cache-sim-time.js";
 

@@ -12,7 +12,7 @@
 // Time is counted in layer-steps s = t*L + l (cache-access.ts); the horizon ends before layer-step
 // (t + 1 + h)·L.
 //
-// Letters: L MoE layers, h horizon in decode steps, t the current step.
+// Letters (glossary: docs/ARCHITECTURE.md): L MoE layers, h horizon in decode steps, t the current step.
 import type { AccessStream } from "./cache-access.js";
 import { BeladyPolicy } from "./cache-belady.js";
 import { LruPolicy } from "./cache-policy.js";

@@ -18,8 +18,8 @@
 //     mix of recency (consecutive tokens reuse experts) and prediction. Ties go to the least recently
 //     used. With `eviction: "lru"` it evicts by LRU instead (the baseline "LRU + the same prefetches").
 //
-// Letters: L MoE layers, E experts per layer, C slots, p predicted demand [L, E], u use probability,
-// θ prediction threshold, D_j predicted distinct experts of layer j.
+// Letters (glossary: docs/ARCHITECTURE.md): L MoE layers, E experts per layer, C slots, p predicted demand [L,
+// E], u use probability, θ prediction threshold, D_j predicted distinct experts of layer j.
 
 import type { CachePolicy } from "./cache-sim.js";
 import { UseEstimator } from "./cache-use-estimate.js";

@@ -2,7 +2,7 @@
 // enum and one dispatch): the shard's --policy, `up --policy`, and bench cache all read this table.
 // Adding a policy is one file plus one entry here.
 //
-// Letters: L MoE layers, E experts per layer, C device slots.
+// Letters (glossary: docs/ARCHITECTURE.md): L MoE layers, E experts per layer, C device slots.
 import { LruPolicy } from "./cache-policy.js";
 import { ExpertflowTimePolicy } from "./cache-expertflow.js";
 import { ExpertflowPolicy } from "./cache-predictive.js";

@@ -21,8 +21,9 @@
 // ("Belady's loads with perfect overlap": every transfer hidden under compute or other transfers).
 // cache-sim-time.test.ts checks it against an exhaustive search over policies on tiny cases.
 //
-// Letters: S decode steps, L MoE layers, E experts per layer, C slots per shard, X expert bytes, G link
-// bandwidth (10^9 bytes per second), x = X / G transfer time, τ compute time of one layer-step.
+// Letters (glossary: docs/ARCHITECTURE.md): S decode steps (the cache simulators' meaning), L MoE layers, E
+// experts per layer, C slots per shard, X expert bytes, G link bandwidth (10^9 bytes per second), x = X / G
+// transfer time, τ compute time of one layer-step.
 import type { AccessStream } from "./cache-access.js";
 import type { CachePolicy } from "./cache-sim.js";
 

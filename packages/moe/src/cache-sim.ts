@@ -15,7 +15,8 @@
 // A prefetched expert evicted before any use is a wasted prefetch (those still resident at the end are
 // not counted as wasted).
 //
-// Letters: S decode steps, L MoE layers, E experts per layer, C slots, P link budget (loads per window).
+// Letters (glossary: docs/ARCHITECTURE.md): S decode steps, P link budget (loads per window) (the cache
+// simulator's meanings), L MoE layers, E experts per layer, C slots.
 import type { AccessStream } from "./cache-access.js";
 import type { EvictionPolicy } from "./cache-policy.js";
 import type { LinkView } from "./cache-sim-time.js";

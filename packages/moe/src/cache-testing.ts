@@ -1,6 +1,6 @@
 // Helpers for the cache tests: hand-made and seeded random routing traces.
 //
-// Letters: N tokens, L MoE layers, E experts per layer, k experts per token.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, L MoE layers, E experts per layer, k experts per token.
 import type { TraceRouting } from "./cache-access.js";
 export { seededRandom as seeded } from "./seeded-random.js";
 

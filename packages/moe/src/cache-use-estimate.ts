@@ -5,8 +5,8 @@
 // LRU does. Two tables: "now" for a layer still to run in the current step (features before the step),
 // "next" for a layer that has run (features after the step, predicting the step that follows).
 //
-// Letters: L MoE layers, E experts per layer, A age buckets, Q demand buckets, p predicted demand,
-// u use probability.
+// Letters (glossary: docs/ARCHITECTURE.md): L MoE layers, E experts per layer, A age buckets, Q demand buckets
+// (this file's), p predicted demand, u use probability.
 
 const A = 16;
 const EDGES = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.9]; // Q = 9 buckets

@@ -1,7 +1,7 @@
 // Groups the tokens of one MoE layer by expert: which rows each expert computes, with which weights.
 // The combine step sums w * expert(x) back into each token's row.
 //
-// Letters: N tokens, k experts per token, D hidden size.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, k experts per token, D hidden size.
 
 export interface ExpertGroup {
   expert: number;

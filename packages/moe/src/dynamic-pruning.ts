@@ -6,7 +6,7 @@
 // attention graph does not expose attention probabilities, so the score here is the L1 norm alone.
 // Protection is decided per sequence, so a sequence routes the same whether or not it shares its step.
 //
-// Letters: N tokens, k experts per token, D hidden size, L layers.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, k experts per token, D hidden size, L layers.
 
 /** A skipped expert in a routing's experts [N, k]: planDispatch sends it nowhere. */
 export const SKIPPED_EXPERT = -1;

@@ -11,7 +11,8 @@
 //           w /= (sum_j w_j + eps)    when renormalising (eps = 1e-20 for sigmoid scoring, 0 for softmax)
 //           w *= scale                the routed scaling factor
 //
-// Letters: N tokens, E experts per layer, k experts chosen per token, G groups, Gk groups kept.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, E experts per layer, k experts chosen per token, G groups
+// of experts, Gk groups kept.
 import type { GateResult } from "./gate.js";
 
 export interface GateSpec {

@@ -1,7 +1,7 @@
 // The MoE gate (Mixtral convention): softmax over the E router logits in fp32, top-k, renormalise the
 // k chosen probabilities to sum to 1.
 //
-// Letters: N tokens, E experts per layer, k experts chosen per token.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, E experts per layer, k experts chosen per token.
 
 export interface GateResult {
   /** [N, k] chosen expert ids, highest probability first. */

@@ -1,6 +1,7 @@
 // How well a routing-path predictor names the experts that the gate will choose, scored against a trace.
 //
-// Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token, B tokens per batch.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer, k experts chosen per
+// token, B sequences per batch (one token each).
 import { decodeSchedule, type TraceRouting } from "./cache-access.js";
 //
 //   recall@k          per token and layer: |predicted top-k ∩ true top-k| / k, averaged over tokens.

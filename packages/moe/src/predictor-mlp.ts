@@ -10,8 +10,9 @@
 // a per-token correction of the logits that the MLP cannot express, is fitted with a penalty that keeps it
 // near 0 for tokens seen rarely (fitTokenBias): the MLP generalises over the embedding, the bias remembers.
 //
-// Letters: N tokens, V vocabulary, D embedding size, P position buckets, H hidden units, L MoE layers,
-// E experts per layer, O = L*E outputs, k experts per token of the routed model.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, V vocabulary, D embedding size, P position buckets, H
+// hidden units (the predictor's meanings), L MoE layers, E experts per layer, O = L*E outputs, k experts per
+// token of the routed model.
 
 export interface MlpPredictor {
   readonly numLayers: number; // L

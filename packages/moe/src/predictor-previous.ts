@@ -5,7 +5,8 @@
 //       p[n, l, e] = α·[e ∈ top-k of token n-1 at l] + (1 - α)·prior[l, e];   the first token: prior.
 //   oracle (tests and references only): p = 1 for the experts the token truly uses, else 0.
 //
-// Letters: N tokens, L MoE layers, E experts per layer, k experts per token, α weight of the previous token.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, L MoE layers, E experts per layer, k experts per token, α
+// weight of the previous token.
 import type { TraceRouting } from "./cache-access.js";
 
 /** [N, L, E] previous-token + prior predictions; `prior` is [L, E] (e.g. FrequencyPrior.probabilities). */

@@ -1,7 +1,8 @@
 // The frequency prior: the baseline routing-path predictor. For every MoE layer, the share of tokens
 // whose top-k includes each expert, counted over one or more traces; the same for every token.
 //
-// Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer, k experts chosen per
+// token.
 import type { ExpertChoices } from "./predictor-metrics.js";
 
 export interface FrequencyPrior {

@@ -2,8 +2,9 @@
 // after the MLP with the MLP fixed. The MLP generalises over the embedding (rare and unseen tokens); the
 // bias lets a frequent token keep the routing it was seen to use, where the MLP's smooth function misses it.
 //
-// Letters: U distinct (token id, position bucket) examples, V vocabulary, L MoE layers, E experts per
-// layer, O = L*E, c an example's count, ȳ its target shares, z the MLP's logit, b the bias, λ the penalty.
+// Letters (glossary: docs/ARCHITECTURE.md): U distinct (token id, position bucket) examples, V vocabulary, L
+// MoE layers, E experts per layer, O = L*E, c an example's count, ȳ its target shares, z the MLP's logit, b the
+// bias, λ the penalty.
 import { bucketStart, checkMlp, mlpLogits, type MlpPredictor } from "./predictor-mlp.js";
 import type { RoutingExamples } from "./predictor-train.js";
 

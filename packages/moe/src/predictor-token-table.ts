@@ -3,8 +3,8 @@
 // is the k' experts it used most, or the frequency prior's k' where the token was never seen. In decode the
 // next input token is known before its step runs, so the table can be read before layer 0.
 //
-// Letters: N tokens, V token ids (the largest seen + 1), L MoE layers, E experts per layer, k experts per
-// token in the traces, k' experts predicted.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, V token ids (the largest seen + 1), L MoE layers, E
+// experts per layer, k experts per token in the traces, k' experts predicted.
 import type { ExpertChoices } from "./predictor-metrics.js";
 
 export interface TokenTable {

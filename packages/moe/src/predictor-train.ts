@@ -9,9 +9,9 @@
 //
 // The per-token logit correction fitted after training is in predictor-token-bias.ts.
 //
-// Letters: N trace tokens, U distinct (token id, position bucket) examples, V vocabulary, D embedding size,
-// P position buckets, H hidden units, L MoE layers, E experts per layer, O = L*E, k experts per token,
-// B examples per mini-batch.
+// Letters (glossary: docs/ARCHITECTURE.md): N trace tokens, U distinct (token id, position bucket) examples, V
+// vocabulary, D embedding size, P position buckets, H hidden units, B examples per mini-batch (the predictor's
+// meanings), L MoE layers, E experts per layer, O = L*E, k experts per token.
 import type { ExpertChoices } from "./predictor-metrics.js";
 import { bucketStart, checkMlp, mlpHidden, mlpLogits, positionBucket, type MlpPredictor } from "./predictor-mlp.js";
 import { seededRandom as seeded } from "./seeded-random.js";

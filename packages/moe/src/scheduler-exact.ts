@@ -1,8 +1,9 @@
 // The exact optimum of the scheduler's objective for a window cut into two batches, by enumeration: the
 // reference that the heuristics of scheduler-regroup.ts are measured against (benchmarks, tests).
 //
-// Letters: W sequences in the window (T < W <= 2T, so M = 2 batches), T most sequences per batch,
-// L MoE layers, Q 32-bit words per layer's set. Cost: C(W-1, ⌊W/2⌋) partitions, each O(W L Q).
+// Letters (glossary: docs/ARCHITECTURE.md): W sequences in the window (T < W <= 2T, so M = 2 batches), T tokens
+// per decode step (at most T sequences), L MoE layers, Q 32-bit words per layer's set. Cost: C(W-1, ⌊W/2⌋)
+// partitions, each O(W L Q).
 import { popcount32, type RouteSets } from "./scheduler-routes.js";
 import type { Batches } from "./scheduler-regroup.js";
 

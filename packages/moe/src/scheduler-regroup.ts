@@ -3,9 +3,9 @@
 // each sequence's (predicted) route for its next token. The scheduler only chooses which sequences step
 // together: every sequence is in exactly one batch and its own tokens keep their order.
 //
-// Letters: W sequences in the window, T most sequences per batch, M = ceil(W / T) batches, L MoE layers,
-// E experts per layer, k experts per token, S_i^l the experts of sequence i at layer l, c_m^l(e) how many
-// members of batch m use expert e at layer l.
+// Letters (glossary: docs/ARCHITECTURE.md): W sequences in the window, T tokens per decode step (at most T
+// sequences), M = ceil(W / T) batches, L MoE layers, E experts per layer, k experts per token, S_i^l the
+// experts of sequence i at layer l, c_m^l(e) how many members of batch m use expert e at layer l.
 //
 //   objective   A = Σ_m Σ_l |∪_{i ∈ B_m} S_i^l|    (scheduler-routes.ts: activatedExperts)
 //

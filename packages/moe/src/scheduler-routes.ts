@@ -1,8 +1,8 @@
 // Route sets for the token scheduler: for each sequence of a window, the experts its next token will use
 // (predicted or true) in every MoE layer, as bit sets, and the scheduler's objective on them.
 //
-// Letters: W sequences in the window, L MoE layers, E experts per layer, k experts per token,
-// Q = ceil(E / 32) 32-bit words per layer's set, M batches, B_m the sequences of batch m,
+// Letters (glossary: docs/ARCHITECTURE.md): W sequences in the window, L MoE layers, E experts per layer, k
+// experts per token, Q = ceil(E / 32) 32-bit words per layer's set, M batches, B_m the sequences of batch m,
 // S_i^l the experts of sequence i at layer l.
 //
 //   activated experts of a partition  A = Σ_m Σ_l |∪_{i ∈ B_m} S_i^l|   (what a step loads and runs)

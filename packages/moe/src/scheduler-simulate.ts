@@ -4,9 +4,9 @@
 // are charged the experts the tokens truly use. A finished sequence leaves and the next one (admission
 // order) takes its place at the end of the window, as in a continuous batcher. Only full windows count.
 //
-// Letters: N trace tokens, W = M·T sequences in flight, T most sequences per batch, M batches per window,
-// L MoE layers, E experts per layer, k experts per token (k' of a route source), S_i^l the true experts of
-// sequence i's current token at layer l.
+// Letters (glossary: docs/ARCHITECTURE.md): N trace tokens, W = M·T sequences in flight, T tokens per decode
+// step (at most T sequences), M batches per window, L MoE layers, E experts per layer, k experts per token (k'
+// of a route source), S_i^l the true experts of sequence i's current token at layer l.
 //
 //   distinct experts per batch per layer (a schedule's figure):  Σ_windows Σ_m |∪_{i ∈ B_m} S_i^l| / (windows · M),
 //                                                                averaged over l in `mean`

@@ -3,7 +3,7 @@
 // expert in slot m (m = e for a kept or dominant expert, a group's dominant for a merged one); map[e] = -1:
 // slot e was pruned, its logit is masked so that the gate never chooses it.
 //
-// Letters: N tokens, E gate slots, k experts per token.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, E gate slots, k experts per token.
 
 export const PRUNED_SLOT = -1;
 

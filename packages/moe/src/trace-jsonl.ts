@@ -12,7 +12,7 @@
 //
 // Blank lines are skipped. E is not in the lines: the caller gives it (from a config.json or a flag).
 //
-// Letters: N tokens, L MoE layers, E experts per layer, k experts per token.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, L MoE layers, E experts per layer, k experts per token.
 import type { RoutingTrace } from "./trace-format.js";
 
 export class TraceImportError extends Error {

@@ -6,7 +6,7 @@
 // loading is the policy's call: an expert is offered for prefetch only while a slot is free or the
 // policy would rather hold it than the expert it would evict.
 //
-// Letters: L MoE layers, E experts per layer, p predicted demand [L, E].
+// Letters (glossary: docs/ARCHITECTURE.md): L MoE layers, E experts per layer, p predicted demand [L, E].
 import type { PrefetchHint } from "@expertmesh/proto";
 import type { CachePolicy, LinkView } from "@expertmesh/moe";
 

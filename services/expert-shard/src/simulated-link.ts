@@ -6,7 +6,8 @@
 // do; a demand load goes ahead of the prefetches still waiting, and the store skips prefetches that
 // would queue behind more than one transfer.
 //
-// Letters: S simulated bytes of one expert (--link-expert-bytes), G bandwidth in 10^9 bytes per second.
+// Letters (glossary: docs/ARCHITECTURE.md): S simulated bytes of one expert (--link-expert-bytes), G bandwidth
+// in 10^9 bytes per second (the link model's meanings).
 
 /** Waits shorter than this are not slept (timers are not finer); the link still counts them, so a run of them adds up. */
 const MIN_SLEEP_MS = 1;

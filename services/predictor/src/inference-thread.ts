@@ -2,7 +2,7 @@
 // predictor model and runs one request at a time, off the service's event loop (session.run blocks the
 // thread that calls it).
 //
-// Letters: T tokens, L MoE layers, E experts per layer.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer.
 import { parentPort, workerData } from "node:worker_threads";
 import { createSession, int64Tensor, PREDICTOR_INPUTS, PREDICTOR_OUTPUT } from "@expertmesh/model";
 import type { ThreadData, ThreadMessage, ThreadReply, ThreadRequest } from "./inference-worker.js";

@@ -3,7 +3,7 @@
 // bounded FIFO here, not in the thread's message queue, so that a request cancelled while it waits is
 // dropped before it costs anything, and a full queue is refused at once with RESOURCE_EXHAUSTED.
 //
-// Letters: T tokens, L MoE layers, E experts per layer.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer.
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { SessionConfig } from "@expertmesh/model";

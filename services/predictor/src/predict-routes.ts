@@ -1,7 +1,7 @@
 // PredictorService.PredictRoutes: validates the request, runs the predictor model in the inference
 // worker, and answers one float32 [L, E] tensor per token.
 //
-// Letters: T tokens, L MoE layers, E experts per layer.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer.
 import type { PredictRoutesRequest, PredictRoutesResponse } from "@expertmesh/proto";
 import { float32Tensor, InvalidArgumentError, type UnaryHandler } from "@expertmesh/runtime";
 import type { InferenceWorker } from "./inference-worker.js";

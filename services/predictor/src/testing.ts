@@ -1,7 +1,8 @@
 // Shared by this service's tests (not exported from index.ts): synthetic routing traces, predictor
 // models written to disk, a server on port 0, and a promise wrapper for unary client calls.
 //
-// Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer, k experts chosen per
+// token.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -23,8 +23,8 @@
 // --config FILE needs no weights: L, E, k (and D, F, dtype for --expert-bytes config) come from it, and the
 // trace must agree with it.
 //
-// Letters: N tokens, L MoE layers, E experts per layer, k experts per token, B batch, C slots per shard,
-// X expert bytes, G link bandwidth, τ compute time of one layer-step.
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, L MoE layers, E experts per layer, k experts per token, B
+// sequences per step, C slots per shard, X expert bytes, G link bandwidth, τ compute time of one layer-step.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {

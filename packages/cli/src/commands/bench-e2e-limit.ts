@@ -8,7 +8,8 @@
 // and the limit is output tokens over that time. It is a bound, not a forecast: it assumes perfect overlap
 // of every transfer with compute.
 //
-// Letters: C requests in flight, L MoE layers, E experts per layer, x transfer time of one expert.
+// Letters (glossary: docs/ARCHITECTURE.md): C requests in flight (the benches' meaning), L MoE layers, E
+// experts per layer, x transfer time of one expert.
 import { recordTrace, type MoeRuntime } from "@expertmesh/model";
 import { BeladyPolicy, simulateTimed, type AccessStream } from "@expertmesh/moe";
 

@@ -24,8 +24,9 @@
 // default a Mixtral-8x7B expert (3·4096·14336 bf16 values, 352 MB) over PCIe 4.0 x16 (25 GB/s): 14 ms.
 // The output says which rows are simulated and with what parameters.
 //
-// Letters: N measured requests, W warm-up requests, C requests in flight, P prompt tokens, M output tokens
-// per request, S simulated bytes per expert, G link bandwidth in GB/s.
+// Letters (glossary: docs/ARCHITECTURE.md): N measured requests, W warm-up requests, C requests in flight, P
+// prompt tokens, M output tokens per request, S simulated bytes per expert, G link bandwidth in GB/s (the
+// benches' meanings).
 import { BUNDLED_MODEL_DIR, Checkpoint, generate, TextTokenizer } from "@expertmesh/model";
 import type { Prompt, ShardCacheReport, Summary } from "@expertmesh/loadtest";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";

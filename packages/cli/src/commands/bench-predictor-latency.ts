@@ -3,7 +3,7 @@
 // of B sequences of the routed model (MoeRuntime, all experts local) after a prefill of CONTEXT tokens each.
 // The ratio predictor / step says how much of the step the prediction would take if it were not overlapped.
 //
-// Letters: B tokens (sequences) per batch.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences per batch (one token each: T = B).
 import { createSession, int64Tensor, MoeRuntime, type ExecutionProvider, PREDICTOR_INPUTS } from "@expertmesh/model";
 
 const CONTEXT = 32;

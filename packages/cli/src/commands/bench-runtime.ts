@@ -16,7 +16,8 @@
 // per distinct value. Beside wall-clock rates, each row gives tokens per second of process CPU time (all threads):
 // on a shared machine, where other processes take cores away, that figure moves less.
 //
-// Letters: B batch (sequences per step), P prompt tokens per sequence, N decode steps, R rounds.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences per step, P prompt tokens per sequence, N decode steps,
+// R rounds (the bench's meanings).
 import {
   BUNDLED_MODEL_DIR,
   Checkpoint,

@@ -16,7 +16,8 @@
 // --predictor ONNX file (its top-k per layer; the bundled frequency prior predicts the same for every
 // token, so it cannot regroup).
 //
-// Letters: T most sequences per batch, M batches per window, W = M·T, L MoE layers, E experts, k top-k.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens per decode step (at most T sequences), M batches per
+// window, W = M·T sequences, L MoE layers, E experts, k top-k.
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import {

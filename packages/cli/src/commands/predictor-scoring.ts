@@ -9,7 +9,8 @@
 //                     It needs the routed model, run over the trace's sequences.
 // All are scored by recall@k and decode-batch coverage (packages/moe predictor-metrics.ts).
 //
-// Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer, k experts chosen per
+// token.
 import { existsSync, readFileSync } from "node:fs";
 import {
   createSession,

@@ -9,7 +9,8 @@
 // from --model (default: the bundled model) and scaled to unit RMS (the MLP's input scale; the scaled copy
 // is what the ONNX file holds). --heldout-traces only reports the loss on other traces; it never trains.
 //
-// Letters: V vocabulary, D embedding size, H hidden units, P position buckets, L MoE layers, E experts.
+// Letters (glossary: docs/ARCHITECTURE.md): V vocabulary, D embedding size, H hidden units, P position buckets
+// (the predictor's meanings), L MoE layers, E experts.
 import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { BUNDLED_MODEL_DIR, Checkpoint, buildMlpPredictorModel } from "@expertmesh/model";

@@ -11,7 +11,8 @@
 // --model-dir (default: the bundled model) is the routed model: the pre-gate baseline runs it, and its
 // predictor-prior.onnx is the default --prior.
 //
-// Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token, B tokens per batch.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer, k experts chosen per
+// token, B sequences per batch (one token each).
 import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { BUNDLED_MODEL_DIR, type ExecutionProvider, buildFrequencyPriorModel, describePredictor } from "@expertmesh/model";

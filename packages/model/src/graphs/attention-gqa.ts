@@ -1,7 +1,8 @@
 // Queries, keys and values of grouped-query attention (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE), RoPE applied:
 //   q = xn Wq^T (+ bq), k, v likewise; q/k RMSNorm per head [Dh] (Qwen3) or over the projection [H*Dh] /
 //   [K*Dh] (OLMoE); q, k, v clamped to ±clip_qkv (OLMoE); heads [B, n, S, Dh]; rotate-half RoPE on q, k.
-// Letters: B sequences, S new tokens, D hidden, H heads, K kv heads, Dh head dim.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens, D hidden, H heads, K kv heads, Dh head
+// dim.
 import type { Checkpoint } from "../checkpoint.js";
 import type { GraphBuilder } from "../onnx/graph-builder.js";
 import { rmsNorm } from "./rms-norm.js";

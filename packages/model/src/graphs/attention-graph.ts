@@ -2,8 +2,8 @@
 // experts run elsewhere (an ExpertRunner: in this process, or on expert shards). The KV cache lives
 // outside the graph (per sequence); the graph returns only the new keys and values.
 //
-// Letters: B sequences, S new tokens per sequence, P past tokens, T = P + S, D hidden,
-// K key/value heads, Dh key head dim, Dv value head dim, E experts.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens per sequence, P past tokens, T = P + S
+// keys, D hidden, K key/value heads, Dh key head dim, Dv value head dim, E experts.
 //
 // inputs   x [B, S, D]   pos [B, S] int64   mask [B, 1, S, T] additive (0 or -inf)
 //          past_k [B, K, P, Dh]   past_v [B, K, P, Dv]

@@ -9,8 +9,8 @@
 //   (K = 1 head of R + Dr) and value c (R), then maps each head's output through Wuv_h^T (finish).
 //   RoPE de-interleaves q_rope and k_rope first when rope_interleave. Equal to HF's expanded form up to
 //   the order of floating-point sums; the cache per token and layer is 2R + Dr floats instead of H(Dn+Dr+Dv).
-// Letters: B sequences, S new tokens, D hidden, H heads, R kv_lora_rank, Rq q_lora_rank, Dn qk_nope_head_dim,
-// Dr qk_rope_head_dim, Dv v_head_dim.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens, D hidden, H heads, R kv_lora_rank, Rq
+// q_lora_rank, Dn qk_nope_head_dim, Dr qk_rope_head_dim, Dv v_head_dim.
 import { MLA_NORM_EPS } from "../adapters/index.js";
 import type { Checkpoint } from "../checkpoint.js";
 import type { GraphBuilder } from "../onnx/graph-builder.js";

@@ -5,8 +5,8 @@
 // Used by the per-layer dense graph (attention-graph.ts: routed experts behind an ExpertRunner) and by the
 // fused layer graphs (layers-graph.ts: routed experts inside the graph).
 //
-// Letters: B sequences, S new tokens per sequence, P past tokens, T = P + S, D hidden, H heads,
-// K key/value heads, Dh key head dim, Dv value head dim, Dr rotated dims, E experts.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens per sequence, P past tokens, T = P + S
+// keys, D hidden, H heads, K key/value heads, Dh key head dim, Dv value head dim, Dr rotated dims, E experts.
 import type { Checkpoint } from "../checkpoint.js";
 import type { GraphBuilder } from "../onnx/graph-builder.js";
 import { gqaProjections } from "./attention-gqa.js";

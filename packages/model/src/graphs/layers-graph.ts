@@ -6,9 +6,9 @@
 // are inputs, not initializers, so that a graph stays far below protobuf's 2 GB and the weights are held
 // once, by the caller.
 //
-// Letters: B sequences, S new tokens, P past tokens, T = P + S, D hidden, K kv heads, Dh key head dim,
-// Dv value head dim, E experts, F expert hidden, R rows that get logits, V vocabulary; l a decoder layer
-// of the graph.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens, P past tokens, T = P + S keys, D hidden,
+// K kv heads, Dh key head dim, Dv value head dim, E experts, F expert hidden, R rows that get logits (the
+// forward pass's meaning), V vocabulary; l a decoder layer of the graph.
 //
 // inputs   x [B, S, D]   pos [B, S] int64   mask [B, 1, S, T]
 //          per layer l: past_k_l [B, K, P, Dh]   past_v_l [B, K, P, Dv]

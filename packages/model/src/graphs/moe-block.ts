@@ -18,7 +18,8 @@
 // thread computes its slice of every chosen expert. Scaling by a power of two is exact; the sums are
 // reassociated (within float rounding of P = 1).
 //
-// Letters: B sequences, S tokens, D hidden, F expert hidden, E experts, k experts per token, P parts.
+// Letters (glossary: docs/ARCHITECTURE.md): B sequences, S new tokens, D hidden, F expert hidden, E experts, k
+// experts per token, P parts (this file's meaning).
 //
 // inputs   hn [B, S, D]   gate_logits [B, S, E]
 //          fc1 [P·E, 2F/P, D] (in slice p of expert e, row 2f = w1[pF/P + f], row 2f + 1 = w3[pF/P + f])

@@ -10,8 +10,8 @@
 //
 // M = 2^(P-2) + 1 rows cover every bucket (a position of M - 1 or more is in the last bucket).
 //
-// Letters: T tokens, V vocabulary, D embedding size, P position buckets, M position rows, H hidden units,
-// L MoE layers, E experts per layer, O = L*E.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, V vocabulary, D embedding size, P position buckets, M
+// position rows, H hidden units (the predictor's meanings), L MoE layers, E experts per layer, O = L*E.
 import { GraphBuilder } from "../onnx/graph-builder.js";
 import { checkMlp, positionBucket, type MlpPredictor } from "@expertmesh/moe";
 import { PREDICTOR_INPUTS, PREDICTOR_OUTPUT, predictorMetadata, type PredictorInfo } from "./predictor-info.js";

@@ -3,7 +3,8 @@
 // its kind and shape in ModelProto.metadata_props under the keys below, so that the service needs no
 // other file.
 //
-// Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer, k experts chosen per
+// token.
 import { readOnnxMetadata } from "./onnx-metadata.js";
 
 export const PREDICTOR_INPUTS = Object.freeze({ tokenIds: "token_ids", positions: "positions" });

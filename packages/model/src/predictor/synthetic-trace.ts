@@ -1,6 +1,7 @@
 // A synthetic routing trace for tests of predictors (no model needed).
 //
-// Letters: T tokens, L MoE layers, E experts per layer, k experts chosen per token.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, L MoE layers, E experts per layer, k experts chosen per
+// token.
 import type { RoutingTrace } from "@expertmesh/moe";
 
 /** A routing trace with skewed, seeded random routing: experts with low ids are chosen more often. */

@@ -1,7 +1,7 @@
 // One quantised expert: its three weights w1, w3 [F, D] and w2 [D, F] in the low-bit layout
 // (nbits-layout.ts), read from a checkpoint and checked against the shapes the config implies.
 //
-// Letters: D hidden size, F expert hidden size, G group size, b bits.
+// Letters (glossary: docs/ARCHITECTURE.md): D hidden size, F expert hidden size, G group size, b bits.
 import type { Checkpoint } from "../checkpoint.js";
 import type { ExpertWeight } from "../adapters/index.js";
 import { TensorError } from "../errors.js";

@@ -12,7 +12,8 @@
 // config.json says which experts have which width (see expert-quantization.ts); b ∈ {2, 4, 8}: the
 // widths onnxruntime-node 1.30's CPU MatMulNBits kernel runs (it rejects 3 bits).
 //
-// Letters: N output rows, K inputs, G group size, Kb blocks per row, b bits.
+// Letters (glossary: docs/ARCHITECTURE.md): N output rows, K inputs (quantisation's meanings), G group size, Kb
+// blocks per row, b bits.
 
 export const KERNEL_BITS: readonly number[] = [2, 4, 8];
 

@@ -3,7 +3,8 @@
 // searched per block (1.0 down to 0.70 for b <= 4) for the smallest squared error, which helps most at
 // 2 bits where outliers stretch the grid.
 //
-// Letters: N output rows, K inputs, G group size, Kb blocks per row, b bits.
+// Letters (glossary: docs/ARCHITECTURE.md): N output rows, K inputs (quantisation's meanings), G group size, Kb
+// blocks per row, b bits.
 import { nbitsShape, packCodes, type NbitsWeight } from "./nbits-layout.js";
 
 const CLIP_RATIOS_LOW_BITS = [1, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7];

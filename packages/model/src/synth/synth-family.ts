@@ -3,8 +3,8 @@
 // values, dtype, safetensors shards, tokenizer) for every family alike. Adding a family is one file that
 // implements this interface plus one line in synth-families.ts.
 //
-// Letters: D hidden, F expert hidden, L layers, E experts, k experts per token, H heads, K kv heads,
-// Dh head dim, V vocabulary.
+// Letters (glossary: docs/ARCHITECTURE.md): D hidden, F expert hidden, L layers, E experts, k experts per
+// token, H heads, K kv heads, Dh head dim, V vocabulary.
 import type { MoeConfig } from "../config.js";
 
 /** Sizes chosen on the command line; any left out come from the --config-like config or the family's defaults. */

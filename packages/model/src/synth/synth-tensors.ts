@@ -2,8 +2,8 @@
 // the same names and shapes the runtime reads (graphs/, checkpoint.ts), so a synthesised checkpoint has
 // exactly what a real one has. Norm weights are ones; everything else is drawn with the given std.
 //
-// Letters: V vocabulary, D hidden, H heads, K kv heads, Dh head dim, Dv value head dim, E experts,
-// F expert hidden, R kv_lora_rank, Rq q_lora_rank, Dn/Dr nope/rope head dims.
+// Letters (glossary: docs/ARCHITECTURE.md): V vocabulary, D hidden, H heads, K kv heads, Dh head dim, Dv value
+// head dim, E experts, F expert hidden, R kv_lora_rank, Rq q_lora_rank, Dn/Dr nope/rope head dims.
 import { adapterFor } from "../adapters/index.js";
 import type { MoeConfig } from "../config.js";
 import type { SynthTensor } from "./synth-family.js";

@@ -10,8 +10,8 @@
 // their order; each sequence owns its KV cache and its logits do not depend on its batch-mates, so the
 // grouping never changes what it generates.
 //
-// Letters: W running sequences, T step batch, L MoE layers, E experts per layer, k experts per token,
-// N valid tokens of a step.
+// Letters (glossary: docs/ARCHITECTURE.md): W running sequences, T tokens per decode step (the step batch: at
+// most T sequences), L MoE layers, E experts per layer, k experts per token, N valid tokens of a step.
 import type { LayerRouting } from "@expertmesh/model";
 import { addExperts, arrivalBatches, emptyRouteSets, regroup } from "@expertmesh/moe";
 
