@@ -1,6 +1,7 @@
 // Expert dispatch to the shards: the router's ExpertRunner.
 //
 //   layer l, work [expert, x]  ─ group by owner ─▶  one call per shard, all shards in parallel
+//     (several when the work exceeds MAX_MESSAGE_BYTES: dispatch-split.ts)
 //     dispatch "stream": one message on the shard's long-lived DispatchExperts stream (shard-stream.ts)
 //     dispatch "unary":  one RunExperts call (the A/B baseline, and what tools use)
 //   ◀─ outputs by work item ─ failover: a failed shard's items go to their next owner
@@ -26,11 +27,17 @@ import {
   UnavailableError,
   type ClientTlsFiles,
 } from "@expertmesh/runtime";
+import { joinOutputs, pieceInput, splitWork } from "./dispatch-split.js";
 import { ShardHealth } from "./shard-health.js";
 import { ShardMembership } from "./shard-membership.js";
 import { ShardStream } from "./shard-stream.js";
 
 const DOWN_FOR_MS = 2_000;
+/**
+ * Most hidden-state bytes per dispatch message: a quarter of the 32 MiB message cap (limits.ts), so a
+ * large prefill travels as several messages that the shard computes while the next ones arrive.
+ */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** Calls in flight on one shard's stream (the engine runs one step at a time: more means micro-batches). */
 const STREAM_MAX_IN_FLIGHT = 8;
 
@@ -51,6 +58,8 @@ export interface ShardPoolOptions {
   dispatch?: DispatchMode;
   /** TLS of the channels to the shards; undefined: plaintext. */
   tls?: ClientTlsFiles | undefined;
+  /** Most hidden-state bytes in one message to a shard (default MAX_MESSAGE_BYTES); larger work is split. */
+  maxMessageBytes?: number;
 }
 
 export class ShardPool implements ExpertRunner {
@@ -111,16 +120,14 @@ export class ShardPool implements ExpertRunner {
       await Promise.all(
         [...byShard].map(async ([shard, items]) => {
           try {
-            const outputs = await this.call(
+            const outputs = await this.callShard(
               shard,
               layer,
               items.map((i) => work[i]),
               signal,
             );
             items.forEach((i, j) => {
-              const out = outputs[j];
-              // A view into the received message where aligned (read once, by the combine): no copy.
-              results[i] = tensorToFloat32(out?.output, `outputs[${j}].output`, { shape: [work[i].rows, this.opts.hiddenSize] });
+              results[i] = outputs[j];
             });
           } catch (e) {
             signal?.throwIfAborted();
@@ -168,6 +175,24 @@ export class ShardPool implements ExpertRunner {
     if (up.length === 0) return owners.find((s) => this.downUntil[s] <= now) ?? owners[0];
     const score = (s: number) => (this.membership.isResident(s, key) ? 0 : 1_000_000) + this.membership.inFlight(s);
     return up.reduce((best, s) => (score(s) < score(best) ? s : best), up[0]);
+  }
+
+  /**
+   * One shard's work for the layer, in messages of at most maxMessageBytes (dispatch-split.ts), all in
+   * flight at once; outputs [rows, D] per item: views into the received messages where aligned (read
+   * once, by the combine), joined only for an item cut into pieces.
+   */
+  private async callShard(shard: number, layer: number, work: ExpertWork[], signal?: AbortSignal): Promise<Float32Array[]> {
+    const D = this.opts.hiddenSize;
+    const messages = splitWork(work, D, this.opts.maxMessageBytes ?? MAX_MESSAGE_BYTES);
+    const outputs = await Promise.all(
+      messages.map(async (pieces) => {
+        const items = pieces.map((p) => ({ expert: work[p.item].expert, x: pieceInput(work, p, D), rows: p.rows }));
+        const out = await this.call(shard, layer, items, signal);
+        return pieces.map((p, j) => tensorToFloat32(out[j]?.output, `outputs[${j}].output`, { shape: [p.rows, D] }));
+      }),
+    );
+    return joinOutputs(work, messages, outputs, D);
   }
 
   private call(shard: number, layer: number, work: ExpertWork[], signal?: AbortSignal): Promise<ExpertOutput[]> {
