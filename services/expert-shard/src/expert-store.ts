@@ -21,6 +21,8 @@ export interface ExpertStoreOptions {
   readonly pool: ComputePool;
   /** With --link-gbps: every host→device load also waits for its transfer over this simulated link. */
   readonly link?: SimulatedLink;
+  /** Bytes an expert moves over the link (its own size: experts of a mixed-precision checkpoint differ). */
+  readonly linkBytesOf?: (layer: number, expert: number) => number;
 }
 
 export class ExpertStore {
@@ -46,7 +48,10 @@ export class ExpertStore {
         toDevice: async (key, host, { prefetch }) => {
           // The one place a host→device load happens: the cache runs it asynchronously, once per
           // expert however many callers wait for it, and serves resident experts meanwhile.
-          if (options.link) await options.link.transfer(prefetch);
+          if (options.link) {
+            const { layer, expert } = expertFromKey(key, E);
+            await options.link.transfer(prefetch, options.linkBytesOf?.(layer, expert));
+          }
           const device = await options.pool.load(key, host);
           this.#unused.add(key);
           return device;

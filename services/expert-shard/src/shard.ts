@@ -114,6 +114,9 @@ export class ExpertShard {
       disk: init.disk,
       pool: init.pool,
       link: this.link,
+      // Each expert's real bytes (--link-expert-bytes, a simulated size, scales them as it scales the largest).
+      linkBytesOf: (layer, expert) =>
+        Math.round(((config.linkExpertBytes ?? this.expertBytes) * this.expertBytesOf(layer, expert)) / this.expertBytes),
     });
     this.#prefetch = new PrefetchQueue({
       capacity: config.prefetchQueue,

@@ -26,6 +26,15 @@ test("transfers take S / G each and queue on the one link, first come first serv
   assert.throws(() => new SimulatedLink({ gbps: 1, expertBytes: 0.5 }), /expert bytes must be a positive integer, got 0.5/);
 });
 
+test("an expert smaller than the largest (mixed precision) holds the link for its own bytes / G", async () => {
+  const link = new SimulatedLink({ gbps: 1, expertBytes: 8_000_000 }); // 8 ms for the largest
+  const t0 = performance.now();
+  await Promise.all([link.transfer(false, 2_000_000), link.transfer(true, 4_000_000), link.transfer()]);
+  assert.ok(performance.now() - t0 >= 14, "2 + 4 + 8 ms on one link");
+  assert.deepEqual([link.counters().linkTransfers, link.counters().linkBusyMs], [3, 14]);
+  assert.throws(() => link.transfer(false, 0), /transfer bytes must be a positive number, got 0/);
+});
+
 test("--link-gbps must be > 0, and --link-expert-bytes needs it", () => {
   assert.throws(
     () => parseShardConfig(["--link-gbps", "0"], {}),

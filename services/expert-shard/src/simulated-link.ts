@@ -2,7 +2,8 @@
 // and costs almost nothing; on an accelerator it moves the expert's weights over PCIe or NVLink (PCIe
 // 4.0 x16: about 25 GB/s, so one Mixtral-8x7B expert of 3·4096·14336 bf16 values, 352 MB, takes about
 // 14 ms). With --link-gbps set, every host→device load holds this link for S / G seconds: a timer, not
-// CPU work. Transfers share the one link and do not preempt each other, as copies over one PCIe link
+// CPU work. S is the expert's own bytes as stored (a mixed-precision checkpoint's 2-bit expert moves a
+// quarter of an 8-bit one's bytes); S defaults to the largest expert of the model. Transfers share the one link and do not preempt each other, as copies over one PCIe link
 // do; a demand load goes ahead of the prefetches still waiting, and the store skips prefetches that
 // would queue behind more than one transfer.
 //
@@ -15,17 +16,17 @@ const MIN_SLEEP_MS = 1;
 export interface SimulatedLinkOptions {
   /** G: bandwidth in gigabytes (10^9 bytes, not gigabits) per second. */
   readonly gbps: number;
-  /** S: bytes one expert moves over the link (not necessarily the model's real expert size). */
+  /** S: bytes the largest expert moves over the link (not necessarily the model's real expert size). */
   readonly expertBytes: number;
 }
 
 export class SimulatedLink {
   readonly gbps: number;
   readonly expertBytes: number;
-  /** Milliseconds one expert holds the link: S / G. */
+  /** Milliseconds the largest expert holds the link: S / G. */
   readonly transferMs: number;
   /** Transfers waiting for the link: demand loads first (in arrival order), then prefetches. */
-  #queue: { prefetch: boolean; queuedAt: number; resolve: () => void }[] = [];
+  #queue: { prefetch: boolean; queuedAt: number; ms: number; resolve: () => void }[] = [];
   #busy = false;
   #transfers = 0;
   #busyMs = 0;
@@ -43,12 +44,13 @@ export class SimulatedLink {
   }
 
   /**
-   * Moves one expert: resolves when its transfer has left the link. Transfers do not preempt each other,
-   * but a demand load goes ahead of every prefetch still waiting (compute is waiting for it).
+   * Moves one expert of `bytes` (default S): resolves when its transfer has left the link. Transfers do not
+   * preempt each other, but a demand load goes ahead of every prefetch still waiting (compute is waiting for it).
    */
-  transfer(prefetch = false): Promise<void> {
+  transfer(prefetch = false, bytes = this.expertBytes): Promise<void> {
+    if (!(bytes > 0 && Number.isFinite(bytes))) throw new RangeError(`link transfer bytes must be a positive number, got ${bytes}`);
     return new Promise((resolve) => {
-      const item = { prefetch, queuedAt: performance.now(), resolve };
+      const item = { prefetch, queuedAt: performance.now(), ms: bytes / (this.gbps * 1e6), resolve };
       const at = prefetch ? this.#queue.length : this.#queue.findIndex((q) => q.prefetch);
       this.#queue.splice(at < 0 ? this.#queue.length : at, 0, item);
       this.#pump();
@@ -66,11 +68,11 @@ export class SimulatedLink {
     if (!item) return;
     this.#busy = true;
     this.#transfers++;
-    this.#busyMs += this.transferMs;
-    const done = performance.now() + this.transferMs;
+    this.#busyMs += item.ms;
+    const done = performance.now() + item.ms;
     // Timers may fire a little early against performance.now(): sleep again until the transfer is done.
     // Transfers shorter than a timer's grain are not slept alone.
-    const strict = this.transferMs >= MIN_SLEEP_MS;
+    const strict = item.ms >= MIN_SLEEP_MS;
     const sleep = (): void => {
       const left = done - performance.now();
       if (left >= MIN_SLEEP_MS || (strict && left > 0)) setTimeout(sleep, Math.max(MIN_SLEEP_MS, Math.ceil(left)));
@@ -90,6 +92,6 @@ export class SimulatedLink {
   }
 
   describe(): string {
-    return `simulated link ${this.gbps} GB/s, ${this.expertBytes} bytes per expert (${this.transferMs.toFixed(2)} ms per load; demand loads go before waiting prefetches)`;
+    return `simulated link ${this.gbps} GB/s, up to ${this.expertBytes} bytes per expert (${this.transferMs.toFixed(2)} ms per load of the largest; each expert moves its own bytes; demand loads go before waiting prefetches)`;
   }
 }
