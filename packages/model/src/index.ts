@@ -30,6 +30,7 @@ export { applyGate, preGatePredictions } from "./pre-gate.js";
 // Routing-path predictor models (ONNX): the shared signature and metadata, the frequency prior, the MLP.
 export { buildFrequencyPriorModel, FREQUENCY_PRIOR_KIND } from "./predictor/prior-model.js";
 export { buildMlpPredictorModel, MLP_KIND } from "./predictor/mlp-model.js";
+export { buildNextStepModel, NEXT_STEP_KIND, PREDICTS_KEY, PREDICTS_NEXT_STEP } from "./predictor/next-step-model.js";
 export {
   describePredictor,
   PREDICTOR_INPUTS,

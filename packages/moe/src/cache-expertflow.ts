@@ -16,6 +16,10 @@
 //                                   probability u_v (of v's next run; 0 for a free slot) at the cost of a load.
 //   prefetch k iff benefit > cost and k's expected next use comes before v's.
 //
+// Next-step prediction: where the caller has a predicted demand of the step that follows (from this step's
+// tokens: the previous token's routes are predictive of the next token's), q below, the use probability
+// of an expert in the next step, is learned against it instead of the current step's demand.
+//
 // Correction one layer ahead: in window l the caller may hand over a sharper prediction of layer l (the
 // pre-gate: layer l's gate applied to layer l-1's hidden state; `correct`). It is combined with the
 // all-layer predictor, p' = 1 - (1 - p)(1 - α_l g), where g = 1 for the experts it names and α_l is its
@@ -45,6 +49,16 @@ export class ExpertflowTimePolicy extends ExpertflowPolicy {
     this.alphaHits = new Float64Array(L).fill(1); // prior: 1 of 2 named experts used
     this.alphaCount = new Float64Array(L).fill(2);
     this.effective = new Float32Array(L * E);
+  }
+
+  override beginStep(step: number, demand: Float32Array | undefined, next?: Float32Array): void {
+    super.beginStep(step, demand, next);
+    this.next = next;
+  }
+
+  /** The demand feature of the next step's use: the next-step prediction where known, else this step's. */
+  private nextDemandOf(key: number): number {
+    return this.next === undefined ? this.demandOf(key) : this.next[key];
   }
 
   correct(layer: number, demand: Float32Array): void {
@@ -92,7 +106,7 @@ export class ExpertflowTimePolicy extends ExpertflowPolicy {
     const { L } = this;
     const d = this.layersAhead(key);
     const p = this.demandOf(key);
-    const q = Math.max(this.estimate.afterRun(key, this.step, p), 1e-6);
+    const q = Math.max(this.estimate.afterRun(key, this.step, this.nextDemandOf(key)), 1e-6);
     if (!this.isAhead(key)) return d + (L * (1 - q)) / q;
     const u = this.estimate.beforeRun(key, this.step, p);
     return d + ((1 - u) * L) / q;
@@ -101,7 +115,7 @@ export class ExpertflowTimePolicy extends ExpertflowPolicy {
   /** Probability that `key` is used when its layer next runs. */
   private useProbability(key: number): number {
     const p = this.demandOf(key);
-    return this.isAhead(key) ? this.estimate.beforeRun(key, this.step, p) : this.estimate.afterRun(key, this.step, p);
+    return this.isAhead(key) ? this.estimate.beforeRun(key, this.step, p) : this.estimate.afterRun(key, this.step, this.nextDemandOf(key));
   }
 
   private isAhead(key: number): boolean {

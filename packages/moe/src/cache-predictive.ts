@@ -61,6 +61,7 @@ export class ExpertflowPolicy implements CachePolicy {
   protected readonly estimate: UseEstimator;
   protected readonly byLru: boolean;
   protected demand: Float32Array; // [L, E] of the current step
+  protected next: Float32Array | undefined; // [L, E] predicted for the step after (the time policy reads it; v1 does not)
   protected step = -1;
   protected layerNow = 0; // the layer whose window or access is current (L once the step has run)
   protected accessing = false; // layer layerNow's gate has decided: its unneeded experts wait for the next step
@@ -96,9 +97,14 @@ export class ExpertflowPolicy implements CachePolicy {
     this.lastUse = new Float64Array(L * E);
   }
 
-  beginStep(step: number, demand: Float32Array | undefined): void {
-    if (demand !== undefined && demand.length !== this.L * this.E) {
-      throw new RangeError(`ExpertflowPolicy: demand has ${demand.length} values, expected L*E = ${this.L * this.E}`);
+  beginStep(step: number, demand: Float32Array | undefined, next?: Float32Array): void {
+    this.next = undefined;
+    for (const [name, a] of [
+      ["demand", demand],
+      ["next-step demand", next],
+    ] as const) {
+      if (a !== undefined && a.length !== this.L * this.E)
+        throw new RangeError(`ExpertflowPolicy: ${name} has ${a.length} values, expected L*E = ${this.L * this.E}`);
     }
     this.step = step;
     this.demand = demand ?? new Float32Array(this.L * this.E);
@@ -168,7 +174,7 @@ export class ExpertflowPolicy implements CachePolicy {
 
   layerRan(layer: number, used: Int32Array): void {
     for (const k of used) this.usedStep[k] = this.step;
-    this.estimate.observe(layer, this.step, this.demandOfLayer(layer), (k) => this.usedStep[k] === this.step);
+    this.estimate.observe(layer, this.step, this.demandOfLayer(layer), (k) => this.usedStep[k] === this.step, this.next);
     this.layerNow = layer + 1;
     this.accessing = false;
     this.pinnedBefore = used.length;

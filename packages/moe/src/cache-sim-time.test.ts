@@ -7,6 +7,7 @@ import { LruPolicy } from "./cache-policy.js";
 import type { CachePolicy } from "./cache-sim.js";
 import { simulateTimed, timeLowerBound } from "./cache-sim-time.js";
 import { makeTrace, randomChoice, seeded } from "./cache-testing.js";
+import { buildNextStepTable, nextStepPredictions } from "./predictor-next.js";
 import { oraclePredictions } from "./predictor-previous.js";
 import { batchDemand } from "./cache-access.js";
 
@@ -122,5 +123,41 @@ test("bad options are refused, naming the option and the value", () => {
   assert.throws(
     () => simulateTimed(stream, () => new LruPolicy(), { capacity: 1, layerMs: 1, ...LINK, demand: new Float32Array(3) }),
     /demand has 3 values, expected S\*L\*E = 2\*1\*2/,
+  );
+});
+
+test("a next-step prediction (the token after, from the token now decoded) makes expertflow's eviction load less", () => {
+  // Token n's experts at each layer are a function of token n-1's id: the next step is predictable from
+  // the current token, and from nothing else. The table is built on one trace, the policy runs on another.
+  const L = 2;
+  const E = 8;
+  const generate = (seed: number, N: number) => {
+    const rand = seeded(seed);
+    const ids = Int32Array.from({ length: N }, () => Math.floor(rand() * 12));
+    const pick = (n: number, l: number) => {
+      if (n === 0) return randomChoice(rand, E, 2);
+      const v = ids[n - 1];
+      const a = (v * 3 + l) % E;
+      return [a, (a + 1 + (v % 3)) % E];
+    };
+    return { ...makeTrace({ tokens: N, numLayers: L, numExperts: E, topK: 2 }, pick), tokenIds: ids };
+  };
+  const train = generate(1, 600);
+  const held = generate(2, 300);
+  const table = buildNextStepTable([train]);
+  const schedule = decodeSchedule(held, 1);
+  const stream = accessStream(held, schedule);
+  const flat = batchDemand(new Float32Array(held.tokens * L * E).fill(2 / E), schedule, held);
+  const next = batchDemand(nextStepPredictions(table, held.tokenIds), schedule, held);
+  const opts = { capacity: 6, layerMs: 1, ...LINK, demand: flat };
+  const shape = { numLayers: L, numExperts: E, capacity: 6 };
+  const without = simulateTimed(stream, () => new ExpertflowTimePolicy(shape), opts);
+  const withNext = simulateTimed(stream, () => new ExpertflowTimePolicy(shape), { ...opts, nextDemand: next });
+  const belady = simulateTimed(stream, () => new BeladyPolicy(stream), opts);
+  assert.ok(withNext.loads < 0.9 * without.loads, `with next-step ${withNext.loads} loads, without ${without.loads}`);
+  assert.ok(withNext.loads >= belady.loads);
+  assert.throws(
+    () => simulateTimed(stream, () => new ExpertflowTimePolicy(shape), { ...opts, nextDemand: new Float32Array(3) }),
+    /nextDemand has 3 values, expected S\*L\*E/,
   );
 });

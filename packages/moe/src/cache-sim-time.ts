@@ -54,6 +54,8 @@ export interface TimedSimOptions {
   shards?: number;
   /** [S, L, E]: per-step predicted demand handed to beginStep. */
   demand?: Float32Array;
+  /** [S, L, E]: the predicted demand of step t + 1 as known at step t (from step t's tokens), handed to beginStep. */
+  nextDemand?: Float32Array;
   /** [S, L, E]: a sharper prediction of layer l known at window l (the pre-gate), handed to `correct`. */
   lookahead?: Float32Array;
   /** Tokens decoded (for time per token); default S. */
@@ -178,7 +180,7 @@ class ShardState {
 
 export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opts: TimedSimOptions): TimedResult {
   const { numLayers: L, numExperts: E, steps: S, offsets, keys } = stream;
-  const { capacity: C, expertBytes: X, linkGbps: G, layerMs: tau, demand, lookahead } = opts;
+  const { capacity: C, expertBytes: X, linkGbps: G, layerMs: tau, demand, nextDemand, lookahead } = opts;
   const N = opts.shards ?? 1;
   if (!Number.isInteger(C) || C < 1) throw new RangeError(`simulateTimed: capacity must be a positive integer, got ${C}`);
   if (!Number.isInteger(N) || N < 1) throw new RangeError(`simulateTimed: shards must be a positive integer, got ${N}`);
@@ -188,6 +190,7 @@ export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opt
   const K = L * E;
   for (const [name, a] of [
     ["demand", demand],
+    ["nextDemand", nextDemand],
     ["lookahead", lookahead],
   ] as const) {
     if (a !== undefined && a.length !== S * K)
@@ -212,7 +215,7 @@ export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opt
   };
 
   for (let t = 0; t < S; t++) {
-    for (const sh of shards) sh.policy.beginStep?.(t, demand?.subarray(t * K, (t + 1) * K));
+    for (const sh of shards) sh.policy.beginStep?.(t, demand?.subarray(t * K, (t + 1) * K), nextDemand?.subarray(t * K, (t + 1) * K));
     for (let l = 0; l < L; l++) {
       const s = t * L + l;
       const need = keys.subarray(offsets[s], offsets[s + 1]);

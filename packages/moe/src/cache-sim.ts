@@ -23,8 +23,11 @@ import type { LinkView } from "./cache-sim-time.js";
 
 /** Optional hooks through which a policy sees predictions and the progress of a step, and prefetches. */
 export interface PrefetchHooks {
-  /** Step t begins; `demand` [L, E] is the batch's predicted demand (absent without a predictor). */
-  beginStep?(step: number, demand: Float32Array | undefined): void;
+  /**
+   * Step t begins; `demand` [L, E] is the batch's predicted demand (absent without a predictor);
+   * `next` [L, E], where known, the predicted demand of step t + 1 (from the tokens of step t).
+   */
+  beginStep?(step: number, demand: Float32Array | undefined, next?: Float32Array): void;
   /** Window l of the current step begins (called before `prefetch` and before layer l's access). */
   beginLayer?(layer: number): void;
   /**

@@ -3,7 +3,9 @@
 // (steps since its last use, capped) and its predicted demand p (bucketed). It calibrates whatever
 // predictor it is given: a sharp predictor makes p decisive, a flat one leaves age (recency) to decide, as
 // LRU does. Two tables: "now" for a layer still to run in the current step (features before the step),
-// "next" for a layer that has run (features after the step, predicting the step that follows).
+// "next" for a layer that has run (features after the step, predicting the step that follows); its demand
+// feature is the predicted demand of the step that follows where the caller has one (a next-step
+// predictor), else the current step's.
 //
 // Letters (glossary: docs/ARCHITECTURE.md): L MoE layers, E experts per layer, A age buckets, Q demand buckets
 // (this file's), p predicted demand, u use probability.
@@ -59,13 +61,16 @@ export class UseEstimator {
     return this.rate(this.now, key, this.age(key, step), p);
   }
 
-  /** u at step + 1 of an expert whose layer has run in step `step`, with demand p for this step. */
+  /** u at step + 1 of an expert whose layer has run in step `step`, with demand p (the next step's where known, as in `observe`). */
   afterRun(key: number, step: number, p: number): number {
     return this.rate(this.next, key, this.age(key, step), p);
   }
 
-  /** Layer `layer` ran in step `step` with `demand` [L, E]; `used(key)` says which experts it used. */
-  observe(layer: number, step: number, demand: Float32Array, used: (key: number) => boolean): void {
+  /**
+   * Layer `layer` ran in step `step` with `demand` [L, E]; `used(key)` says which experts it used; `next`
+   * [L, E], where known, the predicted demand of step + 1 (the "next" table's feature).
+   */
+  observe(layer: number, step: number, demand: Float32Array, used: (key: number) => boolean, next?: Float32Array): void {
     for (let e = 0; e < this.E; e++) {
       const key = layer * this.E + e;
       const u = used(key) ? 1 : 0;
@@ -80,7 +85,7 @@ export class UseEstimator {
       }
       if (u) this.lastUsed[key] = step;
       this.snapAge[key] = this.age(key, step);
-      this.snapQ[key] = q;
+      this.snapQ[key] = next === undefined ? q : bucket(next[key]);
     }
   }
 }

@@ -61,6 +61,7 @@ export { BeladyPolicy } from "./cache-belady.js";
 export { HorizonOraclePolicy } from "./cache-horizon.js";
 export { ExpertflowPolicy, shareSlots, type ExpertflowOptions } from "./cache-predictive.js";
 export { previousTokenPredictions, oraclePredictions } from "./predictor-previous.js";
+export { buildNextStepTable, nextStepPredictions, type NextStepTable, type NextStepTrace } from "./predictor-next.js";
 export { buildTokenTable, tokenTableTopK, type TokenTable } from "./predictor-token-table.js";
 export { checkMlp, DEFAULT_POSITION_BUCKETS, mlpForward, mlpLogits, positionBucket, type MlpPredictor } from "./predictor-mlp.js";
 export {

@@ -69,6 +69,7 @@ test("bench cache --json: every policy per budget and batch, counters consistent
           "lru+prefetch[predictor]",
           "expertflow-v1[predictor]",
           "expertflow[predictor]",
+          "expertflow[predictor, no next-step]",
           "expertflow[prev+prior]",
           "expertflow[flat]",
           "expertflow[oracle]",
@@ -186,6 +187,13 @@ test("bench cache refuses bad flags, naming them", async () => {
   const horizons = await run("bench", "cache", "--traces", tracePath, "--horizons", "1,-2");
   assert.equal(horizons.code, 2);
   assert.match(horizons.stderr, /--horizons must be a comma-separated list of decode steps in \[0, 1000000\], or "none", got "-2"/);
+  const notNext = join(BUNDLED_MODEL_DIR, "predictor-prior.onnx");
+  const next = await run("bench", "cache", "--traces", tracePath, "--next-predictor", notNext, "--budgets", "25", "--batches", "1");
+  assert.equal(next.code, 2);
+  assert.match(
+    next.stderr,
+    /--next-predictor .*predictor-prior\.onnx does not predict the next step \(metadata predicts=next-step; made by `predictor next`\)/,
+  );
   const link = await run("bench", "cache", "--traces", tracePath, "--link-gbps=0");
   assert.match(link.stderr, /--link-gbps must be a bandwidth in GB\/s in \(0, 100000\]/);
   const config = await run("bench", "cache", "--config", join(dir, "nope.json"));

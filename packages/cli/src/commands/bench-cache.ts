@@ -1,5 +1,5 @@
 // expertmesh bench cache [--model DIR | --config config.json] [--traces FILE | --text FILE] [--max-tokens N]
-//   [--predictor FILE.onnx] [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link-gbps G]
+//   [--predictor FILE.onnx] [--prior FILE.onnx] [--next-predictor FILE.onnx|none] [--budgets 12.5,25,50] [--batches 1,4,16] [--link-gbps G]
 //   [--expert-bytes X|config] [--layer-ms τ] [--shards N] [--horizons 0,1,2] [--no-pre-gate] [--json]
 //
 // The device-tier cache on routing traces of held-out text (or any imported trace), in decode order
@@ -18,7 +18,10 @@
 // step knows, and the first h that reaches a figure says about how far ahead one would have to know the
 // routing); Belady's MIN (the fewest loads of any policy); and the lower bound on time from Belady's loads
 // with perfect overlap. With the model's weights the pre-gate (layer l's gate on layer l-1's hidden state) corrects
-// the expertflow[predictor] row one layer ahead.
+// the expertflow[predictor] row one layer ahead. The next-step predictor (--next-predictor, else
+// predictor-next.onnx beside the model: the routing of the token after the one decoded, predicts=next-step)
+// informs that row's eviction of experts next used in the next step; `expertflow[predictor, no next-step]`
+// is the same row without it (its ablation). LRU + the same prefetches gets the same signals.
 //
 // --config FILE needs no weights: L, E, k (and D, F, dtype for --expert-bytes config) come from it, and the
 // trace must agree with it.
@@ -31,6 +34,9 @@ import {
   BUNDLED_MODEL_DIR,
   describePredictor,
   parseConfig,
+  PREDICTS_KEY,
+  PREDICTS_NEXT_STEP,
+  readOnnxMetadata,
   preGatePredictions,
   readPredictorInfo,
   type ExecutionProvider,
@@ -92,6 +98,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
     config: { type: "string" },
     predictor: { type: "string" },
     prior: { type: "string" },
+    "next-predictor": { type: "string" },
     budgets: { type: "string" },
     batches: { type: "string" },
     "link-gbps": { type: "string" },
@@ -188,6 +195,18 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
     perToken: oraclePredictions(trace),
   });
   const main = predictors[0].name === "flat" ? undefined : predictors[0].name;
+  const nextFile = v["next-predictor"] === "none" ? undefined : (v["next-predictor"] ?? besideModel("predictor-next.onnx"));
+  let next: { what: string; perToken: Float32Array } | undefined;
+  if (nextFile !== undefined) {
+    if (main !== "predictor")
+      throw new UsageError(`--next-predictor ${nextFile} informs the trained predictor's row: pass --predictor FILE.onnx too`);
+    const what = checkPredictor(nextFile, "--next-predictor", trace);
+    if (readOnnxMetadata(readFileSync(nextFile), nextFile).get(PREDICTS_KEY) !== PREDICTS_NEXT_STEP)
+      throw new UsageError(
+        `--next-predictor ${nextFile} does not predict the next step (metadata ${PREDICTS_KEY}=${PREDICTS_NEXT_STEP}; made by \`predictor next\`)`,
+      );
+    next = { what: `${nextFile}: ${what}`, perToken: await runOnnx(nextFile, "--next-predictor", trace, session) };
+  }
   const preGate =
     v.config === undefined && !v["no-pre-gate"] && main === "predictor" ? await preGateOf(v, trace) : { perToken: undefined, note: "none" };
 
@@ -198,15 +217,19 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
     const tokens = schedule.tokens.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0);
     const demand = new Map(predictors.map((p) => [p.name, batchDemand(p.perToken, schedule, trace)]));
     const lookahead = preGate.perToken && batchDemand(preGate.perToken, schedule, trace);
+    const nextDemand = next && batchDemand(next.perToken, schedule, trace);
     for (const budgetPercent of budgets) {
       const capacity = Math.max(1, Math.round((budgetPercent / 100) * ((L * E) / shards)));
       const policyShape = { numLayers: L, numExperts: E, capacity };
       const opts = { capacity, expertBytes, linkGbps, layerMs, shards, tokens };
-      const run = (label: string, make: () => CachePolicy, predictor: string | null, withLookahead = false): Row => {
+      // The main predictor's rows get its pre-gate correction and next-step prediction (unless `noNext`).
+      const run = (label: string, make: () => CachePolicy, predictor: string | null, noNext = false): Row => {
+        const isMain = predictor !== null && predictor === main;
         const r = simulateTimed(stream, make, {
           ...opts,
           demand: predictor === null ? undefined : demand.get(predictor),
-          lookahead: withLookahead ? lookahead : undefined,
+          lookahead: isMain ? lookahead : undefined,
+          nextDemand: isMain && !noNext ? nextDemand : undefined,
         });
         return {
           ...r,
@@ -226,10 +249,11 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
         group.push(run(`lru+prefetch[${main}]`, () => new ExpertflowTimePolicy({ ...policyShape, eviction: "lru" }), main));
         group.push(run(`expertflow-v1[${main}]`, () => new ExpertflowPolicy(policyShape), main));
       }
-      for (const p of predictors)
-        group.push(
-          run(`expertflow[${p.name}]`, () => new ExpertflowTimePolicy(policyShape), p.name, p.name === main && lookahead !== undefined),
-        );
+      for (const p of predictors) {
+        group.push(run(`expertflow[${p.name}]`, () => new ExpertflowTimePolicy(policyShape), p.name));
+        if (p.name === main && nextDemand !== undefined)
+          group.push(run(`expertflow[${p.name}, no next-step]`, () => new ExpertflowTimePolicy(policyShape), p.name, true));
+      }
       for (const h of horizons) group.push(run(`horizon[${h}]`, () => new HorizonOraclePolicy(stream, h), null));
       const beladyLoads: number[] = [];
       const belady = run(
@@ -279,6 +303,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
         layer_ms: layerMs,
         shards,
         pre_gate: preGate.note,
+        next_step: next?.what ?? "none",
         bound: "time >= max(S*L*layer_ms, max over shards of Belady's loads * transfer_ms): Belady's loads with perfect overlap",
         horizons: "horizon[h]: evicts knowing the exact routing of the current step and h more (a reference no causal policy can run)",
         predictors: predictors.map(({ name, what }) => ({ name, what })),
@@ -323,6 +348,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
     layerMs,
     shards,
     preGate: preGate.note,
+    nextStep: next?.what ?? "none",
     predictors,
     floors,
     seconds,
@@ -360,6 +386,7 @@ function printTable(
     layerMs: number;
     shards: number;
     preGate: string;
+    nextStep: string;
     predictors: { name: string; what: string }[];
     floors: ReturnType<typeof floorChecks>;
     seconds: number;
@@ -371,6 +398,7 @@ function printTable(
       `(${m.x.toFixed(2)} ms a load); compute ${m.layerMs} ms per layer-step; pre-gate correction: ${m.preGate}`,
   );
   for (const p of m.predictors) console.log(`  predictor ${p.name}: ${p.what}`);
+  console.log(`  next-step prediction (expertflow[predictor]'s eviction): ${m.nextStep}`);
   console.log("  bound: time >= max(S·L·τ, Belady's loads per shard · x), Belady's loads with perfect overlap");
   console.log("  horizon[h]: evicts knowing the exact routing of the current step and h more steps (a reference no causal policy can run)");
   const head = [
@@ -389,7 +417,7 @@ function printTable(
     "bytes/Belady",
     "time/flat",
   ];
-  const widths = [3, 7, 4, 26, 9, 8, 8, 10, 8, 6, 9, 10, 12, 9];
+  const widths = [3, 7, 4, 36, 9, 8, 8, 10, 8, 6, 9, 10, 12, 9];
   const line = (cells: string[]) => cells.map((c, i) => (i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" ");
   console.log(line(head));
   let last = "";

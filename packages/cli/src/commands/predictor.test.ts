@@ -1,4 +1,4 @@
-// `expertmesh predictor prior`, `predictor train` and `predictor eval` end to end, as users run them: a
+// `expertmesh predictor prior`, `predictor next`, `predictor train` and `predictor eval` end to end, as users run them: a
 // routing trace recorded from the bundled model, the prior and a trained predictor built from it, scored
 // on the same trace beside the baselines, against scores computed here independently.
 import assert from "node:assert/strict";
@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { decodeSchedule, readTrace, writeTrace, type RoutingTrace } from "@expertmesh/moe";
+import { buildNextStepTable, decodeSchedule, readTrace, writeTrace, type RoutingTrace } from "@expertmesh/moe";
 import { runCli } from "../testing.js";
 
 const run = runCli;
@@ -44,6 +44,41 @@ test("predictor prior writes the frequency prior of the traces and reports it", 
   assert.deepEqual([out.num_layers, out.num_experts, out.top_k], [trace.numLayers, trace.numExperts, trace.topK]);
   for (const row of out.prior as number[][])
     assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - trace.topK) < 1e-5, "each layer's row sums to k");
+});
+
+test("predictor next writes the next-step table of the traces; bench cache reads it as --next-predictor", async () => {
+  const out = join(dir, "next.onnx");
+  const r = await run("predictor", "next", "--traces", tracePath, "--out", out, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.kind, "next-step-table");
+  assert.equal(j.predicts, "next-step");
+  const pairs = trace.sequences.reduce((n, s) => n + Math.max(0, s.length - 1), 0);
+  assert.equal(j.pairs, pairs);
+  const table = buildNextStepTable([trace]);
+  assert.equal(j.vocab, table.vocab);
+  const b = await run(
+    "bench",
+    "cache",
+    "--traces",
+    tracePath,
+    "--next-predictor",
+    out,
+    "--budgets",
+    "25",
+    "--batches",
+    "1",
+    "--no-pre-gate",
+    "--horizons",
+    "none",
+    "--json",
+  );
+  assert.equal(b.code, 0, b.stderr);
+  const rows = (JSON.parse(b.stdout) as { rows: { policy: string }[]; next_step: string }).rows.map((x) => x.policy);
+  assert.ok(rows.includes("expertflow[predictor, no next-step]"), rows.join(", "));
+  const bad = await run("predictor", "next", "--traces", tracePath, "--out", out, "--pseudo-count", "0");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--pseudo-count must be a number in \(0, 1000000\]/);
 });
 
 test("predictor eval scores the prior: recall@k and batch coverage as computed independently", async () => {
@@ -102,7 +137,7 @@ test("bad input gets one line naming the problem and a non-zero exit", async () 
       /other\.trace: L=4 E=32 k=2, but .*text\.trace has L=4 E=16 k=2/,
     ],
     [["predictor", "prior", "--out", join(dir, "x.onnx")], /--traces is required/],
-    [["predictor", "fit"], /unknown subcommand "fit" \(expected: prior, train, eval\)/],
+    [["predictor", "fit"], /unknown subcommand "fit" \(expected: prior, train, next, eval\)/],
     [["predictor", "train", "--traces", tracePath], /--out is required/],
     [["predictor", "train", "--traces", tracePath, "--out", join(dir, "x.onnx"), "--hidden", "0"], /--hidden must be a positive integer/],
   ];

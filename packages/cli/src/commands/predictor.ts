@@ -1,5 +1,6 @@
 // expertmesh predictor prior --traces FILE... --out FILE.onnx [--json]
 // expertmesh predictor train --traces FILE... --out FILE.onnx [...]   (predictor-train.ts)
+// expertmesh predictor next  --traces FILE... --out FILE.onnx [--pseudo-count 2]   (predictor-next.ts)
 // expertmesh predictor eval  --model FILE.onnx --traces FILE... [--batch-sizes 1,4,8,16] [--prior FILE.onnx]
 //                            [--model-dir DIR] [--no-pre-gate] [--json]
 //
@@ -18,6 +19,7 @@ import { basename, join } from "node:path";
 import { BUNDLED_MODEL_DIR, type ExecutionProvider, buildFrequencyPriorModel, describePredictor } from "@expertmesh/model";
 import { DEFAULT_BATCH_SIZES, frequencyPrior } from "@expertmesh/moe";
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { nextCommand } from "./predictor-next.js";
 import { trainCommand } from "./predictor-train.js";
 import { readPredictorFile, scoreWithBaselines, type ScoredMethod } from "./predictor-scoring.js";
 import { concatTraces, readTraces, takeList } from "./predictor-traces.js";
@@ -29,7 +31,8 @@ export async function predictorCommand(argv: string[]): Promise<void> {
   if (sub === "prior") return priorCommand(rest);
   if (sub === "eval") return evalCommand(rest);
   if (sub === "train") return trainCommand(rest);
-  throw new UsageError(`predictor: unknown subcommand ${JSON.stringify(sub ?? "")} (expected: prior, train, eval)`);
+  if (sub === "next") return nextCommand(rest);
+  throw new UsageError(`predictor: unknown subcommand ${JSON.stringify(sub ?? "")} (expected: prior, train, next, eval)`);
 }
 
 async function priorCommand(argv: string[]): Promise<void> {
