@@ -98,15 +98,28 @@ export class TieredExpertCache<H, D> {
     return this.device.size * this.opts.expertBytes;
   }
 
+  /** Whether the expert is ready on the device now (as deviceResident().includes(key), without the list). */
+  isDeviceResident(key: number): boolean {
+    return this.device.get(key)?.value !== undefined;
+  }
+
+  /**
+   * A hit, synchronously: the expert pinned until `release` when it is ready on the device now (counted
+   * and touched as acquire's hit), else undefined and nothing counted (the caller acquires it instead).
+   */
+  acquireResident(key: number): Acquired<D> | undefined {
+    const entry = this.device.get(key);
+    if (entry?.value === undefined) return undefined;
+    this.counters.hits++;
+    entry.pins++;
+    this.opts.policy.touch(key);
+    return { value: entry.value, hit: true, release: () => this.unpin(key) };
+  }
+
   /** Gets an expert for compute, loading it if needed; it stays resident until `release`. */
   async acquire(key: number): Promise<Acquired<D>> {
-    const entry = this.device.get(key);
-    if (entry?.value !== undefined) {
-      this.counters.hits++;
-      entry.pins++;
-      this.opts.policy.touch(key);
-      return { value: entry.value, hit: true, release: () => this.unpin(key) };
-    }
+    const hit = this.acquireResident(key);
+    if (hit !== undefined) return hit;
     this.counters.misses++;
     const value = await this.load(key, false, true);
     return { value, hit: false, release: () => this.unpin(key) };

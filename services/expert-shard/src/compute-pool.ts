@@ -59,7 +59,7 @@ class InlineClient implements LaneClient {
   async request<T>(type: string, fields: Readonly<Record<string, unknown>> = {}): Promise<T> {
     const handler = this.#handlers[type];
     if (handler === undefined) throw new Error(`unknown message type ${JSON.stringify(type)}`);
-    const result = await handler({ ...fields, type });
+    const result = await handler(fields);
     return result?.value as T;
   }
   notify(type: string, fields: Readonly<Record<string, unknown>> = {}): void {
@@ -73,6 +73,8 @@ interface Lane {
   readonly queue: Job[];
   /** Shared with the lane's compute: the seq of a running job to stop between two of its experts. */
   readonly stop: Int32Array;
+  /** Computes on this thread (InlineClient): nothing is transferred. */
+  readonly inline: boolean;
   running: boolean;
   experts: number;
   jobs: number;
@@ -107,6 +109,7 @@ export class ComputePool {
         client: inline ? new InlineClient(laneData) : new WorkerClient(url, laneData, `compute-worker-${i}`, options.onCrash),
         queue: [],
         stop: new Int32Array(stop),
+        inline,
         running: false,
         experts: 0,
         jobs: 0,
@@ -174,6 +177,8 @@ export class ComputePool {
    */
   async runMany(runs: readonly ExpertRun[], signal?: AbortSignal): Promise<Float32Array[]> {
     if (signal?.aborted) throw signal.reason;
+    const first = runs[0]?.expert.worker;
+    if (first !== undefined && runs.every((r) => r.expert.worker === first)) return this.#enqueue(this.#lanes[first]!, runs, signal);
     const byLane = new Map<number, number[]>();
     runs.forEach((r, i) => {
       const list = byLane.get(r.expert.worker);
@@ -225,13 +230,11 @@ export class ComputePool {
     if (job === undefined) return;
     lane.running = true;
     this.runsStarted += job.runs.length;
-    const xs = job.runs.map((r) => ownBuffer(r.x));
+    // To a worker the inputs are transferred (each must own its buffer); inline they are read where they are.
+    const xs = lane.inline ? job.runs.map((r) => r.x) : job.runs.map((r) => ownBuffer(r.x));
+    const transfer = lane.inline ? [] : (xs as Float32Array<ArrayBuffer>[]).map((x) => x.buffer);
     lane.client
-      .request<RunReply>(
-        "run",
-        { job: job.seq, keys: job.runs.map((r) => r.expert.key), xs, rows: job.runs.map((r) => r.rows) },
-        xs.map((x) => x.buffer),
-      )
+      .request<RunReply>("run", { job: job.seq, keys: job.runs.map((r) => r.expert.key), xs, rows: job.runs.map((r) => r.rows) }, transfer)
       .then(({ ys }) => {
         if (ys.length === job.runs.length) return job.resolve(ys);
         this.runsDropped += job.runs.length - ys.length; // stopped on the worker: the call was cancelled

@@ -19,7 +19,7 @@ import {
   type CallContext,
 } from "@expertmesh/runtime";
 import type { BidiStreamCall } from "@expertmesh/runtime";
-import type { DispatchExpertsRequest, DispatchExpertsResponse } from "@expertmesh/proto";
+import type { DispatchExpertsRequest, DispatchExpertsResponse, ExpertOutput } from "@expertmesh/proto";
 import { admitCall, computeCall, validate } from "./run-experts.js";
 import type { ExpertShard } from "./shard.js";
 
@@ -29,10 +29,14 @@ export function dispatchExperts(shard: ExpertShard) {
     const done = new Set<Promise<void>>();
     const answer = (m: DispatchExpertsRequest, r: Partial<DispatchExpertsResponse>): Promise<void> =>
       call.send({ callId: m.callId, layer: m.layer, outputs: [], error: undefined, ...r }).catch(() => {}); // the stream has ended
+    // The stream's end stops every call running on it (one listener for the stream, not one per call).
+    const onStreamEnd = (): void => {
+      for (const stop of running.values()) stop.abort(ctx.signal.reason);
+    };
+    ctx.signal.addEventListener("abort", onStreamEnd, { once: true });
     const runOne = async (m: DispatchExpertsRequest): Promise<void> => {
       const stop = new AbortController();
-      const onStreamEnd = (): void => stop.abort(ctx.signal.reason);
-      ctx.signal.addEventListener("abort", onStreamEnd, { once: true });
+      if (ctx.signal.aborted) stop.abort(ctx.signal.reason);
       const timer = setTimeout(
         () => stop.abort(new DeadlineExceededError(`DispatchExperts call ${m.callId}: deadline exceeded (${m.timeoutMs} ms)`)),
         m.timeoutMs,
@@ -43,18 +47,24 @@ export function dispatchExperts(shard: ExpertShard) {
           throw new UnavailableError(`shard ${shard.id} is draining; DispatchExperts call refused`, { reason: "DRAINING" });
         admitCall(shard);
         const work = validate(shard, m.layer, m.inputs);
-        // Each call is a span of the router's trace (the stream itself belongs to whichever trace opened it).
-        const attributes = { "expertmesh.layer": m.layer, "expertmesh.experts": work.length, "expertmesh.step": m.stepId };
-        const outputs = await withTraceparent(m.traceparent || undefined, () =>
-          withSpan("expert-shard.call", attributes, () => computeCall(shard, m.layer, work, stop.signal)),
-        );
+        // Each call of a traced step is a span of the router's trace (the stream itself belongs to
+        // whichever trace opened it); a call without a traceparent (not traced) costs no span.
+        const compute = (): Promise<ExpertOutput[]> => computeCall(shard, m.layer, work, stop.signal);
+        const outputs = m.traceparent
+          ? await withTraceparent(m.traceparent, () =>
+              withSpan(
+                "expert-shard.call",
+                { "expertmesh.layer": m.layer, "expertmesh.experts": work.length, "expertmesh.step": m.stepId },
+                compute,
+              ),
+            )
+          : await compute();
         await answer(m, { outputs });
       } catch (error) {
         // A call stopped by its deadline or cancel answers that, whatever the work threw on the way out.
         await answer(m, { error: toRpcStatus(stop.signal.aborted ? stop.signal.reason : error) });
       } finally {
         clearTimeout(timer);
-        ctx.signal.removeEventListener("abort", onStreamEnd);
         running.delete(m.callId);
       }
     };
@@ -101,6 +111,7 @@ export function dispatchExperts(shard: ExpertShard) {
       await Promise.all(done);
     } finally {
       call.draining.removeEventListener("abort", onDrain);
+      ctx.signal.removeEventListener("abort", onStreamEnd);
     }
   };
 }

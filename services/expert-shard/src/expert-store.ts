@@ -76,7 +76,19 @@ export class ExpertStore {
   }
 
   isResident(key: number): boolean {
-    return this.#cache.deviceResident().includes(key);
+    return this.#cache.isDeviceResident(key);
+  }
+
+  /**
+   * All of `keys` pinned at once when every one is resident now (hits, counted as acquire's), else none
+   * pinned and undefined: the synchronous path of a call whose experts are all on the device.
+   */
+  acquireAllResident(keys: readonly number[]): Acquired<DeviceExpert>[] | undefined {
+    for (const key of keys) if (!this.#cache.isDeviceResident(key)) return undefined;
+    return keys.map((key) => {
+      this.#unused.delete(key);
+      return this.#cache.acquireResident(key)!;
+    });
   }
 
   deviceResident(): number[] {

@@ -276,8 +276,8 @@ export class ExpertShard {
   /**
    * Computes one call's experts: acquires all at once (pinned; misses load meanwhile), then runs them
    * with one message per compute worker that holds some (compute-pool runMany), then releases them.
-   * The x buffers are transferred. Nothing starts once `signal` has aborted; a failed acquire releases
-   * the others. Only when every expert is resident now (the acquires are hits, pinned at once): a call
+   * The x buffers are transferred. Nothing starts once `signal` has aborted. Only when every expert is
+   * resident now (the acquires are hits, pinned at once, synchronously): a call
    * that must load some computes its experts one by one (acquire, run, release) as before, so that it
    * never holds slots while it waits for others (a call may name more experts than there are slots).
    */
@@ -285,22 +285,20 @@ export class ExpertShard {
     work: readonly { key: number; x: Float32Array; rows: number }[],
     signal?: AbortSignal,
   ): Promise<{ y: Float32Array; wasResident: boolean }[]> {
-    if (!work.every((w) => this.store.isResident(w.key))) {
+    if (signal?.aborted) throw signal.reason;
+    const acquired = this.store.acquireAllResident(work.map((w) => w.key));
+    if (acquired === undefined) {
       const out = await Promise.allSettled(work.map((w) => this.compute(w.key, w.x, w.rows, signal)));
       const failed = out.find((s): s is PromiseRejectedResult => s.status === "rejected");
       if (failed !== undefined) throw failed.reason;
       return out.map((s) => (s as PromiseFulfilledResult<{ y: Float32Array; wasResident: boolean }>).value);
     }
-    const settled = await Promise.allSettled(work.map((w) => this.store.acquire(w.key, signal)));
-    const acquired = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     try {
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-      if (failed !== undefined) throw failed.reason;
       const ys = await this.#pool.runMany(
         work.map((w, i) => ({ expert: acquired[i]!.value, x: w.x, rows: w.rows })),
         signal,
       );
-      return ys.map((y, i) => ({ y, wasResident: acquired[i]!.hit }));
+      return ys.map((y) => ({ y, wasResident: true }));
     } catch (error) {
       if (error instanceof WorkerGoneError) {
         throw new UnavailableError(`shard ${this.id}: ${error.message}`, { reason: "SHARD_WORKER_GONE", cause: error });
