@@ -5,7 +5,8 @@
 // what the nbits layout would store (codes, scales, zero points); its speed is f32's, so benches report no
 // decode figure for it. Not a servable low-bit checkpoint: config.json says it was simulated.
 //
-// Letters: L layers, E experts, D hidden size, F expert hidden size, G group size, b bits.
+// Letters (glossary: docs/ARCHITECTURE.md): L layers, E experts, D hidden size, F expert hidden size, G group
+// size, b bits.
 import {
   dequantizeNbits,
   EXPERT_WEIGHTS,

@@ -113,7 +113,9 @@ test("at two threads the fused path cuts each expert in two slices and computes 
         tokens.map((t, i) => ({ sequence: b[i], tokens: t })),
         { onRouting: (r) => rb.push(r) },
       );
-      la.forEach((x, i) => assert.ok(maxAbsDiff(x, lb[i]) < 1e-5, `${dir} step ${step} prompt ${i}: max |diff| ${maxAbsDiff(x, lb[i])}`));
+      la.forEach((x, i) => {
+        assert.ok(maxAbsDiff(x, lb[i]) < 1e-5, `${dir} step ${step} prompt ${i}: max |diff| ${maxAbsDiff(x, lb[i])}`);
+      });
       assert.deepEqual(
         ra.map((r) => Array.from(r.experts)),
         rb.map((r) => Array.from(r.experts)),

@@ -76,7 +76,7 @@ export { DTYPE_BYTES, float32Tensor, tensorToFloat32, validateTensor, type Tenso
 export { jsonLogger, silentLogger, type LogFields, type Logger } from "./logger.js";
 export { NATS_CONFIG_KEYS, natsConnectionOptions, type NatsConfigValues } from "./nats-config.js";
 export { createNatsLink, type NatsLink, type NatsLinkOptions, type NatsLinkStats } from "./nats-link.js";
-export { hintSubject, HINTS_ALL, PLACEMENT_SUBJECT, shardSubject, SHARDS_ALL } from "./nats-subjects.js";
+export { hintSubject, HINTS_ALL, shardSubject, SHARDS_ALL } from "./nats-subjects.js";
 export {
   flushTelemetry,
   initTelemetry,

@@ -1,4 +1,4 @@
-// NATS subjects, versioned like the proto package (DESIGN.md). NATS carries hints and membership
+// NATS subjects, versioned like the proto package (expertmesh.v1). NATS carries hints and membership
 // only, never tensors or anything that must not be lost.
 
 const PREFIX = "expertmesh.v1";
@@ -18,9 +18,6 @@ export function shardSubject(shardId: string): string {
 
 /** Every shard's heartbeat (for the router's subscription). */
 export const SHARDS_ALL = `${PREFIX}.shards.*`;
-
-/** Placement changes: which shards own which experts. */
-export const PLACEMENT_SUBJECT = `${PREFIX}.placement`;
 
 /** A subject token: no dots, wildcards or whitespace, not empty. */
 function token(value: string | number): string {

@@ -2,7 +2,7 @@
 // A shard publishes only its own heartbeat subject and reads hints; only routers publish hints and read
 // heartbeats. So a process holding a shard's password cannot speak for another shard, and nothing but
 // a router can flood the shards with hints. The same rules are in deploy/base/nats (configmap-nats.yaml).
-import { HINTS_ALL, PLACEMENT_SUBJECT, shardSubject, SHARDS_ALL } from "@expertmesh/runtime";
+import { HINTS_ALL, shardSubject, SHARDS_ALL } from "@expertmesh/runtime";
 
 export interface NatsUser {
   readonly user: string;
@@ -18,8 +18,8 @@ export function routerNatsUser(password: string, user = "router"): NatsUser {
   return {
     user,
     password,
-    publish: ["expertmesh.v1.hints.>", PLACEMENT_SUBJECT, INBOX],
-    subscribe: [SHARDS_ALL, PLACEMENT_SUBJECT, INBOX],
+    publish: ["expertmesh.v1.hints.>", INBOX],
+    subscribe: [SHARDS_ALL, INBOX],
   };
 }
 
@@ -28,7 +28,7 @@ export function shardNatsUser(shardId: number, password: string): NatsUser {
     user: `expert-shard-${shardId}`,
     password,
     publish: [shardSubject(String(shardId)), INBOX],
-    subscribe: [HINTS_ALL, PLACEMENT_SUBJECT, INBOX],
+    subscribe: [HINTS_ALL, INBOX],
   };
 }
 

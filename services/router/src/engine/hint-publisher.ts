@@ -10,7 +10,6 @@ import { hintSubject, type NatsLink } from "@expertmesh/runtime";
 export class HintPublisher {
   private step = 0;
   private lastHint: Set<number>[] = [];
-  readonly counters = { hinted: 0, used: 0, corrections: 0 };
 
   constructor(
     private readonly link: NatsLink,
@@ -47,7 +46,6 @@ export class HintPublisher {
         mass += demand[e];
       }
       this.lastHint.push(new Set(chosen));
-      this.counters.hinted += chosen.length;
       const hint: PrefetchHint = {
         layer: l,
         expertIds: chosen,
@@ -64,12 +62,8 @@ export class HintPublisher {
     const hinted = this.lastHint[layer];
     if (!hinted) return;
     const missed: number[] = [];
-    for (const e of new Set(chosen)) {
-      if (hinted.has(e)) this.counters.used++;
-      else missed.push(e);
-    }
+    for (const e of new Set(chosen)) if (!hinted.has(e)) missed.push(e);
     if (missed.length === 0) return;
-    this.counters.corrections += missed.length;
     const hint: PrefetchHint = { layer, expertIds: missed, scores: missed.map(() => 1), step: this.step, correction: true };
     this.link.publish(hintSubject(layer), PrefetchHint.encode(hint).finish());
   }

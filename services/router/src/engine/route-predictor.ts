@@ -1,12 +1,11 @@
 // The router's view of the predictor service: for the tokens a step is about to run, the predicted
 // probability of each expert of each layer ([L, E] per token). Best effort: a slow or failed prediction
-// only costs prefetching, never correctness, so failures are counted and otherwise ignored.
+// only costs prefetching, never correctness, so failures are ignored.
 import { PredictorServiceClient } from "@expertmesh/proto";
 import { channelCredentialsFromFiles, channelOptions, tensorToFloat32, unaryCall, type ClientTlsFiles } from "@expertmesh/runtime";
 
 export class RoutePredictor {
   private readonly client: PredictorServiceClient;
-  readonly counters = { calls: 0, failures: 0 };
 
   constructor(
     address: string,
@@ -22,12 +21,10 @@ export class RoutePredictor {
 
   /** Per token, probabilities [L * E]; undefined when the predictor did not answer in time. */
   async predict(tokenIds: number[], positions: number[]): Promise<Float32Array[] | undefined> {
-    this.counters.calls++;
     try {
       const res = await unaryCall(this.client, "predictRoutes", { tokenIds, positions }, { timeoutMs: this.timeoutMs });
       return res.probabilities.map((t, i) => tensorToFloat32(t, `probabilities[${i}]`, { shape: [this.L, this.E] }));
     } catch {
-      this.counters.failures++;
       return undefined;
     }
   }

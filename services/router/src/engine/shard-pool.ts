@@ -74,7 +74,6 @@ export class ShardPool implements ExpertRunner {
   stepDeadline = Infinity;
   /** The step being dispatched (sent with each streamed call, for the shard's traces and logs). */
   stepId = 0;
-  readonly counters = { calls: 0, failovers: 0, failures: 0 };
 
   constructor(
     readonly addresses: readonly string[],
@@ -137,7 +136,6 @@ export class ShardPool implements ExpertRunner {
             }
             if (!retryable(e)) throw e;
             this.downUntil[shard] = Date.now() + DOWN_FOR_MS;
-            this.counters.failures++;
             failedWith.set(shard, e);
             lastError = e;
             failed.push(...items);
@@ -160,7 +158,6 @@ export class ShardPool implements ExpertRunner {
           });
         }
       }
-      if (failed.length) this.counters.failovers += failed.length;
       pending = failed;
     }
     return results;
@@ -202,7 +199,6 @@ export class ShardPool implements ExpertRunner {
     }));
     const deadline = Math.min(Date.now() + this.opts.callTimeoutMs, this.stepDeadline);
     if (deadline <= Date.now()) return Promise.reject(new DeadlineExceededError("the step's deadline passed before dispatch"));
-    this.counters.calls++;
     if (this.dispatch === "stream") return this.streams[shard]!.call({ layer, stepId: this.stepId, inputs, deadline, signal });
     return unaryCall(this.clients[shard]!, "runExperts", { layer, inputs }, { deadline, signal }).then((r) => r.outputs);
   }

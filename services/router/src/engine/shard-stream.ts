@@ -49,7 +49,7 @@ export class ShardStream {
   /** Calls holding a slot: from the moment they pass the in-flight bound until they settle. */
   #active = 0;
   #closed = false;
-  readonly counters = { opened: 0, broken: 0 };
+  readonly counters = { opened: 0 };
 
   constructor(
     private readonly client: ExpertShardServiceClient,
@@ -149,7 +149,6 @@ export class ShardStream {
       },
       onEnd: (error: ExpertMeshError | undefined) => {
         if (this.#stream === stream) this.#stream = undefined;
-        this.counters.broken++;
         const why = error === undefined ? "the shard ended the stream" : `${error.name}: ${error.message}`;
         this.#failAll(stream, new UnavailableError(`${this.name}: dispatch stream broke (${why})`, { cause: error }));
       },

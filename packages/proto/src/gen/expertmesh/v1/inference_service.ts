@@ -141,7 +141,7 @@ export interface Usage {
 export interface GenerateRequest {
   /**
    * / Model to use; empty means the server's default model. Unknown: INVALID_ARGUMENT (field model, reason
-   * / UNKNOWN_MODEL), naming the model served: a bad request field, like every other (DESIGN.md).
+   * / UNKNOWN_MODEL), naming the model served: a bad request field, like every other.
    */
   model: string;
   /** / Prompt text, tokenized by the server. */
@@ -169,7 +169,7 @@ export interface GenerateResponse {
 export interface CompleteRequest {
   /**
    * / Model to use; empty means the server's default model. Unknown: INVALID_ARGUMENT (field model, reason
-   * / UNKNOWN_MODEL), naming the model served: a bad request field, like every other (DESIGN.md).
+   * / UNKNOWN_MODEL), naming the model served: a bad request field, like every other.
    */
   model: string;
   /** / Prompt text, tokenized by the server. */

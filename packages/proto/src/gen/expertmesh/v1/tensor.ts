@@ -99,7 +99,7 @@ export interface Tensor {
   dtype: Dtype;
   /**
    * / Dimensions, outermost first; empty for a scalar. The shape of each tensor field is written
-   * / beside the field (letters as in DESIGN.md: T tokens, L layers, E experts, D hidden size).
+   * / beside the field (letters of the glossary in docs/ARCHITECTURE.md: T tokens, L layers, E experts, D hidden size).
    */
   shape: number[];
   /** / Row-major, little-endian element bytes. */
