@@ -23,7 +23,10 @@ test("next-step table by hand: successor counts within sequences, smoothed towar
   assert.equal(t.pairs, 3);
   assert.equal(t.vocab, 10);
   const row = (v: number) => Array.from(t.probabilities.subarray(v * 3, v * 3 + 3));
-  const close = (a: number[], b: number[]) => a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-6, `${a} vs ${b}`));
+  const close = (a: number[], b: number[]) =>
+    a.forEach((x, i) => {
+      assert.ok(Math.abs(x - b[i]) < 1e-6, `${a} vs ${b}`);
+    });
   // token 5 followed twice (experts 1 and 0): (c + 1/3) / (2 + 1)
   close(row(5), [(1 + 1 / 3) / 3, (1 + 1 / 3) / 3, 1 / 3 / 3]);
   close(row(7), [1 / 3 / 2, 1 / 3 / 2, (1 + 1 / 3) / 2]);
