@@ -49,6 +49,7 @@ export function checkMergeable(src: Checkpoint, K: number): void {
   if (K < src.config.topK)
     throw new CompressError(`--experts-per-layer ${K} is fewer than the ${src.config.topK} experts each token uses (num_experts_per_tok)`);
   if (src.quantization !== null) throw new CompressError(`${src.dir} is quantized; merge the f32 checkpoint, then quantize`);
+  if (src.lowRank !== null) throw new CompressError(`${src.dir} is low-rank (low_rank_config); merge the f32 checkpoint, then decompose`);
   if (src.slotMap !== null) throw new CompressError(`${src.dir} is already merged or pruned (expert_slot_map in config.json)`);
 }
 

@@ -27,6 +27,7 @@ import {
 } from "@expertmesh/model";
 import { allocateBits } from "./bit-allocation.js";
 import { gptqNbits } from "./gptq.js";
+import { swigluActivations } from "./swiglu.js";
 import type { Calibration } from "./calibrate.js";
 import { CompressError, copiedTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
 
@@ -62,6 +63,7 @@ export function checkQuantizable(src: Checkpoint, opts: QuantizeOptions): { widt
     throw new CompressError(
       `${src.dir} is already quantized (quantization_config ${src.quantization.method} in config.json); quantize the f32 checkpoint`,
     );
+  if (src.lowRank !== null) throw new CompressError(`${src.dir} is low-rank (low_rank_config); quantize an f32 checkpoint`);
   const widths = [...(opts.widths ?? KERNEL_BITS)].sort((a, b) => a - b);
   for (const b of widths) {
     if (!KERNEL_BITS.includes(b)) {
@@ -218,21 +220,4 @@ function addNbits(out: Record<string, TensorToWrite>, weightName: string, q: Nbi
   out[names.qweight] = { data: q.qweight, shape: [s.N, s.blocks, s.blobBytes] };
   out[names.scales] = { data: q.scales, shape: [s.N, s.blocks] };
   out[names.qzeros] = { data: q.qzeros, shape: [s.N, s.zeroBytes] };
-}
-
-/** silu(w1 x) * (w3 x) [m, F] of x [m, D]: the inputs of w2. */
-function swigluActivations(w: ExpertWeights, x: Float32Array, m: number, D: number, F: number): Float32Array {
-  const out = new Float32Array(m * F);
-  for (let t = 0; t < m; t++) {
-    for (let f = 0; f < F; f++) {
-      let a = 0;
-      let b = 0;
-      for (let d = 0; d < D; d++) {
-        a += w.w1[f * D + d] * x[t * D + d];
-        b += w.w3[f * D + d] * x[t * D + d];
-      }
-      out[t * F + f] = (a / (1 + Math.exp(-a))) * b;
-    }
-  }
-  return out;
 }

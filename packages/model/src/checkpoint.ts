@@ -10,6 +10,13 @@ import { SafetensorsFile, type TensorInfo } from "./safetensors.js";
 import { readExpertQuantization, type ExpertQuantization } from "./quant/expert-quantization.js";
 import { readExpertSlotMap } from "./expert-slots.js";
 import { expertNbitsBytes, readNbitsExpert, type NbitsExpert } from "./quant/nbits-expert.js";
+import {
+  lowRankExpertBytes,
+  readLowRankConfig,
+  readLowRankExpert,
+  type LowRankConfig,
+  type LowRankExpert,
+} from "./quant/lowrank-layout.js";
 
 export interface ExpertWeights {
   w1: Float32Array; // [F, D]
@@ -20,6 +27,7 @@ export interface ExpertWeights {
 export class Checkpoint {
   #quantization: ExpertQuantization | null | undefined;
   #slotMap: number[][] | null | undefined;
+  #lowRank: LowRankConfig | null | undefined;
 
   private constructor(
     readonly dir: string,
@@ -89,10 +97,30 @@ export class Checkpoint {
    */
   expertBytes(layer?: number, expert?: number): number {
     const { hiddenSize: D, intermediateSize: F } = this.config;
+    if (this.lowRank !== null) {
+      if (layer !== undefined && expert !== undefined) return lowRankExpertBytes(this.lowRankExpert(layer, expert));
+      let most = 0;
+      for (let l = 0; l < this.config.numLayers; l++)
+        for (let e = 0; e < this.config.numExperts; e++)
+          if (this.isStored(l, e)) most = Math.max(most, lowRankExpertBytes(this.lowRankExpert(l, e)));
+      return most;
+    }
     const q = this.quantization;
     if (q === null) return 3 * D * F * 4;
     if (layer === undefined || expert === undefined) return Math.max(...q.bits.flat().map((b) => expertNbitsBytes(D, F, b, q.groupSize)));
     return expertNbitsBytes(D, F, q.bits[layer][expert], q.groupSize);
+  }
+
+  /** The low-rank plus sparse layout of the experts (config.json low_rank_config), or null. */
+  get lowRank(): LowRankConfig | null {
+    if (this.#lowRank === undefined) this.#lowRank = readLowRankConfig(this.dir);
+    return this.#lowRank;
+  }
+
+  /** A low-rank plus sparse expert's factors (quant/lowrank-layout.ts). */
+  lowRankExpert(layer: number, expert: number): LowRankExpert {
+    if (this.lowRank === null) throw new CheckpointError(this.dir, "the experts are not low-rank (no low_rank_config in config.json)");
+    return readLowRankExpert(this, layer, this.storedSlot(layer, expert));
   }
 
   /** A quantised expert's three weights in the kernel's layout (quant/nbits-layout.ts). */
@@ -129,6 +157,11 @@ export class Checkpoint {
         `expert (${layer}, ${expert}) is quantised (${this.quantization.bits[layer][expert]} bits), not f32: read it with nbitsExpert`,
       );
     }
+    if (this.lowRank !== null)
+      throw new CheckpointError(
+        this.dir,
+        `expert (${layer}, ${expert}) is stored low-rank plus sparse, not f32: read it with lowRankExpert`,
+      );
     const decoder = this.decoderLayer(layer);
     const stored = this.storedSlot(layer, expert);
     const name = (w: ExpertWeight) => this.adapter.expert(decoder, stored, w);

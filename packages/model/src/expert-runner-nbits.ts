@@ -1,5 +1,6 @@
 // Quantised experts computed in this process: one onnxruntime session per expert whose low-bit weights
 // are initializers (graphs/expert-nbits-graph.ts), so the kernel keeps them packed (never f32 at load).
+// Low-rank plus sparse experts run the same way (quant/lowrank-expert-graph.ts, fromGraphs).
 import type { Checkpoint } from "./checkpoint.js";
 import type { ExpertRunner, ExpertWork } from "./expert-runner.js";
 import { buildNbitsExpertGraph, type NbitsAccuracy } from "./graphs/expert-nbits-graph.js";
@@ -14,20 +15,22 @@ export class NbitsExpertRunner implements ExpertRunner {
     private readonly D: number,
   ) {}
 
-  static async create(
+  static create(ckpt: Checkpoint, session: SessionConfig, accuracy: NbitsAccuracy = DEFAULT_NBITS_ACCURACY): Promise<NbitsExpertRunner> {
+    const { hiddenSize: D, intermediateSize: F } = ckpt.config;
+    return NbitsExpertRunner.fromGraphs(ckpt, session, (l, e) => buildNbitsExpertGraph(D, F, ckpt.nbitsExpert(l, e), accuracy));
+  }
+
+  /** One session per stored expert of the graph `graphOf` builds (weights as initializers: low-bit, low-rank). */
+  static async fromGraphs(
     ckpt: Checkpoint,
     session: SessionConfig,
-    accuracy: NbitsAccuracy = DEFAULT_NBITS_ACCURACY,
+    graphOf: (layer: number, expert: number) => Uint8Array,
   ): Promise<NbitsExpertRunner> {
-    const { hiddenSize: D, intermediateSize: F, numLayers: L, numExperts: E } = ckpt.config;
+    const { hiddenSize: D, numLayers: L, numExperts: E } = ckpt.config;
     const sessions: (InferenceSession | undefined)[][] = [];
     for (let l = 0; l < L; l++) {
       sessions.push([]);
-      for (let e = 0; e < E; e++) {
-        sessions[l].push(
-          ckpt.isStored(l, e) ? await createSession(buildNbitsExpertGraph(D, F, ckpt.nbitsExpert(l, e), accuracy), session) : undefined,
-        );
-      }
+      for (let e = 0; e < E; e++) sessions[l].push(ckpt.isStored(l, e) ? await createSession(graphOf(l, e), session) : undefined);
     }
     return new NbitsExpertRunner(sessions, D);
   }

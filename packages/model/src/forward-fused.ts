@@ -27,6 +27,7 @@ interface Group {
 /** Why a checkpoint cannot take the fused path, or null when it can. */
 export function fusedUnsupported(ckpt: Checkpoint): string | null {
   if (ckpt.quantization) return "its experts are quantised (they run as MatMulNBits sessions behind the ExpertRunner)";
+  if (ckpt.lowRank) return "its experts are low-rank plus sparse (they run as factored sessions behind the ExpertRunner)";
   if (ckpt.slotMap) return "its experts were merged or pruned (expert_slot_map: the gate's slots are mapped in JS)";
   if (!moeOperatorSupports(ckpt.config.gate))
     return "onnxruntime's MoE operator cannot compute its gate (sigmoid scoring, groups, a selection bias or a scale)";

@@ -66,4 +66,17 @@ export { NBITS_METHOD, readExpertQuantization, nbitsTensorNames, type ExpertQuan
 export { EXPERT_WEIGHTS, expertWeightShape, expertNbitsBytes, type NbitsExpert } from "./quant/nbits-expert.js";
 export { buildNbitsExpertGraph, type NbitsAccuracy } from "./graphs/expert-nbits-graph.js";
 export { NbitsExpertRunner, DEFAULT_NBITS_ACCURACY } from "./expert-runner-nbits.js";
+export {
+  LOW_RANK_METHOD,
+  LOW_RANK_KEY,
+  lowRankTensorNames,
+  lowRankWeightBytes,
+  lowRankExpertBytes,
+  reconstructLowRank,
+  reconstructLowRankExpert,
+  type LowRankConfig,
+  type LowRankWeight,
+  type LowRankExpert,
+} from "./quant/lowrank-layout.js";
+export { buildLowRankExpertGraph } from "./quant/lowrank-expert-graph.js";
 export { isNbitsExpert, readExpertPayload, transferablePayload, type ExpertPayload } from "./quant/expert-payload.js";

@@ -20,6 +20,7 @@ import type { MoeConfig } from "./config.js";
 import { InvalidInputError, LimitError } from "./errors.js";
 import { LocalExpertRunner, type ExpertRunner } from "./expert-runner.js";
 import { NbitsExpertRunner } from "./expert-runner-nbits.js";
+import { buildLowRankExpertGraph } from "./quant/lowrank-expert-graph.js";
 import { FusedForward, fusedUnsupported } from "./forward-fused.js";
 import type { ForwardOptions, ForwardPath } from "./forward-path.js";
 import { SeamForward } from "./forward-seam.js";
@@ -175,5 +176,7 @@ export class MoeRuntime {
 
 /** The routed experts of a checkpoint computed in this process: f32, or low-bit when quantised. */
 function localRunner(ckpt: CheckpointType, session: SessionConfig): Promise<LocalExpertRunner | NbitsExpertRunner> {
+  if (ckpt.lowRank)
+    return NbitsExpertRunner.fromGraphs(ckpt, session, (l, e) => buildLowRankExpertGraph(ckpt.config.hiddenSize, ckpt.lowRankExpert(l, e)));
   return ckpt.quantization ? NbitsExpertRunner.create(ckpt, session) : LocalExpertRunner.create(ckpt, session);
 }

@@ -40,6 +40,9 @@ test("bench compress --json: one row per configuration with the issue's fields, 
     ],
   );
   for (const p of pairs) if (p.uniform) assert.ok(p.mixed_bytes <= p.uniform_bytes, `${p.avg_bits}: mixed within uniform's bytes`);
+  const lr = out.rows.find((x: { method: string }) => x.method.startsWith("merge-8of16+lowrank"));
+  const m8 = out.rows.find((x: { method: string }) => x.method === "merge-8of16");
+  assert.ok(lr.expert_bytes < m8.expert_bytes && lr.heldout_ppl > 0, "the low-rank row stores fewer bytes than the merge it decomposes");
   const g = out.rows.find((x: { method: string }) => x.method === "merge-8of16-global");
   assert.equal(
     g.stored_experts.reduce((a: number, b: number) => a + b, 0),

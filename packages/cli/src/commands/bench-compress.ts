@@ -14,6 +14,8 @@
 //     per layer, and at half with the paper's adaptive layer-wise ratio (-global, K per layer on average);
 //     replace-K (each slot runs its group's dominant expert unchanged: merging without the averaging).
 //     `collapse` is the share of calibration tokens whose two picks land in one group (one expert fewer);
+//   - MC-SMoE's compress step on the merged half (merge-KofE+lowrankR+colsC: each weight as a rank min(D,F)/4
+//     factor plus its min(D,F)/8 most important residual columns, computed factored by the runtime);
 //   - online dynamic pruning on vs off (on the f32 and the mixed 4-bit checkpoints; activated_experts_saved
 //     is the share of the gate's (token, expert) pairs that ODP skipped while scoring the held-out text);
 //   - quantised vs f32 decode tokens/s in process, on the model and (--synth DIR, e.g. a hidden-1024
@@ -32,6 +34,7 @@ import { join } from "node:path";
 import {
   calibrate,
   calibrateDynamicPruning,
+  lowRankCheckpoint,
   mergeCheckpoint,
   quantizeCheckpoint,
   simulateUniformQuantization,
@@ -156,6 +159,25 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
         collapse,
       });
       log(`${name}: stored experts per layer ${r.dominant.map((d) => d.length).join(",")}, collapse ${(collapse * 100).toFixed(1)} %`);
+    }
+    // MC-SMoE's compress step on the merged half: rank min(D, F)/4 plus min(D, F)/8 residual columns per weight,
+    // fitted on the merged checkpoint's own calibration run.
+    {
+      const merged = variants.find((x) => x.method === `merge-${half}of${E}`)!;
+      const mrt = await MoeRuntime.load(merged.dir);
+      let mcal: Calibration;
+      try {
+        mcal = await calibrate(mrt, calibrationTokens(mrt, { "max-tokens": v["calibration-tokens"] }).sequences);
+      } finally {
+        await mrt.release();
+      }
+      const rank = Math.floor(Math.min(D, F) / 4);
+      const sparseColumns = Math.floor(Math.min(D, F) / 8);
+      const name = `merge-${half}of${E}+lowrank${rank}+cols${sparseColumns}`;
+      const dir = join(work, "lowrank");
+      const r = lowRankCheckpoint(Checkpoint.open(merged.dir), mcal, dir, { rank, sparseColumns });
+      variants.push({ ...merged, method: name, dir, expertBytes: r.expertBytes, storedExperts: undefined, collapse: undefined });
+      log(`${name}: ${r.expertBytes} expert bytes`);
     }
     // Online dynamic pruning on top of the f32 and the mixed 4-bit checkpoints, calibrated to a target share.
     const odp = calibrateDynamicPruning(cal, odpTarget);

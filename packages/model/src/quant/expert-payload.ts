@@ -1,6 +1,7 @@
 // What a tier holds of one expert: its f32 weights, or its low-bit weights in the MatMulNBits layout.
 // Shards move payloads between threads (disk worker → host tier → compute worker) without decoding them.
 import type { Checkpoint, ExpertWeights } from "../checkpoint.js";
+import { CheckpointError } from "../errors.js";
 import type { NbitsWeight } from "./nbits-layout.js";
 import type { NbitsExpert } from "./nbits-expert.js";
 
@@ -12,6 +13,8 @@ export function isNbitsExpert(p: ExpertPayload): p is NbitsExpert {
 
 /** The expert as the checkpoint stores it. */
 export function readExpertPayload(ckpt: Checkpoint, layer: number, expert: number): ExpertPayload {
+  if (ckpt.lowRank !== null)
+    throw new CheckpointError(ckpt.dir, "low-rank plus sparse experts (low_rank_config) are served in process only, not by expert shards");
   return ckpt.quantization === null ? ckpt.expert(layer, expert) : ckpt.nbitsExpert(layer, expert);
 }
 
