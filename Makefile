@@ -2,12 +2,13 @@
 #            send one demo generation, print each shard's cache statistics, and keep serving
 # make test  install, build, check formatting and lint (biome), and run every test
 # make test-reliability  the long reliability suite (faults against real meshes, ~15 min): prints its table
+# make test-secure  the e2e suite with every mesh on mTLS and NATS auth + TLS (EXPERTMESH_SECURE_MESH=1)
 SHELL := /bin/sh
 export ONNXRUNTIME_NODE_INSTALL := skip
 STAMP := node_modules/.install-stamp
 PROMPT ?= The state of the Union is
 
-.PHONY: install build run test lint format test-reliability system-deps clean
+.PHONY: install build run test lint format test-reliability test-secure system-deps clean
 
 $(STAMP): package.json package-lock.json $(wildcard packages/*/package.json services/*/package.json e2e/package.json models/*/package.json)
 	npm ci --no-audit --no-fund
@@ -36,6 +37,9 @@ test: install build
 
 test-reliability: install build
 	node e2e/dist/reliability-main.js
+
+test-secure: install build
+	EXPERTMESH_SECURE_MESH=1 sh scripts/test.sh e2e
 
 clean:
 	npx tsc -b --clean

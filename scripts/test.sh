@@ -1,8 +1,11 @@
 #!/bin/sh
 # Runs every compiled test file (*.test.js under */dist) with node's test runner. Fails when a test fails,
 # when no test file is found, and when the files hold no test: `node --test` with nothing to run exits 0.
+# Arguments: the folders to look in (default: packages services e2e models), e.g. `sh scripts/test.sh e2e`.
 set -eu
-files=$(find packages services e2e models -path '*/node_modules' -prune -o -path '*/dist/*' -name '*.test.js' -print 2>/dev/null | sort)
+dirs=${*:-packages services e2e models}
+# shellcheck disable=SC2086
+files=$(find $dirs -path '*/node_modules' -prune -o -path '*/dist/*' -name '*.test.js' -print 2>/dev/null | sort)
 if [ -z "$files" ]; then
   echo "scripts/test.sh: no test files found under */dist — did the build run?" >&2
   exit 1

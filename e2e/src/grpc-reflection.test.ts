@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
-import { credentials, loadPackageDefinition, type Client, type ClientDuplexStream } from "@grpc/grpc-js";
+import { loadPackageDefinition, type ChannelCredentials, type Client, type ClientDuplexStream } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { startMesh, type Mesh } from "@expertmesh/cli/launcher";
 
@@ -42,10 +42,10 @@ test("reflection lists the public service and health, and serves InferenceServic
   });
   const Ctor = (
     loadPackageDefinition(def) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => Reflection } } };
+      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: ChannelCredentials) => Reflection } } };
     }
   ).grpc.reflection.v1.ServerReflection;
-  const client = new Ctor(mesh.router.address, credentials.createInsecure());
+  const client = new Ctor(mesh.router.address, mesh.credentials());
   try {
     const listed = (await ask(client, { list_services: "" })) as { list_services_response: { service: { name: string }[] } };
     assert.deepEqual(listed.list_services_response.service.map((s) => s.name).sort(), [

@@ -12,7 +12,7 @@ let client: ExpertMeshClient;
 
 before(async () => {
   mesh = await startMesh({ shards: 2, replicas: 1, deviceBudget: "100%", predictor: false, nats: false });
-  client = new ExpertMeshClient(mesh.router.address, { retry: false });
+  client = new ExpertMeshClient(mesh.router.address, { ...mesh.clientOptions, retry: false });
 });
 
 after(async () => {

@@ -69,7 +69,8 @@ test("the packed SDK installs outside the repository and streams from a mesh, wi
     join(app, "stream.mjs"),
     `
     import { ExpertMeshClient, InvalidArgumentError } from "@expertmesh/client";
-    const client = new ExpertMeshClient(process.argv[2]);
+    const tls = process.argv[3] ? JSON.parse(process.argv[3]) : undefined;
+    const client = new ExpertMeshClient(process.argv[2], tls ? { tls } : {});
     const chunks = [];
     for await (const c of client.generate("The Congress of the United States", { maxTokens: 6 })) chunks.push(c);
     let invalid = false;
@@ -78,8 +79,12 @@ test("the packed SDK installs outside the repository and streams from a mesh, wi
     console.log(JSON.stringify({ text: chunks.map((c) => c.text).join(""), tokens: chunks.flatMap((c) => c.tokenIds).length, finish: chunks.at(-1).finishReason, invalid }));
   `,
   );
-  const streamed = JSON.parse((await run(process.execPath, [join(app, "stream.mjs"), mesh.router.address], { cwd: app })).stdout);
-  const inRepo = new ExpertMeshClient(mesh.router.address);
+  // A secure mesh (EXPERTMESH_SECURE_MESH=1): the script gets the CA and the operator's certificate as PEM text.
+  const tls = mesh.clientOptions.tls;
+  const pem = (x: string | Buffer | undefined) => (x === undefined ? undefined : x.toString());
+  const tlsArg = tls ? JSON.stringify({ ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key) }) : "";
+  const streamed = JSON.parse((await run(process.execPath, [join(app, "stream.mjs"), mesh.router.address, tlsArg], { cwd: app })).stdout);
+  const inRepo = new ExpertMeshClient(mesh.router.address, mesh.clientOptions);
   try {
     const want = await inRepo.complete("The Congress of the United States", { maxTokens: 6 });
     assert.deepEqual(streamed, { text: want.text, tokens: 6, finish: "length", invalid: true });

@@ -1,0 +1,179 @@
+// What the reliability suite (reliability-suite.ts) measures a mesh with: timed generations, a sustained
+// overload of closed-loop clients, undecodable bodies to every RPC, health checks (one, or sampled from a
+// worker thread for as long as a scenario runs), and a process's resident memory.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { Client, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import type { ExpertMeshClient } from "@expertmesh/client";
+import type { Mesh } from "@expertmesh/cli/launcher";
+import { HealthClient, ServingStatus } from "@expertmesh/proto";
+import { channelOptions, type ServiceDefinitionLike } from "@expertmesh/runtime";
+import type { HealthSamples, HealthWorkerData } from "./reliability-health-worker.js";
+import type { ReliabilityRow } from "./reliability-table.js";
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const errName = (e: unknown) => (e instanceof Error ? e.name : String(e));
+
+export interface StreamResult {
+  code: string;
+  tokens: number[];
+  ttftMs: number;
+  tpotMs: number;
+  ms: number;
+}
+
+/** One greedy generation, timed: first token, mean time per later token, total; `onToken(n)` after each chunk. */
+export async function timedStream(
+  client: ExpertMeshClient,
+  prompt: string,
+  maxTokens: number,
+  onToken: (n: number) => void = () => {},
+  timeoutMs = 60_000,
+): Promise<StreamResult> {
+  const t0 = performance.now();
+  let first = NaN;
+  const tokens: number[] = [];
+  try {
+    for await (const chunk of client.generate(prompt, { maxTokens, temperature: 0, timeoutMs })) {
+      if (chunk.tokenIds.length && Number.isNaN(first)) first = performance.now() - t0;
+      tokens.push(...chunk.tokenIds);
+      onToken(tokens.length);
+    }
+    const ms = performance.now() - t0;
+    return { code: "OK", tokens, ttftMs: first, tpotMs: tokens.length > 1 ? (ms - first) / (tokens.length - 1) : 0, ms };
+  } catch (error) {
+    return { code: errName(error), tokens, ttftMs: first, tpotMs: NaN, ms: performance.now() - t0 };
+  }
+}
+
+/**
+ * A sustained overload: `clients` closed-loop clients for `seconds`, each streaming one `maxTokens`
+ * generation after another; a refused client comes back 50 ms later (so the offered concurrency stays
+ * `clients` without a busy loop of refusals). Every call's result, in completion order.
+ */
+export async function closedLoopOverload(
+  client: ExpertMeshClient,
+  prompts: readonly string[],
+  clients: number,
+  seconds: number,
+  maxTokens = 16,
+): Promise<StreamResult[]> {
+  const end = performance.now() + seconds * 1_000;
+  const results: StreamResult[] = [];
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = 0; performance.now() < end; i++) {
+        const r = await timedStream(client, prompts[(c + i) % prompts.length]!, maxTokens);
+        results.push(r);
+        if (r.code !== "OK") await sleep(50);
+      }
+    }),
+  );
+  return results;
+}
+
+/** A row from a scenario; a scenario that throws is a failed row naming the error. */
+export async function row(
+  fault: string,
+  expected: string,
+  run: () => Promise<{ observed: string; ok: boolean; timeMs?: number }>,
+): Promise<ReliabilityRow> {
+  const t0 = performance.now();
+  try {
+    const r = await run();
+    return { fault, expected, observed: r.observed, ok: r.ok, timeMs: r.timeMs ?? performance.now() - t0 };
+  } catch (error) {
+    return {
+      fault,
+      expected,
+      observed: `threw ${errName(error)}: ${(error as Error).message}`.slice(0, 200),
+      ok: false,
+      timeMs: performance.now() - t0,
+    };
+  }
+}
+
+/** Calls every method of `definition` at `address` with `count` undecodable-or-garbage bodies; the status codes seen. */
+export async function fuzz(mesh: Mesh, address: string, definition: ServiceDefinitionLike, count: number): Promise<Map<string, number>> {
+  const client = new Client(address, mesh.credentials(), channelOptions());
+  const codes = new Map<string, number>();
+  const identity = (b: Buffer) => b;
+  try {
+    for (const method of Object.values(definition)) {
+      for (let i = 0; i < count; i++) {
+        const digest = createHash("sha512").update(`${method.path}/${i}`).digest();
+        const body = digest.subarray(0, 1 + (digest[0]! % 64));
+        const code = await new Promise<status>((resolve) => {
+          const opts = { deadline: Date.now() + 2_000 };
+          if (method.responseStream) {
+            const call = client.makeServerStreamRequest(method.path, identity, identity, body, new Metadata(), opts);
+            call.on("data", () => undefined);
+            call.on("error", (e: ServiceError) => resolve(e.code));
+            call.on("end", () => resolve(status.OK));
+          } else {
+            client.makeUnaryRequest(method.path, identity, identity, body, new Metadata(), opts, (e) => resolve(e?.code ?? status.OK));
+          }
+        });
+        const name = `${method.path.split("/")[2]} ${status[code]}`;
+        codes.set(name, (codes.get(name) ?? 0) + 1);
+      }
+    }
+  } finally {
+    client.close();
+  }
+  return codes;
+}
+
+/** Whether the service at `address` answers Health.Check with SERVING within 3 s. */
+export async function healthy(mesh: Mesh, address: string): Promise<boolean> {
+  const c = new HealthClient(address, mesh.credentials(), channelOptions());
+  try {
+    const r = await new Promise<{ status: ServingStatus }>((resolve, reject) =>
+      c.check({ service: "" }, new Metadata(), { deadline: Date.now() + 3_000 }, (e, res) => (e ? reject(e) : resolve(res))),
+    );
+    return r.status === ServingStatus.SERVING;
+  } catch {
+    return false;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * Starts sampling Health.Check latency at `address` (one check every `everyMs`) in a worker thread: its
+ * own event loop, so this process's work (the streams of the scenario) is not counted in the health
+ * answers' latency. Resolves once the worker is connected; `stop()` ends it and gives the samples.
+ */
+export async function startHealthSampler(mesh: Mesh, address: string, everyMs = 25): Promise<{ stop(): Promise<HealthSamples> }> {
+  const tls = mesh.tls && { caFile: mesh.tls.caFile, certFile: mesh.tls.operator.certFile, keyFile: mesh.tls.operator.keyFile };
+  const data: HealthWorkerData = { address, tls, everyMs };
+  const worker = new Worker(new URL("./reliability-health-worker.js", import.meta.url), { workerData: data });
+  const messages: unknown[] = [];
+  let wake = () => {};
+  worker.on("message", (m) => (messages.push(m), wake()));
+  const exited = new Promise<never>((_, reject) => {
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`health sampler exited (${code}) before it answered`)));
+  });
+  exited.catch(() => {}); // the exit after stop() is expected
+  const next = async () => {
+    while (!messages.length) await Promise.race([new Promise<void>((r) => (wake = r)), exited]);
+    return messages.shift();
+  };
+  await next(); // "ready"
+  return {
+    stop: async () => {
+      worker.postMessage("stop");
+      const samples = (await next()) as HealthSamples;
+      await worker.terminate();
+      return samples;
+    },
+  };
+}
+
+/** Resident memory of a process, MiB (from /proc). */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
