@@ -187,7 +187,12 @@ const brokenCases: [string, string, (t: string) => string, RegExp][] = [
     (t) => t.replace("runAsUser: 1000", "runAsUser: 0").replace("runAsNonRoot: true", "runAsNonRoot: false"),
     /predictor container predictor: runAsNonRoot is not true/,
   ],
-  ["a container without limits", "statefulset-expert-shard.yaml", (t) => t.replace(/ {12}limits: .*\n/, ""), /no resources\.limits\.cpu/],
+  [
+    "a container without limits",
+    "statefulset-expert-shard.yaml",
+    (t) => t.replace(/ {12}limits: \{ cpu: "2".*\n/, ""),
+    /container expert-shard: no resources\.limits\.cpu/,
+  ],
   [
     "a workload without a PDB",
     "poddisruptionbudget-predictor.yaml",
@@ -227,6 +232,43 @@ const brokenCases: [string, string, (t: string) => string, RegExp][] = [
     "statefulset-expert-shard.yaml",
     (t) => t.replace("failureThreshold: 60 #", "failureThreshold: 3 #"),
     /startup window 15s is shorter than 120s/,
+  ],
+  [
+    "a model volume no pod can write (ReadOnlyMany, as it once was)",
+    "persistentvolumeclaim-model.yaml",
+    (t) => t.replace("accessModes: [ReadWriteMany]", "accessModes: [ReadOnlyMany]"),
+    /PersistentVolumeClaim\/model: accessModes \[ReadOnlyMany\] let no pod write it/,
+  ],
+  [
+    "a service that mounts the model volume read-write",
+    "deployment-router.yaml",
+    (t) =>
+      t.replace(/(\n {10}volumeMounts:\n {12}- \{ name: model, mountPath: \/models), readOnly: true \}(\n {12}- \{ name: tmp)/, "$1 }$2"),
+    /Deployment\/router container router: mounts the model volume read-write at \/models/,
+  ],
+  [
+    "a service that starts without checking the model",
+    "deployment-predictor.yaml",
+    (t) => t.replace("args: [check, $(EXPERTMESH_MODEL_VOLUME_DIR)", "args: [true, $(EXPERTMESH_MODEL_VOLUME_DIR)"),
+    /Deployment\/predictor: no initContainer checks the model/,
+  ],
+  [
+    "a loader that does not run the copy-and-check",
+    "job-model-loader.yaml",
+    (t) => t.replace("args: [load, /model, $(EXPERTMESH_MODEL_VOLUME_DIR)]", "args: [check, /model]"),
+    /Job\/model-loader: no container runs \/usr\/local\/bin\/expertmesh-model-volume load/,
+  ],
+  [
+    "no loader at all",
+    "kustomization.yaml",
+    (t) => t.replace("  - job-model-loader.yaml\n", ""),
+    /no Job model-loader: nothing fills the model volume/,
+  ],
+  [
+    "a service model outside the loaded directory",
+    "configmap-expertmesh.yaml",
+    (t) => t.replace("EXPERTMESH_SHARD_MODEL: /models/sotu-moe", "EXPERTMESH_SHARD_MODEL: /models/other"),
+    /EXPERTMESH_SHARD_MODEL \/models\/other is not EXPERTMESH_MODEL_VOLUME_DIR \/models\/sotu-moe/,
   ],
 ];
 

@@ -13,7 +13,9 @@ export {
   meshRules,
   configData,
   durationMs,
+  securityRules,
 } from "./rules.js";
+export { modelVolumeRules, MODEL_VOLUME_SCRIPT } from "./model-volume-rules.js";
 export { checkDockerfile, parseDockerfile } from "./dockerfile-check.js";
 export { selects } from "./label-selector.js";
 export { checkRendered } from "./check.js";

@@ -36,15 +36,7 @@ export function containerRules(objects: readonly K8sObject[]): string[] {
       for (const kind of ["requests", "limits"]) {
         for (const r of ["cpu", "memory"]) if (resources[kind]?.[r] === undefined) out.push(`${where}: no resources.${kind}.${r}`);
       }
-      const security = (c.securityContext ?? {}) as JsonObject;
-      const nonRoot = security.runAsNonRoot ?? podSecurity.runAsNonRoot;
-      const user = security.runAsUser ?? podSecurity.runAsUser;
-      if (nonRoot !== true) out.push(`${where}: runAsNonRoot is not true`);
-      if (user === 0) out.push(`${where}: runAsUser is 0 (root)`);
-      if (security.allowPrivilegeEscalation !== false) out.push(`${where}: allowPrivilegeEscalation is not false`);
-      if (security.privileged === true) out.push(`${where}: privileged`);
-      const drop = (((security.capabilities ?? {}) as JsonObject).drop ?? []) as string[];
-      if (!drop.includes("ALL")) out.push(`${where}: capabilities.drop lacks ALL`);
+      out.push(...securityRules(podSecurity, c, where));
       const ports = new Map(
         ((c.ports ?? []) as JsonObject[]).flatMap(
           (p) =>
@@ -62,6 +54,21 @@ export function containerRules(objects: readonly K8sObject[]): string[] {
       }
     }
   }
+  return out;
+}
+
+/** A non-root, unprivileged container with every capability dropped (`where` names it in each line). */
+export function securityRules(podSecurity: JsonObject, c: JsonObject, where: string): string[] {
+  const out: string[] = [];
+  const security = (c.securityContext ?? {}) as JsonObject;
+  const nonRoot = security.runAsNonRoot ?? podSecurity.runAsNonRoot;
+  const user = security.runAsUser ?? podSecurity.runAsUser;
+  if (nonRoot !== true) out.push(`${where}: runAsNonRoot is not true`);
+  if (user === 0) out.push(`${where}: runAsUser is 0 (root)`);
+  if (security.allowPrivilegeEscalation !== false) out.push(`${where}: allowPrivilegeEscalation is not false`);
+  if (security.privileged === true) out.push(`${where}: privileged`);
+  const drop = (((security.capabilities ?? {}) as JsonObject).drop ?? []) as string[];
+  if (!drop.includes("ALL")) out.push(`${where}: capabilities.drop lacks ALL`);
   return out;
 }
 
