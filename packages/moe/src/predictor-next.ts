@@ -11,7 +11,7 @@
 // the next step (cache-expertflow.ts); in real MoE models consecutive tokens' routes are correlated, and
 // the token itself carries most of what is known about its successor.
 //
-// Letters: N tokens, V token ids (largest seen + 1), L MoE layers, E experts per layer, k experts per
+// Letters (glossary: docs/ARCHITECTURE.md): N tokens, V token ids (largest seen + 1), L MoE layers, E experts per layer, k experts per
 // token, a pseudo-count.
 import type { ExpertChoices } from "./predictor-metrics.js";
 

@@ -10,7 +10,7 @@
 //
 // positions is part of the signature and unused here.
 //
-// Letters: T tokens, V token ids in the table, L MoE layers, E experts per layer.
+// Letters (glossary: docs/ARCHITECTURE.md): T tokens, V token ids in the table, L MoE layers, E experts per layer.
 import { GraphBuilder } from "../onnx/graph-builder.js";
 import type { NextStepTable } from "@expertmesh/moe";
 import { PREDICTOR_INPUTS, PREDICTOR_OUTPUT, predictorMetadata, type PredictorInfo } from "./predictor-info.js";
