@@ -66,7 +66,8 @@ test("bench e2e --json: resident, lru and expertflow rows under a simulated link
     in_process: { tokens_per_s: number };
     rows: Row[];
     failed_requests: number;
-    link_bound_limit: { belady_loads_per_shard: number[]; link_s: number; tokens_per_s: number };
+    link_bound_limit: { belady_loads_per_shard: number[]; link_s: number; tokens_per_s: number; basis: string };
+    simulated_on_run: { rows: { policy: string; loads: number; over_lru: number; tokens_per_s: number }[]; capacity_per_shard: number };
   };
   assert.deepEqual(out.simulated_link, { gbps: 50, expert_bytes: S, ms_per_load: 2 });
   assert.equal(out.failed_requests, 0);
@@ -97,6 +98,17 @@ test("bench e2e --json: resident, lru and expertflow rows under a simulated link
     assert.equal(row.over_lru, row.tokens_per_s / lru!.tokens_per_s);
     assert.equal(row.over_limit, row.tokens_per_s / out.link_bound_limit.tokens_per_s);
   }
+  assert.match(out.link_bound_limit.basis, /all-resident/);
+  // The simulator on the same requests: LRU, expertflow on the predictor, expertflow on no prediction;
+  // none under Belady's loads.
+  const sim = out.simulated_on_run;
+  assert.deepEqual(
+    sim.rows.map((x) => x.policy),
+    ["lru", "expertflow[predictor]", "expertflow[flat]"],
+  );
+  assert.equal(sim.rows[0]!.over_lru, 1);
+  const fewest = out.link_bound_limit.belady_loads_per_shard.reduce((a, b) => a + b, 0);
+  for (const x of sim.rows) assert.ok(x.loads >= fewest && x.tokens_per_s > 0, `${x.policy}: ${x.loads} loads < Belady's ${fewest}`);
   assert.equal(resident!.tokens_per_s_over_resident, 1);
   assert.deepEqual([resident!.device.stalls, resident!.device.loads, resident!.device.hit_ratio], [0, 0, 1], "every expert was preloaded");
   assert.equal(lru!.device.prefetch_loads, 0, "lru loads on demand only");

@@ -11,15 +11,24 @@
 // Letters (glossary: docs/ARCHITECTURE.md): C requests in flight (the benches' meaning), L MoE layers, E
 // experts per layer, x transfer time of one expert.
 import { recordTrace, type MoeRuntime } from "@expertmesh/model";
-import { BeladyPolicy, simulateTimed, type AccessStream } from "@expertmesh/moe";
+import { BeladyPolicy, simulateTimed, type AccessStream, type RoutingTrace } from "@expertmesh/moe";
+
+/** The access stream of a run, with what the simulator of the same run needs: the trace and each step's trace tokens. */
+export interface MeshStream extends AccessStream {
+  readonly trace: RoutingTrace;
+  /** [S]: the trace tokens of each step (a prefill: all its prompt's tokens). */
+  readonly stepTokens: readonly number[][];
+}
 
 export interface LinkBoundLimit {
   /** Fewest loads per shard over the measured requests (Belady's MIN). */
   belady_loads_per_shard: number[];
   /** Seconds the busiest shard's link needs for them. */
   link_s: number;
-  /** Seconds the all-resident mesh took for the same requests (compute bound). */
-  resident_s: number;
+  /** Seconds the all-resident mesh took for the same requests (compute bound); null when the run had no all-resident row. */
+  resident_s: number | null;
+  /** What the bound counts, in words. */
+  basis: string;
   tokens_per_s: number;
 }
 
@@ -28,7 +37,7 @@ export async function meshAccessStream(
   rt: MoeRuntime,
   requests: readonly { prompt: number[]; output: number[] }[],
   C: number,
-): Promise<AccessStream> {
+): Promise<MeshStream> {
   const { numLayers: L, numExperts: E, topK: k } = rt.config;
   const trace = await recordTrace(
     rt,
@@ -48,11 +57,13 @@ export async function meshAccessStream(
   const offsets: number[] = [0];
   const keys: number[] = [];
   const seen = new Uint8Array(E);
+  const stepTokens: number[][] = [];
   let steps = 0;
   for (;;) {
     while (lanes.length < C && taken < items.length) lanes.push({ req: taken++, next: 0 });
     if (lanes.length === 0) break;
     const tokens = lanes.flatMap((lane) => items[lane.req][lane.next++]);
+    stepTokens.push(tokens);
     for (let l = 0; l < L; l++) {
       seen.fill(0);
       for (const n of tokens) for (let j = 0; j < k; j++) seen[trace.experts[(n * L + l) * k + j]] = 1;
@@ -62,12 +73,12 @@ export async function meshAccessStream(
     steps++;
     for (let i = lanes.length - 1; i >= 0; i--) if (lanes[i].next >= items[lanes[i].req].length) lanes.splice(i, 1);
   }
-  return { numLayers: L, numExperts: E, steps, offsets: Int32Array.from(offsets), keys: Int32Array.from(keys) };
+  return { numLayers: L, numExperts: E, steps, offsets: Int32Array.from(offsets), keys: Int32Array.from(keys), trace, stepTokens };
 }
 
 export function linkBoundLimit(
   stream: AccessStream,
-  o: { shards: number; budgetPercent: number; transferMs: number; outputTokens: number; residentSeconds: number },
+  o: { shards: number; budgetPercent: number; transferMs: number; outputTokens: number; residentSeconds: number | undefined },
 ): LinkBoundLimit {
   const { numLayers: L, numExperts: E } = stream;
   const perShard: number[] = [];
@@ -79,8 +90,18 @@ export function linkBoundLimit(
     perShard.push(r.loads);
   }
   const linkS = (Math.max(0, ...perShard) * o.transferMs) / 1000;
-  const seconds = Math.max(linkS, o.residentSeconds);
-  return { belady_loads_per_shard: perShard, link_s: linkS, resident_s: o.residentSeconds, tokens_per_s: o.outputTokens / seconds };
+  const seconds = Math.max(linkS, o.residentSeconds ?? 0);
+  const basis =
+    o.residentSeconds === undefined
+      ? "link only: Belady's loads per shard x transfer time, perfect overlap (no all-resident row in this run: compute not counted, a looser bound)"
+      : "max(all-resident time, Belady's loads per shard x transfer time): perfect overlap";
+  return {
+    belady_loads_per_shard: perShard,
+    link_s: linkS,
+    resident_s: o.residentSeconds ?? null,
+    basis,
+    tokens_per_s: o.outputTokens / seconds,
+  };
 }
 
 function onlyShard(stream: AccessStream, s: number, shards: number): AccessStream {

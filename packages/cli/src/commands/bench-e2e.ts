@@ -27,12 +27,16 @@
 // Letters (glossary: docs/ARCHITECTURE.md): N measured requests, W warm-up requests, C requests in flight, P
 // prompt tokens, M output tokens per request, S simulated bytes per expert, G link bandwidth in GB/s (the
 // benches' meanings).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { BUNDLED_MODEL_DIR, Checkpoint, generate, TextTokenizer } from "@expertmesh/model";
 import type { Prompt, ShardCacheReport, Summary } from "@expertmesh/loadtest";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
 import { heldOutText } from "./bench-traces.js";
 import { linkBoundLimit, meshAccessStream, type LinkBoundLimit } from "./bench-e2e-limit.js";
+import { simulateRun, type SimulatedRun } from "./bench-e2e-sim.js";
+import { runPredictor } from "./predictor.js";
 import {
   runE2eConfig,
   startE2eConfig,
@@ -242,16 +246,40 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const limits = new Map<number, LinkBoundLimit>();
   for (const ip of inProcess) {
     const residentOn = rows.find((r) => r.link === "on" && r.config === "resident" && r.concurrency === ip.concurrency);
+    // Without an all-resident row the bound counts the link only (compute unmeasured): looser, still a bound.
     const limit =
-      residentOn &&
+      links.includes("on") &&
       linkBoundLimit(ip.stream, {
         shards,
         budgetPercent: Number(share[1]),
         transferMs: link.expertBytes / (link.gbps * 1e6),
-        outputTokens: residentOn.outputTokens,
-        residentSeconds: residentOn.elapsedS,
+        outputTokens: residentOn?.outputTokens ?? ip.tokens,
+        residentSeconds: residentOn?.elapsedS,
       });
     if (limit) limits.set(ip.concurrency, limit);
+  }
+  // The simulator on the same requests (bench-e2e-sim.ts): what the live ratios are to be compared with.
+  const simulated = new Map<number, SimulatedRun>();
+  if (links.includes("on")) {
+    const predictorFile = join(checkpoint.dir, "predictor.onnx");
+    for (const ip of inProcess) {
+      const residentOn = rows.find((r) => r.link === "on" && r.config === "resident" && r.concurrency === ip.concurrency);
+      const predictions = existsSync(predictorFile)
+        ? await runPredictor(readFileSync(predictorFile), predictorFile, ip.stream.trace, { threads: 1, executionProvider: "cpu" })
+        : undefined;
+      simulated.set(
+        ip.concurrency,
+        simulateRun(ip.stream, {
+          shards,
+          budgetPercent: Number(share[1]),
+          expertBytes: link.expertBytes,
+          linkGbps: link.gbps,
+          outputTokens: ip.tokens,
+          residentSeconds: residentOn?.elapsedS,
+          predictions,
+        }),
+      );
+    }
   }
   const params = {
     model: checkpoint.dir,
@@ -274,12 +302,14 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   if (v.json) {
     const inProcessJson = inProcess.map(({ stream: _, ...rest }) => rest);
     const limitJson = [...limits].map(([concurrency, l]) => ({ concurrency, ...l }));
+    const simulatedJson = [...simulated].map(([concurrency, r]) => ({ concurrency, ...r }));
     console.log(
       JSON.stringify({
         benchmark: "e2e",
         ...params,
         in_process: inProcessJson.length === 1 ? inProcessJson[0] : inProcessJson,
         link_bound_limit: limitJson.length === 0 ? null : limitJson.length === 1 ? limitJson[0] : limitJson,
+        simulated_on_run: simulatedJson.length === 0 ? null : simulatedJson.length === 1 ? simulatedJson[0] : simulatedJson,
         rows: rows.map((r) => rowJson(r, rows, inProcessAt(inProcess, r.concurrency), link, limits.get(r.concurrency))),
         failed_requests: failed,
         seconds,
@@ -287,6 +317,11 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
     );
   } else {
     printTable(params, rows, inProcess, link, seconds, limits);
+    for (const [c, r] of simulated)
+      console.log(
+        `simulated on the same requests (C=${c}, ${r.capacity_per_shard} slots per shard, τ ${r.layer_ms.toFixed(2)} ms per layer-step): ` +
+          r.rows.map((x) => `${x.policy} ${x.loads} loads, ${x.tokens_per_s.toFixed(1)} tok/s (${x.over_lru.toFixed(2)}x LRU)`).join("; "),
+      );
   }
   if (failed > 0)
     throw new Error(`${failed} requests failed or were not sent: the figures are not comparable (the errors are in each row of --json)`);
@@ -549,7 +584,7 @@ function printTable(
   }
   for (const [c, limit] of limits) {
     console.log(
-      `link-bound limit (link on, ${c} in flight): ${f(limit.tokens_per_s, 1)} tokens/s = output tokens / max(all-resident ${f(limit.resident_s)} s, Belady's ` +
+      `link-bound limit (link on, ${c} in flight): ${f(limit.tokens_per_s, 1)} tokens/s = output tokens / max(all-resident ${limit.resident_s === null ? "not run: link only" : `${f(limit.resident_s)} s`}, Belady's ` +
         `${limit.belady_loads_per_shard.join("/")} loads per shard × ${f(link.expertBytes / (link.gbps * 1e6))} ms = ${f(limit.link_s)} s); ` +
         rows
           .filter((r) => r.link === "on" && r.concurrency === c)
