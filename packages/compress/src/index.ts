@@ -30,7 +30,12 @@ export {
   type MergeReport,
   type ReduceMethod,
 } from "./merge-checkpoint.js";
-export { calibrateDynamicPruning, writeDynamicPruningCheckpoint, DEFAULT_PROTECT_SHARE } from "./odp-checkpoint.js";
+export {
+  calibrateDynamicPruning,
+  writeDynamicPruningCheckpoint,
+  DEFAULT_PROTECT_SHARE,
+  DEFAULT_PROTECT_SCORE,
+} from "./odp-checkpoint.js";
 export { simulateUniformQuantization, SIMULATED_QUANTIZATION_KEY, type SimulatedQuantizeReport } from "./quantize-simulated.js";
 export { lowRankSparse, inputScales, jacobiEigenvectors } from "./low-rank.js";
 export { lowRankCheckpoint, checkLowRankable, type LowRankOptions, type LowRankReport } from "./lowrank-checkpoint.js";

@@ -46,3 +46,26 @@ test("calibrated thresholds skip about the target share of second experts on the
   const share = counters.skipped / (tokens.length * TINY.L);
   assert.ok(Math.abs(share - 0.3) <= 0.05, `skipped share ${share}`);
 });
+
+test("protect_score reaches the runtime: the reference score protects other tokens than the L1 norm alone; a bad score is refused", async () => {
+  const src = writeTinyModel(join(dir, "f32c"), { seed: 7 });
+  const settings = { beta: new Array(TINY.L).fill(1), protectShare: 0.3 };
+  writeDynamicPruningCheckpoint(src, join(dir, "ref"), { ...settings, protectScore: "reference" });
+  writeDynamicPruningCheckpoint(src, join(dir, "l1"), { ...settings, protectScore: "l1" });
+  const [a, b] = [await logitsOf(join(dir, "ref")), await logitsOf(join(dir, "l1"))];
+  assert.equal(a.counters.skipped, b.counters.skipped, "the same number of tokens is protected");
+  assert.ok(
+    a.logits.some((v, i) => Math.abs(v - b.logits[i]) > 1e-4),
+    "different tokens kept both experts",
+  );
+  const cal = await (async () => {
+    const rt = await MoeRuntime.load(src);
+    try {
+      return await calibrate(rt, [tokens], { samplesPerExpert: 0 });
+    } finally {
+      await rt.release();
+    }
+  })();
+  assert.equal(calibrateDynamicPruning(cal, 0.2).protectScore, "reference");
+  assert.throws(() => calibrateDynamicPruning(cal, 0.2, 0.1, "attention" as never), /--protect-score must be one of l1, reference/);
+});

@@ -109,6 +109,7 @@ export class SeamForward implements ForwardPath {
             D,
             inputs.map((i) => i.tokens.length),
             pruning.settings.protectShare,
+            pruning.settings.protectScore,
           );
           pruning.counters.routed += chosen.length;
           pruning.counters.skipped += pruneRouting(chosen, chosenWeights, topK, pruning.settings.beta[m], protect);

@@ -1,9 +1,14 @@
 // MC-MoE's online dynamic pruning (ODP, arXiv 2410.06270): a token whose second expert weighs little
 // against its first, w2 < β_l · w1, skips the second expert (its weight goes to the first: the kept
 // weights are renormalised). Important tokens are protected: in a step with several tokens of a sequence
-// (prefill), the top `protectShare` of them by importance keep all their experts. MC-MoE scores
-// importance as the attention a token receives times the L1 norm of its hidden state; the runtime's fused
-// attention graph does not expose attention probabilities, so the score here is the L1 norm alone.
+// (prefill), the top `protectShare` of them by importance keep all their experts. MC-MoE describes the
+// importance as an attention score times the L1 norm of the token's hidden state (the MoE block's input).
+// Its reference code (models/wrapper.py) takes the attention score as the row sums of the head-averaged
+// attention map divided by arange(S, 0, -1): a causal softmax row sums to 1, so that score is exactly
+// 1 / (S - i) for token i of S, whatever the attention probabilities (the column sums, attention received
+// per query that sees the token, would need them; the fused attention graph does not expose them).
+// ProtectScore "reference" is that formula, L1 · 1 / (n - i) over a sequence's n tokens in the step;
+// "l1" is the L1 norm alone (checkpoints written before protect_score existed).
 // Protection is decided per sequence, so a sequence routes the same whether or not it shares its step.
 //
 // Letters (glossary: docs/ARCHITECTURE.md): N tokens, k experts per token, D hidden size, L layers.
@@ -16,13 +21,24 @@ export interface DynamicPruning {
   beta: readonly number[];
   /** Share of each sequence's tokens in a multi-token step that keep all experts (MC-MoE's τ_h). */
   protectShare: number;
+  /** How tokens are ranked for protection; "l1" when absent. */
+  protectScore?: ProtectScore;
 }
+
+export type ProtectScore = "l1" | "reference";
+export const PROTECT_SCORES: readonly ProtectScore[] = ["l1", "reference"];
 
 /**
  * Marks protected tokens: for each sequence (counts[b] consecutive rows of x [N, D]) with more than one
- * token, the ceil(share · n) rows of largest L1 norm.
+ * token, the ceil(share · n) rows of largest score (L1 norm, times 1 / (n - i) for "reference").
  */
-export function protectedTokens(x: Float32Array, D: number, counts: readonly number[], share: number): Uint8Array {
+export function protectedTokens(
+  x: Float32Array,
+  D: number,
+  counts: readonly number[],
+  share: number,
+  score: ProtectScore = "l1",
+): Uint8Array {
   const N = x.length / D;
   const out = new Uint8Array(N);
   let start = 0;
@@ -31,7 +47,7 @@ export function protectedTokens(x: Float32Array, D: number, counts: readonly num
       const norms = Array.from({ length: n }, (_, i) => {
         let s = 0;
         for (let d = 0; d < D; d++) s += Math.abs(x[(start + i) * D + d]);
-        return [s, i] as const;
+        return [score === "reference" ? s / (n - i) : s, i] as const;
       });
       norms.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
       for (let j = 0; j < Math.ceil(share * n); j++) out[start + norms[j][1]] = 1;

@@ -95,4 +95,12 @@ export {
 } from "./cache-sim-time.js";
 export { ExpertflowTimePolicy } from "./cache-expertflow.js";
 export { parseJsonlTrace, TraceImportError } from "./trace-jsonl.js";
-export { SKIPPED_EXPERT, protectedTokens, pruneRouting, calibrateBeta, type DynamicPruning } from "./dynamic-pruning.js";
+export {
+  SKIPPED_EXPERT,
+  PROTECT_SCORES,
+  protectedTokens,
+  pruneRouting,
+  calibrateBeta,
+  type DynamicPruning,
+  type ProtectScore,
+} from "./dynamic-pruning.js";

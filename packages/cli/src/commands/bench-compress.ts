@@ -17,7 +17,8 @@
 //   - MC-SMoE's compress step on the merged half (merge-KofE+lowrankR+colsC: each weight as a rank min(D,F)/4
 //     factor plus its min(D,F)/8 most important residual columns, computed factored by the runtime);
 //   - online dynamic pruning on vs off (on the f32 and the mixed 4-bit checkpoints; activated_experts_saved
-//     is the share of the gate's (token, expert) pairs that ODP skipped while scoring the held-out text);
+//     is the share of the gate's (token, expert) pairs that ODP skipped while scoring the held-out text),
+//     protecting by MC-MoE's reference score, and on f32 by the L1 norm alone (-l1);
 //   - quantised vs f32 decode tokens/s in process, on the model and (--synth DIR, e.g. a hidden-1024
 //     `expertmesh synth` checkpoint) on a larger f32 checkpoint quantised to uniform 4 bits here (or given
 //     already quantised by --synth-quantized, e.g. `compress quantize --uniform 4`).
@@ -186,6 +187,12 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
       const dir = join(work, `${base}-odp`);
       writeDynamicPruningCheckpoint(b.dir, dir, odp);
       variants.push({ ...b, method: `${base}+odp${odpTarget}`, dir });
+    }
+    {
+      // The same thresholds protecting by the L1 norm alone (the score before the reference's position term).
+      const dir = join(work, "f32-odp-l1");
+      writeDynamicPruningCheckpoint(model, dir, { ...odp, protectScore: "l1" });
+      variants.push({ ...variants[0], method: `f32+odp${odpTarget}-l1`, dir });
     }
     if (v.synth !== undefined) {
       const s = Checkpoint.open(v.synth);
