@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BUNDLED_MODEL_DIR, Checkpoint, DEFAULT_SESSION_CONFIG, LocalExpertRunner, readExpertPayload } from "@expertmesh/model";
 import { ComputePool } from "./compute-pool.js";
+import { WorkerGoneError } from "./worker-rpc.js";
 import { randomValues } from "./testing.js";
 
 const ckpt = Checkpoint.open(BUNDLED_MODEL_DIR);
@@ -46,6 +47,9 @@ for (const compute of ["worker", "inline"] as const) {
           assert.ok(Math.abs(v - want[i]![j]!) <= 1e-5, `expert ${i} value ${j}: ${v} vs ${want[i]![j]}`);
         });
       });
+      // Once closed, nothing computes (the shard answers UNAVAILABLE: a replica can serve the call).
+      await pool.close();
+      await assert.rejects(pool.run(experts[2]!, xOf(13, 1), 1), WorkerGoneError);
     } finally {
       await reference.release();
       await pool.close();

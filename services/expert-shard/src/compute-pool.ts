@@ -53,10 +53,13 @@ interface LaneClient {
 /** The compute handlers on the calling thread, behind the same interface as a worker. */
 class InlineClient implements LaneClient {
   readonly #handlers: WorkerHandlers;
+  #closed = false;
   constructor(data: ComputeWorkerData) {
     this.#handlers = computeHandlers(data);
   }
   async request<T>(type: string, fields: Readonly<Record<string, unknown>> = {}): Promise<T> {
+    // As a terminated worker: nothing computes after close (a replica can serve it).
+    if (this.#closed) throw new WorkerGoneError("inline compute closed");
     const handler = this.#handlers[type];
     if (handler === undefined) throw new Error(`unknown message type ${JSON.stringify(type)}`);
     const result = await handler(fields);
@@ -65,7 +68,9 @@ class InlineClient implements LaneClient {
   notify(type: string, fields: Readonly<Record<string, unknown>> = {}): void {
     void this.request(type, fields).catch(() => {});
   }
-  async terminate(): Promise<void> {}
+  async terminate(): Promise<void> {
+    this.#closed = true;
+  }
 }
 
 interface Lane {

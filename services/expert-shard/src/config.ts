@@ -71,10 +71,10 @@ export const shardConfig = defineConfig(
     maxConcurrentCalls: { type: "int", default: 64, min: 1, description: "RunExperts calls served at once; more get RESOURCE_EXHAUSTED" },
     compute: {
       type: "enum",
-      values: ["worker", "inline"],
-      default: "worker",
+      values: ["inline", "worker"],
+      default: "inline",
       description:
-        "where experts compute: in --compute-workers worker threads (one thread hop per call and worker), or inline on the thread that serves the calls (no hop; blocks its event loop for each onnxruntime run)",
+        "where experts compute: inline on the thread that serves the calls (default: no thread hop; its event loop waits for each onnxruntime run, which is short for the experts of one decode call), or in --compute-workers worker threads (one hop per call and worker; the event loop stays free while a large call computes). Measured with bench e2e (resident vs resident-worker)",
     },
     computeWorkers: {
       type: "int",

@@ -8,13 +8,14 @@ import { ServingStatus } from "@expertmesh/proto";
 import { bundledSizes, failure, hidden, shardClient, startShard, until } from "./testing.js";
 
 // A large call: 8 experts x 4,096 tokens (16 MiB of hidden states) keeps a compute worker busy for a while.
+// These run the shard with compute workers (--compute worker): the thread that serves calls stays free.
 const { D, L, E, expertBytes } = bundledSizes();
 const EXPERTS = [0, 1, 2, 3, 4, 5, 6, 7];
 const bigCall = (seed: number) => ({
   layer: 0,
   inputs: EXPERTS.map((expertId, i) => ({ expertId, hiddenStates: hidden(4096, D, seed + i) })),
 });
-const BIG_FLAGS = ["--max-tokens-per-call", "32768", "--device-budget", "100%"];
+const BIG_FLAGS = ["--max-tokens-per-call", "32768", "--device-budget", "100%", "--compute", "worker"];
 
 test("health checks are answered while a large RunExperts computes", async () => {
   const shard = await startShard(BIG_FLAGS);

@@ -14,7 +14,18 @@ let reference: Awaited<ReturnType<typeof referenceRunner>>;
 let D: number;
 
 before(async () => {
-  shard = await startShard(["--shards", "2", "--shard-id", "0", "--max-tokens-per-call", "512", "--compute-workers", "2"]);
+  shard = await startShard([
+    "--shards",
+    "2",
+    "--shard-id",
+    "0",
+    "--max-tokens-per-call",
+    "512",
+    "--compute",
+    "worker",
+    "--compute-workers",
+    "2",
+  ]);
   client = shardClient(shard.address);
   reference = await referenceRunner();
   D = reference.checkpoint.config.hiddenSize;

@@ -14,12 +14,14 @@ import { cpuMsPerToken, sampleCpu } from "./bench-e2e-cpu.js";
 
 /**
  * resident-unary: all resident with the router's unary dispatch (one RunExperts per call): the A/B
- * baseline of the stream. resident-inline: all resident, the shards computing on the thread that serves
- * the stream (expert-shard --compute inline) instead of one hop to a compute worker per call.
+ * baseline of the stream. resident-worker: all resident, the shards computing in a compute worker
+ * (expert-shard --compute worker: one thread hop per call) instead of on the thread that serves the
+ * stream (the default, --compute inline). resident-inline names that default explicitly.
  */
 export type E2eConfigName =
   | "resident"
   | "resident-unary"
+  | "resident-worker"
   | "resident-inline"
   | "lru"
   | "expertflow"
@@ -105,7 +107,10 @@ export async function startE2eConfig(spec: E2eRunSpec): Promise<E2eMesh> {
     policy: spec.config.startsWith("expertflow") ? "expertflow" : "lru",
     // Predictions are consumed only by expertflow shards (prefetch hints) and its schedules: elsewhere they are work nothing uses.
     predictor: spec.config.startsWith("expertflow") ? undefined : false,
-    shardArgs: [...link, ...(spec.config === "resident-inline" ? ["--compute", "inline"] : [])],
+    shardArgs: [
+      ...link,
+      ...(spec.config === "resident-worker" ? ["--compute", "worker"] : spec.config === "resident-inline" ? ["--compute", "inline"] : []),
+    ],
     routerArgs: routerArgs(spec.config, spec.stepBatch ?? 4),
     log: spec.log,
   });

@@ -12,7 +12,8 @@
 // stalls, loads, bytes, device bytes used). The in-process runtime on the same prompts, C at a time, gives
 // the mesh overhead (over_in_process). Without a simulated link two A/B rows run beside all-resident:
 // resident-unary (the router's unary dispatch, one RunExperts per call: the baseline of the stream) and
-// resident-inline (shards computing on the thread that serves the stream, no hop to a compute worker).
+// resident-worker (shards computing in a compute worker thread, one hop per call, instead of on the thread
+// that serves the stream: the default; resident-inline names it explicitly).
 // With --rounds R > 1 (one link setting) every configuration's mesh is started first, then R rounds each
 // measure the in-process runtime and every mesh at every concurrency, the configurations' order rotating
 // from round to round; a row is the round with the median tokens/s (all rounds' figures beside it), and
@@ -52,7 +53,7 @@ export const MIXTRAL_EXPERT_BYTES = 3 * 4096 * 14336 * 2;
 /** PCIe 4.0 x16, in practice. */
 export const PCIE4_X16_GBPS = 25;
 const CONFIGS: Readonly<Record<"off" | "on", readonly E2eConfigName[]>> = {
-  off: ["resident", "resident-unary", "resident-inline", "lru", "expertflow"],
+  off: ["resident", "resident-unary", "resident-worker", "lru", "expertflow"],
   on: ["resident", "lru", "expertflow"],
 };
 
@@ -131,7 +132,7 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const C = Math.max(...Cs);
   const rounds = numberFlag("rounds", v.rounds, 1, (x) => isPositiveInt(x) && x <= 100, "an integer in [1, 100]");
   const only = v.configs?.split(",").map((c) => c.trim());
-  const known = new Set<string>([...CONFIGS.off, ...CONFIGS.on, "expertflow-arrival", "expertflow-regroup"]);
+  const known = new Set<string>([...CONFIGS.off, ...CONFIGS.on, "resident-inline", "expertflow-arrival", "expertflow-regroup"]);
   if (only !== undefined && (only.length === 0 || only.some((c) => !known.has(c)))) {
     throw new UsageError(`--configs must be a list of ${[...known].join(", ")}, got ${JSON.stringify(v.configs)}`);
   }
