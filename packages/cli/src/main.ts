@@ -12,6 +12,7 @@ import { synthCommand } from "./commands/synth.js";
 import { traceCommand } from "./commands/trace.js";
 import { upCommand } from "./commands/up.js";
 import { PortInUseError, ServiceStartError } from "./launcher/index.js";
+import { startProgress } from "./progress.js";
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   bench: benchCommand,
@@ -54,7 +55,11 @@ commands:
            [--prompts FILE | --prompt-tokens N|MIN:MAX] [--max-tokens N] [--slo-ttft MS] [--slo-tpot MS] [--shards HOST:PORT,...]
            [--json FILE|-] [--plot FILE.svg|FILE.html]
 
-common flags: --model DIR (default: the bundled model), --threads N (default 1), --provider cpu|cuda`;
+common flags: --model DIR (default: the bundled model), --threads N (default 1), --provider cpu|cuda
+bench, loadtest and predictor show progress on stderr when it is a terminal; --quiet turns it off`;
+
+/** Commands that do long work: they take --quiet, and show progress on stderr when it is a terminal. */
+const LONG_WORK = new Set(["bench", "loadtest", "predictor"]);
 
 /** Commands that print their own, longer --help. */
 const OWN_HELP = new Set(["synth"]);
@@ -76,6 +81,7 @@ function commandHelp(name: string, sub: string | undefined): string {
   const found = (sub ? pick(`${name} ${sub}`) : []).length ? pick(`${name} ${sub}`) : pick(name);
   return (
     `usage:\n${found.join("\n")}\n\ncommon flags: --model DIR (default: the bundled model), --threads N (default 1), --provider cpu|cuda\n` +
+    (LONG_WORK.has(name) ? "--quiet: no progress line on stderr (it is drawn only when stderr is a terminal)\n" : "") +
     "--json prints one JSON object on stdout; usage errors exit 2, other failures 1 (EXPERTMESH_DEBUG=1 adds stacks)"
   );
 }
@@ -95,8 +101,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(commandHelp(name, rest[0]?.startsWith("-") ? undefined : rest[0]));
     return 0;
   }
+  const quiet = LONG_WORK.has(name) && rest.includes("--quiet");
+  const args = quiet ? rest.filter((a) => a !== "--quiet") : rest;
+  const shown = LONG_WORK.has(name)
+    ? startProgress(["expertmesh", name, rest[0]?.startsWith("-") ? "" : rest[0]].join(" ").trim(), { quiet })
+    : undefined;
   try {
-    await command(rest);
+    await command(args);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
@@ -122,6 +133,8 @@ async function main(argv: string[]): Promise<number> {
     console.error(`expertmesh ${name}: internal error: ${(e as Error)?.message ?? String(e)}`);
     if (process.env.EXPERTMESH_DEBUG) console.error(e);
     return 1;
+  } finally {
+    shown?.stop();
   }
 }
 

@@ -8,6 +8,7 @@ import { cacheReport, readCacheStats, type CacheSnapshot, type ShardCacheReport 
 import { generatedPrompts, promptsFromFile, type Prompt } from "./prompts.js";
 import { plotHtml, plotSvg } from "./plot.js";
 import { seededRandom } from "./random.js";
+import type { RequestRecord } from "./request-record.js";
 import { runLoad, type LoadModel, type RunResult } from "./run.js";
 import { summarize, type Objectives, type Summary } from "./summary.js";
 
@@ -34,6 +35,8 @@ export interface LoadTestOptions {
   readonly windowS?: number;
   readonly seed: number;
   readonly signal?: AbortSignal;
+  /** Called as each request ends (warm-up ones too): for progress reports. */
+  readonly onRequestEnd?: (r: RequestRecord) => void;
 }
 
 export interface LoadTestReport {
@@ -80,6 +83,7 @@ export async function loadTest(o: LoadTestOptions): Promise<{ report: LoadTestRe
       requestTimeoutMs: o.requestTimeoutMs,
       seed: o.seed,
       signal: o.signal,
+      onRequestEnd: o.onRequestEnd,
       onWarmupEnd: () => {
         if (o.warmupS > 0) before = readCacheStats(o.shards, shardCreds);
       },

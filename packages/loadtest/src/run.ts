@@ -31,6 +31,8 @@ export interface RunOptions {
   readonly onWarmupEnd?: () => void;
   /** Stops the run early (requests running are cancelled and recorded as CANCELLED). */
   readonly signal?: AbortSignal;
+  /** Called as each request ends (warm-up ones too), its record complete: for progress reports. */
+  readonly onRequestEnd?: (r: RequestRecord) => void;
 }
 
 export interface RunResult {
@@ -71,7 +73,10 @@ export async function runLoad(target: ExpertMeshClient | GenerationBackend, o: R
     const prompt = o.prompts[promptIndex++ % o.prompts.length];
     const p = request(client, prompt, o, r, now, stop);
     running.add(p);
-    return p.finally(() => running.delete(p));
+    return p.finally(() => {
+      running.delete(p);
+      o.onRequestEnd?.(r);
+    });
   };
 
   try {

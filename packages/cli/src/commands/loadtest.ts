@@ -6,6 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { loadTest, MLPERF_MOE_OBJECTIVES, reportTable, type LoadModel, type Objectives } from "@expertmesh/loadtest";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { progress } from "../progress.js";
 import { TLS_FLAGS, tlsFromFlags } from "../tls-flags.js";
 
 const isPositive = (v: number) => v > 0;
@@ -134,6 +135,19 @@ export async function loadtestCommand(argv: string[]): Promise<void> {
   const abort = new AbortController();
   const onSigint = () => abort.abort(new Error("interrupted"));
   process.once("SIGINT", onSigint);
+  // Progress: seconds of the schedule (warm-up + measured) and the requests ended so far.
+  const t0 = performance.now();
+  const scheduleS = Math.ceil(warmupS + durationS);
+  let ended = 0;
+  let failed = 0;
+  const tick = () =>
+    progress.count(
+      Math.min(scheduleS, Math.round((performance.now() - t0) / 1000)),
+      scheduleS,
+      `s · ${ended} requests ended, ${failed} failed`,
+    );
+  progress.stage(`sending to ${v.target}`);
+  const ticker = setInterval(tick, 500).unref();
   try {
     const { report } = await loadTest({
       target: v.target,
@@ -153,7 +167,13 @@ export async function loadtestCommand(argv: string[]): Promise<void> {
       windowS: v.window === undefined ? undefined : numberFlag("window", v.window, 1, (x) => x >= 0.01, "seconds >= 0.01"),
       seed: sampling.seed,
       signal: abort.signal,
+      onRequestEnd: (r) => {
+        ended++;
+        if (r.code !== "OK") failed++;
+        tick();
+      },
     });
+    clearInterval(ticker);
     const table = reportTable(report);
     if (v.json === "-") {
       console.error(table);
@@ -163,6 +183,7 @@ export async function loadtestCommand(argv: string[]): Promise<void> {
       if (v.json) writeFileSync(v.json, JSON.stringify(report, null, 2) + "\n");
     }
   } finally {
+    clearInterval(ticker);
     process.removeListener("SIGINT", onSigint);
   }
 }

@@ -16,6 +16,7 @@ import { basename } from "node:path";
 import { BUNDLED_MODEL_DIR, Checkpoint, buildMlpPredictorModel } from "@expertmesh/model";
 import { DEFAULT_POSITION_BUCKETS, fitTokenBias, mlpLoss, routingExamples, trainMlp, type TokenEmbedding } from "@expertmesh/moe";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
+import { progress } from "../progress.js";
 import { readTraces, takeList } from "./predictor-traces.js";
 
 export async function trainCommand(argv: string[]): Promise<void> {
@@ -70,9 +71,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
   }
 
   const t0 = performance.now();
+  progress.stage("building the training examples");
   const examples = routingExamples(traces, buckets);
   const heldoutExamples = heldout.length === 0 ? undefined : routingExamples(heldout, buckets);
   const epochLog: { epoch: number; loss: number; heldout_loss?: number }[] = [];
+  progress.stage("training");
   const { model } = trainMlp(embedding, examples, {
     hidden,
     epochs,
@@ -82,10 +85,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     onEpoch: (epoch, loss, m) => {
       const entry = { epoch, loss, ...(heldoutExamples ? { heldout_loss: mlpLoss(m, heldoutExamples) } : {}) };
       epochLog.push(entry);
-      if (!v.json)
-        console.error(
-          `epoch ${epoch + 1}/${epochs}: BCE ${loss.toFixed(4)}${entry.heldout_loss === undefined ? "" : `, held-out ${entry.heldout_loss.toFixed(4)}`}`,
-        );
+      const held = entry.heldout_loss === undefined ? "" : `, held-out ${entry.heldout_loss.toFixed(4)}`;
+      progress.count(epoch + 1, epochs, `epochs, BCE ${loss.toFixed(4)}${held}`);
     },
   });
   const mlpOnly = { loss: mlpLoss(model, examples), heldout_loss: heldoutExamples && mlpLoss(model, heldoutExamples) };
