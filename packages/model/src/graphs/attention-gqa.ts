@@ -25,14 +25,25 @@ export function gqaProjections(g: GraphBuilder, ckpt: Checkpoint, layer: number,
   if (c.attention.kind !== "gqa") throw new Error("gqaProjections: not a GQA config");
   const spec = c.attention;
   const { hiddenSize: D, numHeads: H, numKvHeads: K, headDim: Dh } = c;
-  const project = (m: string, rows: number) => {
-    const w = g.initializer("w", transpose2d(ckpt.tensor(a.attention(layer, m), [rows, D]), rows, D), [D, rows]);
-    const y = g.op("MatMul", [xn, w]);
-    return spec.qkvBias ? g.op("Add", [y, g.initializer("b", ckpt.tensor(a.attention(layer, m, "bias"), [rows]), [rows])]) : y;
-  };
-  let q = project("q_proj", H * Dh);
-  let k = project("k_proj", K * Dh);
-  let v = project("v_proj", K * Dh);
+  // q, k and v as one MatMul over their stacked weights, split after: one parallel section instead of
+  // three when onnxruntime has several threads (k and v alone are too small to be worth waking a thread).
+  const parts = [
+    { m: "q_proj", rows: H * Dh },
+    { m: "k_proj", rows: K * Dh },
+    { m: "v_proj", rows: K * Dh },
+  ];
+  const total = H * Dh + 2 * K * Dh;
+  const stacked = new Float32Array(total * D);
+  const bias = spec.qkvBias ? new Float32Array(total) : undefined;
+  let row = 0;
+  for (const { m, rows } of parts) {
+    stacked.set(ckpt.tensor(a.attention(layer, m), [rows, D]), row * D);
+    bias?.set(ckpt.tensor(a.attention(layer, m, "bias"), [rows]), row);
+    row += rows;
+  }
+  let qkv = g.op("MatMul", [xn, g.initializer("w", transpose2d(stacked, total, D), [D, total])]);
+  if (bias) qkv = g.op("Add", [qkv, g.initializer("b", bias, [total])]);
+  let [q, k, v] = g.opN("Split", [qkv, g.ints(parts.map((p) => p.rows))], 3, { axis: -1 });
   const norm = (t: string, m: string, size: number) =>
     rmsNorm(g, t, g.initializer("qk_norm", ckpt.tensor(a.attention(layer, m), [size]), [size]), c.rmsNormEps);
   if (spec.qkNorm === "projection") {
