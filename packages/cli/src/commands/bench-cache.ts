@@ -63,6 +63,7 @@ import { loadModel } from "../model-options.js";
 import { MIXTRAL_EXPERT_BYTES, PCIE4_X16_GBPS } from "./bench-e2e.js";
 import { benchTraceFlags, loadBenchTrace } from "./bench-traces.js";
 import { runPredictor } from "./predictor.js";
+import { progress } from "../progress.js";
 
 const DEFAULT_BUDGETS = [12.5, 25, 50];
 const DEFAULT_BATCHES = [1, 4, 16];
@@ -211,6 +212,8 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
     v.config === undefined && !v["no-pre-gate"] && main === "predictor" ? await preGateOf(v, trace) : { perToken: undefined, note: "none" };
 
   const rows: Row[] = [];
+  let simulated = 0;
+  progress.stage("simulating the caches");
   for (const batch of batches) {
     const schedule = decodeSchedule(trace, batch);
     const stream = accessStream(trace, schedule);
@@ -219,6 +222,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
     const lookahead = preGate.perToken && batchDemand(preGate.perToken, schedule, trace);
     const nextDemand = next && batchDemand(next.perToken, schedule, trace);
     for (const budgetPercent of budgets) {
+      progress.count(simulated++, batches.length * budgets.length, `batch × budget runs (batch ${batch}, budget ${budgetPercent} %)`);
       const capacity = Math.max(1, Math.round((budgetPercent / 100) * ((L * E) / shards)));
       const policyShape = { numLayers: L, numExperts: E, capacity };
       const opts = { capacity, expertBytes, linkGbps, layerMs, shards, tokens };

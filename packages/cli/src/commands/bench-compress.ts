@@ -48,6 +48,7 @@ import { BUNDLED_MODEL_DIR, Checkpoint, generate, MoeRuntime, score, TextTokeniz
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { heldOutText } from "./bench-traces.js";
 import { calibrationTokens } from "./compress-text.js";
+import { progress } from "../progress.js";
 
 interface Variant {
   method: string;
@@ -83,7 +84,7 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
   const heldoutTokens = numberFlag("heldout-tokens", v["heldout-tokens"], 8192, isPositiveInt, "a positive integer");
   const decodeTokens = numberFlag("decode-tokens", v["decode-tokens"], 64, (x) => isPositiveInt(x) && x <= 1024, "an integer in [1, 1024]");
   const R = numberFlag("repeats", v.repeats, 5, (x) => isPositiveInt(x) && x <= 50, "an integer in [1, 50]");
-  const log = (line: string) => v.json || console.error(line);
+  const log = (line: string) => progress.stage(line.replace(/^bench \w+: /, ""));
   const work = mkdtempSync(join(tmpdir(), "em-bench-compress-"));
   const t0 = performance.now();
   try {

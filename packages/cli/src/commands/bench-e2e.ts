@@ -47,6 +47,7 @@ import {
   type E2eRunSpec,
   type SimulatedLinkSpec,
 } from "./bench-e2e-mesh.js";
+import { progress } from "../progress.js";
 
 /** One Mixtral-8x7B expert in bf16: w1, w3 [14336, 4096] and w2 [4096, 14336], 2 bytes each. */
 export const MIXTRAL_EXPERT_BYTES = 3 * 4096 * 14336 * 2;
@@ -151,7 +152,7 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
     );
 
   const t0 = performance.now();
-  const log = (line: string) => v.json || console.error(line);
+  const log = (line: string) => progress.stage(line.replace(/^bench \w+: /, ""));
   const { prompts, source } = heldOutPrompts(model, v.text, checkpoint, W + N, P);
   const warmup = prompts.slice(0, W);
   const measured = prompts.slice(W);

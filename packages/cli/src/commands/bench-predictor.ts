@@ -15,6 +15,7 @@ import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { benchTraceFlags, loadBenchTrace } from "./bench-traces.js";
 import { measureLatency } from "./bench-predictor-latency.js";
 import { readPredictorFile, scoreWithBaselines, type ScoredMethod } from "./predictor-scoring.js";
+import { progress } from "../progress.js";
 
 export async function benchPredictorCommand(argv: string[]): Promise<void> {
   const v = parseFlags(argv, {
@@ -39,6 +40,7 @@ export async function benchPredictorCommand(argv: string[]): Promise<void> {
   const predictor = v.predictor ?? join(modelDir, "predictor.onnx");
 
   const { trace, source } = await loadBenchTrace(v);
+  progress.stage("scoring the predictor and its baselines");
   const [main, ...baselines] = await scoreWithBaselines(trace, predictor, {
     batchSizes,
     threads,
@@ -51,6 +53,7 @@ export async function benchPredictorCommand(argv: string[]): Promise<void> {
     recall_at_k: main.report.recallAtK.mean / b.report.recallAtK.mean,
     batch_coverage: Object.fromEntries(main.report.batchCoverage.map((c, i) => [c.batch, c.mean / b.report.batchCoverage[i].mean])),
   }));
+  progress.stage("measuring the predictor's latency");
   const latency = v["no-latency"]
     ? []
     : await measureLatency(readPredictorFile(predictor, "--predictor").bytes, modelDir, batchSizes, {

@@ -33,6 +33,7 @@ import {
 } from "@expertmesh/model";
 import { isPositiveInt, numberFlag, parseFlags, UsageError } from "../args.js";
 import { heldOutText } from "./bench-traces.js";
+import { progress } from "../progress.js";
 
 interface Config {
   forward: ForwardPathName;
@@ -84,7 +85,7 @@ export async function benchRuntimeCommand(argv: string[]): Promise<void> {
   const c = checkpoint.config;
   if (P + N > c.maxPositions)
     throw new UsageError(`--prompt-tokens + --decode-steps must be at most the context length ${c.maxPositions}, got ${P + N}`);
-  const log = (line: string) => v.json || console.error(line);
+  const log = (line: string) => progress.stage(line.replace(/^bench \w+: /, ""));
 
   const prompts = heldOutWindows(model, v.text, checkpoint, Math.max(...batches), P);
   const partsList = expertPartsList(v["expert-parts"] ?? "auto", c.intermediateSize);

@@ -40,6 +40,7 @@ import {
 } from "@expertmesh/moe";
 import { isNonNegativeInt, isPositiveInt, numberFlag, parseFlags, UsageError, fileFlagError } from "../args.js";
 import { benchTraceFlags, loadBenchTrace } from "./bench-traces.js";
+import { progress } from "../progress.js";
 
 const DEFAULT_BATCHES = [4, 8, 16];
 
@@ -95,6 +96,7 @@ export async function benchSchedulerCommand(argv: string[]): Promise<void> {
   const bundledPrior = join(modelDir, "predictor-prior.onnx");
   const predictors = v.predictor ?? (existsSync(bundledPrior) ? [bundledPrior] : []);
   for (const file of predictors) {
+    progress.stage(`running the predictor ${file}`);
     const probabilities = await runPredictor(file, truth, v);
     sources.push({ name: basename(file), experts: predictedTopK(probabilities, truth, k).experts, topK: k, lag: 0 });
   }

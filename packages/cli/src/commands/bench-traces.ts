@@ -10,6 +10,7 @@ import { BUNDLED_MODEL_DIR, recordTrace, TextTokenizer } from "@expertmesh/model
 import { readTrace, type RoutingTrace } from "@expertmesh/moe";
 import { isPositiveInt, numberFlag, UsageError, fileFlagError } from "../args.js";
 import { loadModel, modelFlags } from "../model-options.js";
+import { progress } from "../progress.js";
 
 export const DEFAULT_BENCH_TOKENS = 32768;
 
@@ -64,6 +65,7 @@ export async function loadBenchTrace(v: {
       sequences.push(ids);
       total += ids.length;
     }
+    progress.stage(`recording the routing of ${total} tokens of ${name}`);
     const trace = await recordTrace(rt, sequences, { model: rt.checkpoint.dir, source: name });
     return {
       trace,
