@@ -22,7 +22,7 @@ export { DEFAULT_SESSION_CONFIG, type SessionConfig, type ExecutionProvider } fr
 export { CheckpointError, TensorError, ConfigError, LimitError, InvalidInputError, isModelError, type ModelError } from "./errors.js";
 export { writeSafetensors, type TensorToWrite } from "./safetensors-write.js";
 export { recordTrace } from "./trace-record.js";
-export { buildExpertGraph } from "./graphs/expert-graph.js";
+export { buildExpertGraph, buildOwnExpertGraph } from "./graphs/expert-graph.js";
 export { GraphBuilder, type ElemType, type Dim } from "./onnx/graph-builder.js";
 export { createSession, floatTensor, int64Tensor, type InferenceSession } from "./ort-session.js";
 export { BUNDLED_MODEL_DIR } from "./bundled.js";

@@ -5,8 +5,12 @@
 //   ready                                  resolves once the session exists (start-up errors surface here)
 //   load  {key, payload}                   the weights become resident (buffers transferred): f32
 //                                          w1 [F,D], w3 [F,D], w2 [D,F] for the shared session, or a
-//                                          quantised expert, which gets its own MatMulNBits session
+//                                          quantised expert, which gets its own MatMulNBits session.
+//                                          An f32 expert that has run OWN_SESSION_AFTER_RUNS times gets
+//                                          its own session too (weights as initializers, prepacked:
+//                                          graphs/expert-graph.ts), built after the run that reached it
 //   drop  {key}                            the expert leaves (notification)
+//   ownSessions                            → how many resident experts have their own session
 //   run   {job, keys, xs [T_i,D], rows}    → {ys [T_i,D]}, one per key (buffers transferred both ways):
 //                                          all of one call's experts on this worker, one message; fewer
 //                                          ys when the pool asked to stop the job (its seq in `stop`)
@@ -14,12 +18,14 @@
 import {
   buildExpertGraph,
   buildNbitsExpertGraph,
+  buildOwnExpertGraph,
   createSession,
   DEFAULT_NBITS_ACCURACY,
   floatTensor,
   isNbitsExpert,
   type ExecutionProvider,
   type ExpertPayload,
+  type ExpertWeights,
   type InferenceSession,
 } from "@expertmesh/model";
 import { ownBuffer, type WorkerHandlers } from "./worker-rpc.js";
@@ -40,13 +46,37 @@ export interface RunReply {
 
 type Tensor = ReturnType<typeof floatTensor>;
 
+/**
+ * Runs of an f32 expert on the shared session after which it gets a session of its own (about 1 ms to
+ * build for D=128/F=256, then each run is 25-40 % cheaper); an expert evicted sooner never pays for one.
+ */
+export const OWN_SESSION_AFTER_RUNS = 64;
+
+/** An f32 expert on the shared session (its weights handed to each run), until it has its own. */
+interface SharedExpert {
+  readonly weights: ExpertWeights;
+  readonly tensors: { readonly w1: Tensor; readonly w3: Tensor; readonly w2: Tensor };
+  runs: number;
+}
+type Resident = SharedExpert | { readonly own: InferenceSession };
+
 /** The compute handlers over one session and the experts resident with it. */
 export function computeHandlers(data: ComputeWorkerData): WorkerHandlers {
   const { hiddenSize: D, intermediateSize: F, threads, provider } = data;
   const stop = new Int32Array(data.stop);
   const session = createSession(buildExpertGraph(D, F), { threads, executionProvider: provider });
   session.catch(() => {}); // reported to the first request (ready)
-  const resident = new Map<number, { w1: Tensor; w3: Tensor; w2: Tensor } | { own: InferenceSession }>();
+  const resident = new Map<number, Resident>();
+  /** Builds the expert's own session; it replaces the shared one if the expert is still resident as it was. */
+  const promote = (key: number, entry: SharedExpert): void => {
+    createSession(buildOwnExpertGraph(D, F, entry.weights), { threads, executionProvider: provider }).then(
+      (own) => {
+        if (resident.get(key) === entry) resident.set(key, { own });
+        else void own.release(); // dropped (or reloaded) meanwhile
+      },
+      () => {}, // it stays on the shared session
+    );
+  };
 
   return {
     ready: async () => {
@@ -58,9 +88,12 @@ export function computeHandlers(data: ComputeWorkerData): WorkerHandlers {
         const own = await createSession(buildNbitsExpertGraph(D, F, p, DEFAULT_NBITS_ACCURACY), { threads, executionProvider: provider });
         resident.set(m.key, { own });
       } else {
-        resident.set(m.key, { w1: floatTensor(p.w1, [F, D]), w3: floatTensor(p.w3, [F, D]), w2: floatTensor(p.w2, [D, F]) });
+        const tensors = { w1: floatTensor(p.w1, [F, D]), w3: floatTensor(p.w3, [F, D]), w2: floatTensor(p.w2, [D, F]) };
+        resident.set(m.key, { weights: p, tensors, runs: 0 });
       }
     },
+    /** How many resident experts have a session of their own (quantised, or promoted f32). */
+    ownSessions: () => ({ value: [...resident.values()].filter((r) => "own" in r).length }),
     drop: (m: { key: number }) => {
       const r = resident.get(m.key);
       resident.delete(m.key);
@@ -74,7 +107,12 @@ export function computeHandlers(data: ComputeWorkerData): WorkerHandlers {
         const weights = resident.get(m.keys[i]!);
         if (weights === undefined) throw new Error(`expert key ${m.keys[i]} is not resident on this worker`);
         const x = floatTensor(m.xs[i]!, [m.rows[i]!, D]);
-        const out = "own" in weights ? await weights.own.run({ x }) : await shared.run({ x, ...weights });
+        let out: InferenceSession.ReturnType;
+        if ("own" in weights) out = await weights.own.run({ x });
+        else {
+          out = await shared.run({ x, ...weights.tensors });
+          if (++weights.runs === OWN_SESSION_AFTER_RUNS) promote(m.keys[i]!, weights);
+        }
         ys.push(ownBuffer(out.y!.data as Float32Array)); // [T_i, D]
       }
       return { value: { ys } satisfies RunReply, transfer: ys.map((y) => y.buffer) };

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BUNDLED_MODEL_DIR, Checkpoint, DEFAULT_SESSION_CONFIG, LocalExpertRunner, readExpertPayload } from "@expertmesh/model";
+import { OWN_SESSION_AFTER_RUNS } from "./compute-handlers.js";
 import { ComputePool } from "./compute-pool.js";
 import { WorkerGoneError } from "./worker-rpc.js";
-import { randomValues } from "./testing.js";
+import { randomValues, until } from "./testing.js";
 
 const ckpt = Checkpoint.open(BUNDLED_MODEL_DIR);
 const { hiddenSize: D, intermediateSize: F } = ckpt.config;
@@ -50,6 +51,34 @@ for (const compute of ["worker", "inline"] as const) {
       // Once closed, nothing computes (the shard answers UNAVAILABLE: a replica can serve the call).
       await pool.close();
       await assert.rejects(pool.run(experts[2]!, xOf(13, 1), 1), WorkerGoneError);
+    } finally {
+      await reference.release();
+      await pool.close();
+    }
+  });
+}
+
+for (const compute of ["worker", "inline"] as const) {
+  test(`${compute}: an f32 expert run often gets its own session and computes as before`, async () => {
+    const pool = await ComputePool.start({ workers: 1, compute, hiddenSize: D, intermediateSize: F, threads: 1, provider: "cpu" });
+    const reference = await LocalExpertRunner.create(ckpt, DEFAULT_SESSION_CONFIG);
+    try {
+      const [often, seldom] = await Promise.all([3, 4].map((e) => pool.load(e, readExpertPayload(ckpt, 1, e))));
+      const x = xOf(21, 5);
+      const [want] = await reference.run(1, [{ expert: 3, x: x.slice(), rows: 5 }]);
+      const check = (y: Float32Array, when: string): void => {
+        assert.equal(y.length, want!.length);
+        y.forEach((v, j) => {
+          assert.ok(Math.abs(v - want![j]!) <= 1e-5, `${when}, value ${j}: ${v} vs ${want![j]}`);
+        });
+      };
+      check(await pool.run(often!, x.slice(), 5), "first run");
+      for (let i = 1; i < OWN_SESSION_AFTER_RUNS; i++) await pool.run(often!, x.slice(), 5);
+      await pool.run(seldom!, x.slice(), 5);
+      await until(async () => (await pool.ownSessionsPerWorker())[0] === 1, 10_000, "the expert's own session");
+      check(await pool.run(often!, x.slice(), 5), "on its own session");
+      pool.drop(often!);
+      await until(async () => (await pool.ownSessionsPerWorker())[0] === 0, 10_000, "the session to go with the expert");
     } finally {
       await reference.release();
       await pool.close();

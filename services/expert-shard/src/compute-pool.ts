@@ -139,6 +139,11 @@ export class ComputePool {
     return this.#lanes.map((lane) => lane.experts);
   }
 
+  /** Resident experts with a session of their own, per worker (quantised ones, and f32 ones run often enough). */
+  ownSessionsPerWorker(): Promise<number[]> {
+    return Promise.all(this.#lanes.map((lane) => lane.client.request<number>("ownSessions")));
+  }
+
   /** Runs queued or running now, over all workers. */
   get busy(): number {
     return this.#lanes.reduce((n, lane) => n + lane.queue.length + (lane.running ? 1 : 0), 0);
