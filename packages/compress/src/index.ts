@@ -8,6 +8,7 @@ export {
   type QuantizeOptions,
   type QuantizeReport,
   type Rounding,
+  type Allocation as BitAllocation,
 } from "./quantize-checkpoint.js";
 export { gptqNbits } from "./gptq.js";
 export { CompressError, writeCompressedCheckpoint, copiedTensors } from "./checkpoint-write.js";

@@ -66,3 +66,26 @@ test("quantising an already quantised checkpoint, or to 3 bits, is a CompressErr
   );
   await qrt.release();
 });
+
+test("per-layer allocation keeps every layer within the average; the global one only the whole model", async () => {
+  const rt = await MoeRuntime.load(src);
+  const cal = await calibrate(rt, [tokens]);
+  const layer = await quantizeCheckpoint(rt.checkpoint, cal, join(dir, "perlayer"), { avgBits: 3, allocation: "layer" });
+  const global = await quantizeCheckpoint(rt.checkpoint, cal, join(dir, "global"), { avgBits: 3 });
+  await rt.release();
+  const mean = (b: number[]) => b.reduce((a, x) => a + x, 0) / b.length;
+  for (const row of layer.bits) assert.ok(mean(row) <= 3, `layer mean ${mean(row)}`);
+  assert.ok(mean(global.bits.flat()) <= 3);
+  // The global optimum of the same costs is never worse than the per-layer one.
+  const cost = (bits: number[][]) => {
+    let c = 0;
+    bits.forEach((row, l) => {
+      row.forEach((b, e) => {
+        const s = cal.stats.layers[l];
+        c += s.frequency[e] * s.meanWeight[e] ** 1.5 * layer.error[l][e][layer.widths.indexOf(b)];
+      });
+    });
+    return c;
+  };
+  assert.ok(cost(global.bits) <= cost(layer.bits) * (1 + 1e-9));
+});

@@ -41,7 +41,14 @@ export interface QuantizeOptions {
   uniform?: number;
   /** "rtn" round to nearest, or "gptq": GPTQ error compensation on each expert's calibration inputs (gptq.ts). */
   rounding?: Rounding;
+  /**
+   * "global": one allocation over all L·E experts (the default; layers trade bits); "layer": one per layer,
+   * each within the average (MC-MoE's reference solver: an integer program per decoder block).
+   */
+  allocation?: Allocation;
 }
+
+export type Allocation = "global" | "layer";
 
 export type Rounding = "rtn" | "gptq";
 
@@ -168,17 +175,20 @@ export async function quantizeCheckpoint(
     }
     // Only stored experts take part (a merged checkpoint stores K of E per layer); the others take their
     // stored expert's width, or the smallest for a pruned slot, and cost nothing.
-    const items: number[] = [];
-    for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) if (src.isStored(l, e)) items.push(l * E + e);
-    const chosen = allocateBits(
-      items.map((i) => cost[i]),
-      widths,
-      opts.avgBits,
-    ).bits;
     const flat = new Array<number>(L * E).fill(widths[0]);
-    items.forEach((i, j) => {
-      flat[i] = chosen[j];
-    });
+    const allocate = (items: number[]) => {
+      const chosen = allocateBits(
+        items.map((i) => cost[i]),
+        widths,
+        opts.avgBits,
+      ).bits;
+      items.forEach((i, j) => {
+        flat[i] = chosen[j];
+      });
+    };
+    const stored = (l: number) => Array.from({ length: E }, (_, e) => l * E + e).filter((i) => src.isStored(l, i - l * E));
+    if (opts.allocation === "layer") for (let l = 0; l < L; l++) allocate(stored(l));
+    else allocate(Array.from({ length: L }, (_, l) => stored(l)).flat());
     for (let l = 0; l < L; l++)
       for (let e = 0; e < E; e++)
         if (!src.isStored(l, e)) {

@@ -9,7 +9,8 @@
 //     rows where one width has that average: 4 bits (the kernel) and 3 bits (uniform-3bit-sim: RTN 3-bit
 //     values in an f32 checkpoint, since the kernel rejects 3 bits: perplexity only, no decode figure);
 //     2.5 and 3.5 have no uniform counterpart. Also uniform-2bit-g16 (2-bit codes in groups of 16: within
-//     1 % of mixed-3bit's bytes). `mixed_vs_uniform` in --json pairs them;
+//     1 % of mixed-3bit's bytes). `mixed_vs_uniform` in --json pairs them. -perlayer: the widths allocated
+//     per layer as MC-MoE's reference solver does (the default allocates over all layers at once);
 //   - MC-SMoE merging vs plain frequency pruning at the same expert count: half, 3/4 and 7/8 of the experts
 //     per layer, and at half with the paper's adaptive layer-wise ratio (-global, K per layer on average);
 //     replace-K (each slot runs its group's dominant expert unchanged: merging without the averaging).
@@ -105,7 +106,10 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     } finally {
       await rt.release();
     }
-    const quantized = async (method: string, opts: { avgBits: number; uniform?: number; widths?: number[]; groupSize?: number }) => {
+    const quantized = async (
+      method: string,
+      opts: { avgBits: number; uniform?: number; widths?: number[]; groupSize?: number; allocation?: "global" | "layer" },
+    ) => {
       const dir = join(work, method);
       const r = await quantizeCheckpoint(src, cal, dir, opts);
       variants.push({ method, dir, base: model, avgBits: r.meanBits, expertBytes: r.expertBytes, f32ExpertBytes: f32Bytes, ppl: true });
@@ -114,8 +118,10 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     await quantized("uniform-8bit", { avgBits: 8, uniform: 8 });
     await quantized("uniform-4bit", { avgBits: 4, uniform: 4 });
     await quantized("mixed-4bit", { avgBits: 4 });
+    await quantized("mixed-4bit-perlayer", { avgBits: 4, allocation: "layer" });
     await quantized("mixed-3.5bit", { avgBits: 3.5 });
     await quantized("mixed-3bit", { avgBits: 3 });
+    await quantized("mixed-3bit-perlayer", { avgBits: 3, allocation: "layer" });
     {
       const dir = join(work, "uniform-3bit-sim");
       const r = simulateUniformQuantization(src, dir, 3);

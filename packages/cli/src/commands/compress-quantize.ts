@@ -1,4 +1,5 @@
 // expertmesh compress quantize --model DIR --avg-bits B --out DIR [--bits 2,4,8] [--uniform B] [--group-size G] [--rounding rtn|gptq]
+//   [--allocation global|layer]
 //   [--traces T... | --text FILE] [--max-tokens N] [--json]
 // MC-MoE's pre-loading mixed precision: per-expert widths by an exact solver over importance × measured error
 // on calibration tokens of the training split, experts stored in the MatMulNBits layout (see
@@ -18,6 +19,7 @@ export async function compressQuantizeCommand(argv: string[]): Promise<void> {
     uniform: { type: "string" },
     "group-size": { type: "string" },
     rounding: { type: "string" },
+    allocation: { type: "string" },
     json: { type: "boolean" },
   });
   if (v.out === undefined) throw new UsageError("--out is required");
@@ -30,10 +32,13 @@ export async function compressQuantizeCommand(argv: string[]): Promise<void> {
       : v.bits.split(",").map((s) => numberFlag("bits", s, 0, isPositiveInt, "a comma-separated list of positive integers"));
   const rounding = (v.rounding ?? "rtn") as Rounding;
   if (rounding !== "rtn" && rounding !== "gptq") throw new UsageError(`--rounding must be rtn or gptq, got ${JSON.stringify(v.rounding)}`);
+  const allocation = v.allocation ?? "global";
+  if (allocation !== "global" && allocation !== "layer")
+    throw new UsageError(`--allocation must be global or layer, got ${JSON.stringify(v.allocation)}`);
   const groupSize = numberFlag("group-size", v["group-size"], 32, isPositiveInt, "a positive integer");
   const rt = await loadModel(v);
   try {
-    const opts = { avgBits, widths, groupSize, uniform, rounding };
+    const opts = { avgBits, widths, groupSize, uniform, rounding, allocation } as const;
     const t0 = performance.now();
     let report;
     try {
