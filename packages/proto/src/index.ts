@@ -43,6 +43,8 @@ export {
   ExpertRef,
   TierStats,
 } from "./gen/expertmesh/v1/expert_shard_service.js";
+// DispatchExperts' router side, hand-written for the hot path (same bytes and values as the generated code).
+export { encodeDispatchRequest, decodeDispatchResponse, ExpertShardServiceDispatchClient } from "./dispatch-codec.js";
 
 // expertmesh.v1.PredictorService (internal).
 export {

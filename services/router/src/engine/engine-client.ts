@@ -23,7 +23,9 @@ export class EngineClient {
     private readonly worker: Worker,
     private readonly capacity: number,
   ) {
-    worker.on("message", (m: FromEngine) => this.onMessage(m));
+    worker.on("message", (batch: FromEngine[]) => {
+      for (const m of batch) this.onMessage(m);
+    });
     worker.on("error", (e) => this.die(new InternalError(`engine worker failed: ${e.message}`, { cause: e })));
     worker.on("exit", (code) => this.die(new UnavailableError(`engine worker exited (code ${code})`)));
   }
@@ -31,14 +33,16 @@ export class EngineClient {
   /** Starts the worker and waits until the model is loaded. `capacity` bounds running + queued requests. */
   static async start(settings: EngineSettings, capacity: number): Promise<EngineClient> {
     const worker = new Worker(new URL("./engine-worker.js", import.meta.url), { workerData: settings });
-    let onMessage!: (m: FromEngine) => void;
+    let onMessage!: (batch: FromEngine[]) => void;
     let onError!: (e: Error) => void;
     let onExit!: (code: number) => void;
     try {
       await new Promise<void>((resolve, reject) => {
-        onMessage = (m) => {
-          if (m.type === "ready") resolve();
-          else if (m.type === "fatal") reject(new Error(`engine failed to start: ${m.message}`));
+        onMessage = (batch) => {
+          for (const m of batch) {
+            if (m.type === "ready") resolve();
+            else if (m.type === "fatal") reject(new Error(`engine failed to start: ${m.message}`));
+          }
         };
         onError = reject;
         onExit = (code) => reject(new Error(`engine exited during start (code ${code})`));

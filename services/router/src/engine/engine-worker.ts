@@ -25,7 +25,17 @@ import { ShardPool } from "./shard-pool.js";
 
 const port = parentPort!;
 const settings = workerData as EngineSettings;
-const emit = (m: FromEngine) => port.postMessage(m);
+// Events leave in batches: what one step emits (a token per request, ends, failures) is one postMessage,
+// so the main thread wakes once per step instead of once per request (flushed before the next step starts).
+let outbox: FromEngine[] = [];
+const flush = (): void => {
+  const batch = outbox;
+  outbox = [];
+  port.postMessage(batch);
+};
+const emit = (m: FromEngine): void => {
+  if (outbox.push(m) === 1) queueMicrotask(flush);
+};
 initTelemetry({ serviceName: "router" });
 
 async function start(): Promise<void> {

@@ -47,6 +47,7 @@ export interface EngineTimings {
   decodeMs: number;
 }
 
+/** The worker posts arrays of these: the events of one step together. */
 export type FromEngine =
   | { type: "ready" }
   /** The request left the waiting queue for the running batch (its prefill starts). */

@@ -14,7 +14,13 @@
 // holds the expert (from heartbeats), then the least loaded, then the primary.
 import type { ExpertRunner, ExpertWork } from "@expertmesh/model";
 import { Placement } from "@expertmesh/moe";
-import { ExpertShardServiceClient, HealthClient, type ExpertInput, type ExpertOutput } from "@expertmesh/proto";
+import {
+  ExpertShardServiceDispatchClient,
+  HealthClient,
+  type ExpertInput,
+  type ExpertOutput,
+  type ExpertShardServiceClient,
+} from "@expertmesh/proto";
 import {
   channelCredentialsFromFiles,
   channelOptions,
@@ -86,7 +92,8 @@ export class ShardPool implements ExpertRunner {
       replicas: opts.replicas,
     });
     const creds = channelCredentialsFromFiles(opts.tls);
-    this.clients = addresses.map((a) => new ExpertShardServiceClient(a, creds, channelOptions()));
+    // The stream's messages through the hand-written codec (one exact-size buffer out, tensor views in).
+    this.clients = addresses.map((a) => new ExpertShardServiceDispatchClient(a, creds, channelOptions()));
     this.streams = this.clients.map((c, i) => new ShardStream(c, `shard ${i} (${addresses[i]})`, STREAM_MAX_IN_FLIGHT));
     this.downUntil = addresses.map(() => 0);
     this.membership = new ShardMembership(addresses.length);

@@ -1,11 +1,12 @@
 // ShardStream against a real gRPC server on loopback whose DispatchExperts doubles each input (or, for
 // expert 99, never answers): calls resolve by id, failures arrive as their typed error without ending
 // the stream, a cancel reaches the server, in-flight calls are bounded, and a broken stream fails its
-// calls with UnavailableError and reconnects on the next call.
+// calls with UnavailableError and reconnects on the next call. The client is the shard pool's (its messages
+// through the hand-written codec, dispatch-codec.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { credentials } from "@grpc/grpc-js";
-import { ExpertShardServiceClient, ExpertShardServiceService } from "@expertmesh/proto";
+import { ExpertShardServiceDispatchClient, ExpertShardServiceService } from "@expertmesh/proto";
 import {
   channelOptions,
   createServer,
@@ -82,7 +83,7 @@ function call(stream: ShardStream, expertId: number, signal?: AbortSignal) {
   });
 }
 
-const client = (server: Server) => new ExpertShardServiceClient(server.address, credentials.createInsecure(), channelOptions());
+const client = (server: Server) => new ExpertShardServiceDispatchClient(server.address, credentials.createInsecure(), channelOptions());
 
 test("calls on one stream resolve with their own outputs; a failed call rejects with its typed error and the stream stays open", async () => {
   const { server } = await startServer();
