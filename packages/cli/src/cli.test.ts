@@ -41,7 +41,7 @@ test("score --json reports tokens, mean NLL and perplexity", async () => {
 test("bad input gets one line naming the problem, no stack trace, and a non-zero exit", async () => {
   const cases: [string[], number, RegExp][] = [
     [["generate", "--prompt", "x", "--max-tokens=-3"], 2, /--max-tokens must be an integer >= 1, got "-3"/],
-    [["generate"], 2, /--prompt is required/],
+    [["generate"], 2, /give one of --prompt TEXT or --prompts-file FILE/],
     [["generate", "--prompt", "x", "--model", "/nonexistent/model"], 1, /\/nonexistent\/model: model directory not found/],
     [["generate", "--prompt", "x", "--max-tokens", "600"], 1, /prompt tokens \+ max_tokens is 602, above the limit of 512/],
     [["score", "--file", "/nonexistent.txt"], 2, /--file \/nonexistent\.txt: not found/],

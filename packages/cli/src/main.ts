@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // expertmesh: the command line. Errors the user can act on print one line, without a stack trace.
+import { ExpertMeshError } from "@expertmesh/client";
 import { isModelError } from "@expertmesh/model";
 import { UsageError } from "./args.js";
 import { benchCommand } from "./commands/bench.js";
@@ -29,9 +30,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
 const USAGE = `usage: expertmesh <command> [flags]
 
 commands:
-  generate --prompt TEXT [--model DIR] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--json]
+  generate (--prompt TEXT | --prompts-file FILE) [--model DIR] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--json]
   score    --file TEXT [--model DIR] [--json]
-  generate --target HOST:PORT --prompt TEXT [...]   (through a running mesh)
+  generate --target HOST:PORT (--prompt TEXT | --prompts-file FILE) [--stop S]... [--timeout SECONDS] [--tls-ca F ...]   (through a running mesh)
   trace record --file TEXT --out FILE [--model DIR] [--max-tokens N]
   trace import --format jsonl FILE --out FILE (--config config.json | --num-experts E)   (one JSON line per token: packages/moe/src/trace-jsonl.ts)
   predictor prior --traces FILE... --out FILE.onnx [--json]
@@ -125,6 +126,11 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (isModelError(e)) {
+      console.error(`expertmesh ${name}: ${e.name}: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof ExpertMeshError) {
+      // A mesh's answer (unreachable, overloaded, past the deadline, a bad request): its class and message.
       console.error(`expertmesh ${name}: ${e.name}: ${e.message}`);
       return 1;
     }
