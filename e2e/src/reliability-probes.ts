@@ -2,7 +2,7 @@
 // overload of closed-loop clients, undecodable bodies to every RPC, health checks (one, or sampled from a
 // worker thread for as long as a scenario runs), and a process's resident memory.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { Client, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import type { ExpertMeshClient } from "@expertmesh/client";
@@ -49,8 +49,9 @@ export async function timedStream(
 
 /**
  * A sustained overload: `clients` closed-loop clients for `seconds`, each streaming one `maxTokens`
- * generation after another; a refused client comes back 50 ms later (so the offered concurrency stays
- * `clients` without a busy loop of refusals). Every call's result, in completion order.
+ * generation after another; a refused client comes back 200 ms later (the offered concurrency stays
+ * `clients` and the router stays full, without a storm of refusals taking the CPU the accepted streams
+ * run on). Every call's result, in completion order.
  */
 export async function closedLoopOverload(
   client: ExpertMeshClient,
@@ -66,7 +67,7 @@ export async function closedLoopOverload(
       for (let i = 0; performance.now() < end; i++) {
         const r = await timedStream(client, prompts[(c + i) % prompts.length]!, maxTokens);
         results.push(r);
-        if (r.code !== "OK") await sleep(50);
+        if (r.code !== "OK") await sleep(200);
       }
     }),
   );
@@ -186,4 +187,52 @@ export async function startHealthSampler(mesh: Mesh, address: string, everyMs = 
 export function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * CPU time of a process (every thread) and how long its threads were runnable but waiting for a CPU, ms
+ * (from /proc/PID/task/TID/schedstat; threads that ended are not counted; `onlyThread`: that thread's
+ * alone, e.g. the main thread, whose id is the pid). On a machine with CPUs to spare
+ * the wait stays small; a wait of the order of the run time says the machine, not the process, set the pace.
+ */
+export function schedMs(pid: number, onlyThread?: number): { runMs: number; waitMs: number } {
+  let run = 0;
+  let wait = 0;
+  for (const tid of onlyThread === undefined ? readdirSync(`/proc/${pid}/task`) : [String(onlyThread)]) {
+    try {
+      const [r, w] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ").map(Number);
+      run += r!;
+      wait += w!;
+    } catch {
+      // the thread ended in between
+    }
+  }
+  return { runMs: run / 1e6, waitMs: wait / 1e6 };
+}
+
+/**
+ * What the processes of `pids` ran and waited for a CPU while `work` ran ("in T s the mesh's threads ran
+ * X s and waited Y s for a CPU"), and the same for the main thread of `mainOf` as shares of the time.
+ */
+export async function schedDuring<T>(
+  pids: readonly number[],
+  mainOf: number,
+  work: () => Promise<T>,
+): Promise<{ result: T; sched: string; main: string }> {
+  const total = () =>
+    pids.map((p) => schedMs(p)).reduce((a, b) => ({ runMs: a.runMs + b.runMs, waitMs: a.waitMs + b.waitMs }), { runMs: 0, waitMs: 0 });
+  const before = total();
+  const main0 = schedMs(mainOf, mainOf);
+  const t0 = performance.now();
+  const result = await work();
+  const wall = performance.now() - t0;
+  const after = total();
+  const main1 = schedMs(mainOf, mainOf);
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  const pc = (ms: number) => `${((100 * ms) / wall).toFixed(0)} %`;
+  return {
+    result,
+    sched: `in ${s(wall)} s the mesh's threads ran ${s(after.runMs - before.runMs)} s and waited ${s(after.waitMs - before.waitMs)} s for a CPU`,
+    main: `its main thread ran ${pc(main1.runMs - main0.runMs)} of the time and waited ${pc(main1.waitMs - main0.waitMs)} for a CPU`,
+  };
 }

@@ -8,7 +8,7 @@
 // machine's load average, since a loaded machine (not the mesh) can be what misses a bound.
 import { cpus, loadavg } from "node:os";
 import { ExpertMeshClient } from "@expertmesh/client";
-import { startMesh } from "@expertmesh/cli/launcher";
+import { startMesh, type Mesh } from "@expertmesh/cli/launcher";
 import {
   ExpertShardServiceService,
   HealthService,
@@ -24,12 +24,13 @@ import {
   fuzz,
   healthy,
   row,
-  rssMiB,
+  schedDuring,
   sleep,
   startHealthSampler,
   timedStream,
   type StreamResult,
 } from "./reliability-probes.js";
+import { SOAK_MAX_GROWTH_MIB, SOAK_WARMUP_REQUESTS, soak } from "./reliability-soak.js";
 import { percentile, type ReliabilityRow } from "./reliability-table.js";
 
 export interface SuiteOptions {
@@ -46,6 +47,13 @@ const CAPACITY = 8;
 /** The machine's load during a timed row, for the table: a row that fails on a loaded machine says so. */
 function machineLoad(before: number): string {
   return `load average ${before.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`;
+}
+
+/** Every process of a mesh (services and nats-server). */
+function meshPids(m: Mesh): number[] {
+  return [m.router, ...m.shards, ...(m.predictor ? [m.predictor] : [])]
+    .map((s) => s.process.pid)
+    .concat(m.nats ? [m.nats.process.pid] : []);
 }
 
 export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]> {
@@ -101,7 +109,8 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
 
     // 2x overload, sustained: twice the router's capacity in closed-loop clients, with health sampled
     // all along from a worker thread (enough checks for a p99 that is not just the maximum).
-    let health: HealthSamples = { ms: [], failed: 0 };
+    let health: HealthSamples = { ms: [], failed: 0, lateMs: [] };
+    let routerMain = "";
     const overloadS = o.long ? 20 : 2;
     add(
       await row(
@@ -112,9 +121,16 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
         async () => {
           const sampler = await startHealthSampler(r, r.router.address);
           const load0 = loadavg()[0]!;
-          const results = await closedLoopOverload(client, PROMPTS, 2 * CAPACITY, overloadS).finally(async () => {
-            health = await sampler.stop();
-          });
+          const {
+            result: results,
+            sched,
+            main,
+          } = await schedDuring(meshPids(r), r.router.process.pid, () =>
+            closedLoopOverload(client, PROMPTS, 2 * CAPACITY, overloadS).finally(async () => {
+              health = await sampler.stop();
+            }),
+          );
+          routerMain = main;
           const refused = results.filter((x) => x.code === "ResourceExhaustedError");
           const accepted = results.filter((x) => x.code === "OK");
           const other = results.length - refused.length - accepted.length;
@@ -127,7 +143,7 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
             ok: refused.length > 0 && other === 0 && accepted.length > 0 && timing,
             observed:
               `${accepted.length} OK, ${refused.length} RESOURCE_EXHAUSTED (p99 ${refusalP99.toFixed(0)} ms), ${other} other; ` +
-              `accepted p99 TTFT ${ttft.toFixed(0)} ms, TPOT ${tpot.toFixed(0)} ms; ${machineLoad(load0)}`,
+              `accepted p99 TTFT ${ttft.toFixed(0)} ms, TPOT ${tpot.toFixed(0)} ms; ${machineLoad(load0)}; ${sched}`,
           };
         },
       ),
@@ -140,7 +156,11 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
           const p99 = percentile(health.ms, 99);
           return {
             ok: health.ms.length > 0 && health.failed === 0 && (!o.long || p99 < 100),
-            observed: `${health.ms.length} checks, ${health.failed} failed, p50 ${percentile(health.ms, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...health.ms).toFixed(1)} ms`,
+            observed:
+              `${health.ms.length} checks, ${health.failed} failed, p50 ${percentile(health.ms, 50).toFixed(1)} ms, ` +
+              `p99 ${p99.toFixed(1)} ms, max ${Math.max(...health.ms).toFixed(1)} ms; ` +
+              `the sampler's own timer late by p99 ${percentile(health.lateMs, 99).toFixed(1)} ms (the machine's wake-up delay); ` +
+              `the router answering: ${routerMain}`,
           };
         },
       ),
@@ -267,7 +287,7 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
     await s.stop();
   }
 
-  // Mesh X: expertflow at 25 %: a hint flood, then the soak.
+  // Mesh X: expertflow at 25 %: a hint flood.
   const x = await startMesh({ shards: 2, deviceBudget: "25%", policy: "expertflow", secure: false });
   const xc = new ExpertMeshClient(x.router.address, { ...x.clientOptions, timeoutMs: 60_000, retry: false });
   const link = createNatsLink({ servers: [x.nats!.url], name: "flooder", logger: silentLogger });
@@ -305,56 +325,27 @@ export async function runReliability(o: SuiteOptions): Promise<ReliabilityRow[]>
         }
       }),
     );
-    const soakS = o.soakS ?? 600;
-    add(
-      await row(
-        `soak: 1 request/s for ${soakS} s after a 60 s warm-up`,
-        "RSS growth <= 10 MiB per process (medians of the first and last minute)",
-        async () => {
-          const procs = [
-            ["router", x.router.process.pid],
-            ...x.shards.map((sh, i) => [`shard-${i}`, sh.process.pid] as const),
-            ...(x.predictor ? [["predictor", x.predictor.process.pid] as const] : []),
-            ["nats", x.nats!.process.pid],
-          ] as const;
-          // RSS is sampled every 5 s; growth is the median of the last 12 samples minus the median of the
-          // first 12 after the warm-up (single samples swing by tens of MiB with garbage collection).
-          const samples: number[][] = [];
-          const steady = async (seconds: number, sample: boolean) => {
-            const end = Date.now() + seconds * 1_000;
-            let failed = 0;
-            let nextSample = Date.now();
-            for (let i = 0; Date.now() < end; i++) {
-              const t0 = Date.now();
-              if ((await timedStream(xc, PROMPTS[i % PROMPTS.length]!, 16)).code !== "OK") failed++;
-              if (sample && Date.now() >= nextSample) {
-                samples.push(procs.map(([, pid]) => rssMiB(pid)));
-                nextSample += 5_000;
-              }
-              await sleep(Math.max(0, 1_000 - (Date.now() - t0)));
-            }
-            return failed;
-          };
-          await steady(60, false);
-          const failed = await steady(soakS, true);
-          const window = Math.min(12, Math.floor(samples.length / 2));
-          const med = (rows: number[][], j: number) =>
-            percentile(
-              rows.map((r) => r[j]!),
-              50,
-            );
-          const growth = procs.map(([name], j) => [name, med(samples.slice(-window), j) - med(samples.slice(0, window), j)] as const);
-          return {
-            ok: failed === 0 && growth.every(([, g]) => g <= 10),
-            observed: `${growth.map(([n, g]) => `${n} ${g >= 0 ? "+" : ""}${g.toFixed(1)}`).join(", ")} MiB; ${failed} failed`,
-          };
-        },
-      ),
-    );
   } finally {
     await link.close();
     xc.close();
     await x.stop();
+  }
+
+  // Mesh K: the same configuration, fresh (no flood behind it), for the soak.
+  const k = await startMesh({ shards: 2, deviceBudget: "25%", policy: "expertflow" });
+  const kc = new ExpertMeshClient(k.router.address, { ...k.clientOptions, timeoutMs: 60_000, retry: false });
+  try {
+    const soakS = o.soakS ?? 600;
+    add(
+      await row(
+        `soak: 1 request/s for ${soakS} s after ${SOAK_WARMUP_REQUESTS} requests of warm-up`,
+        `RSS growth <= ${SOAK_MAX_GROWTH_MIB} MiB per process (medians of the first and last minute); every request OK`,
+        () => soak(k, kc, soakS),
+      ),
+    );
+  } finally {
+    kc.close();
+    await k.stop();
   }
   return rows;
 }
