@@ -46,6 +46,12 @@ export interface QuantizeOptions {
    * each within the average (MC-MoE's reference solver: an integer program per decoder block).
    */
   allocation?: Allocation;
+  /**
+   * Write the chosen codes dequantised in f32 (config.json `simulated_quantization`, no quantization_config)
+   * instead of the kernel's layout, so that widths the kernel lacks (3 bits) can be compared on perplexity.
+   * Widths 2..8 are then allowed; the bytes reported are the nbits layout's.
+   */
+  simulate?: boolean;
 }
 
 export type Allocation = "global" | "layer";
@@ -64,6 +70,8 @@ export interface QuantizeReport {
 }
 
 export const DEFAULT_GROUP_SIZE = 32;
+/** config.json key of a checkpoint whose experts hold quantised values in f32 (opts.simulate, quantize-simulated.ts). */
+export const SIMULATED_QUANTIZATION_KEY = "simulated_quantization";
 
 export function checkQuantizable(src: Checkpoint, opts: QuantizeOptions): { widths: number[]; groupSize: number } {
   if (src.quantization !== null)
@@ -72,14 +80,16 @@ export function checkQuantizable(src: Checkpoint, opts: QuantizeOptions): { widt
     );
   if (src.lowRank !== null) throw new CompressError(`${src.dir} is low-rank (low_rank_config); quantize an f32 checkpoint`);
   const widths = [...(opts.widths ?? KERNEL_BITS)].sort((a, b) => a - b);
+  const allowed = (b: number) => (opts.simulate ? Number.isInteger(b) && b >= 2 && b <= 8 : KERNEL_BITS.includes(b));
   for (const b of widths) {
-    if (!KERNEL_BITS.includes(b)) {
+    if (!allowed(b)) {
+      if (opts.simulate) throw new CompressError(`simulated bit width must be an integer in 2..8, got ${b}`);
       throw new CompressError(
         `bit width ${b} is not supported: onnxruntime-node 1.30's MatMulNBits CPU kernel runs ${KERNEL_BITS.join(", ")} bits${b === 3 ? " (it rejects 3)" : ""}`,
       );
     }
   }
-  if (opts.uniform !== undefined && !KERNEL_BITS.includes(opts.uniform))
+  if (opts.uniform !== undefined && !allowed(opts.uniform))
     throw new CompressError(`uniform width ${opts.uniform} is not supported (supported: ${KERNEL_BITS.join(", ")})`);
   const lo = widths[0];
   const hi = widths[widths.length - 1];
@@ -207,12 +217,23 @@ export async function quantizeCheckpoint(
     for (let e = 0; e < E; e++) {
       if (!src.isStored(l, e)) continue;
       const q = quantize(src.expert(l, e), bits[l][e], l, e);
-      for (const w of EXPERT_WEIGHTS) addNbits(tensors, src.adapter.expert(src.decoderLayer(l), e, w), q[w]);
+      for (const w of EXPERT_WEIGHTS) {
+        const name = src.adapter.expert(src.decoderLayer(l), e, w);
+        if (opts.simulate) tensors[name] = { data: dequantizeNbits(q[w]), shape: [q[w].shape.N, q[w].shape.K] };
+        else addNbits(tensors, name, q[w]);
+      }
       expertBytes += expertNbitsBytes(D, F, bits[l][e], groupSize);
     }
   }
   const quantizationConfig = { quant_method: NBITS_METHOD, group_size: groupSize, expert_bits: bits };
-  writeCompressedCheckpoint(src, outDir, tensors, { quantization_config: quantizationConfig });
+  writeCompressedCheckpoint(
+    src,
+    outDir,
+    tensors,
+    opts.simulate
+      ? { [SIMULATED_QUANTIZATION_KEY]: { method: rounding, ...quantizationConfig } }
+      : { quantization_config: quantizationConfig },
+  );
   let stored = 0;
   let bitSum = 0;
   for (let l = 0; l < L; l++)

@@ -60,3 +60,18 @@ test("simulated 3 bits: bytes of the 3-bit layout, weights on a 3-bit grid per g
     (e: Error) => e instanceof CompressError && /2\.\.8, got 9/.test(e.message),
   );
 });
+
+test("quantizeCheckpoint --simulate writes the solver's codes dequantised (3 bits allowed), equal to simulated uniform at one width", async () => {
+  const rt = await MoeRuntime.load(src);
+  const cal = await calibrate(rt, [tokens]);
+  await rt.release();
+  const c = Checkpoint.open(src);
+  const u = await quantizeCheckpoint(c, cal, join(dir, "qs3"), { avgBits: 3, uniform: 3, simulate: true });
+  simulateUniformQuantization(c, join(dir, "us3"), 3);
+  assert.deepEqual(Checkpoint.open(join(dir, "qs3")).expert(1, 2).w2, Checkpoint.open(join(dir, "us3")).expert(1, 2).w2);
+  assert.equal(u.expertBytes, TINY.L * TINY.E * expertNbitsBytes(TINY.D, TINY.F, 3, 32));
+  const m = await quantizeCheckpoint(c, cal, join(dir, "ms"), { avgBits: 3.5, widths: [2, 3, 4, 8], simulate: true });
+  assert.ok(m.meanBits <= 3.5);
+  assert.equal(Checkpoint.open(join(dir, "ms")).quantization, null, "a simulated checkpoint runs as f32");
+  await assert.rejects(quantizeCheckpoint(c, cal, join(dir, "x"), { avgBits: 3, widths: [1, 3], simulate: true }), /2\.\.8, got 1/);
+});

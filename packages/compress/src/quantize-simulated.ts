@@ -17,9 +17,9 @@ import {
   type TensorToWrite,
 } from "@expertmesh/model";
 import { CompressError, copiedTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
-import { DEFAULT_GROUP_SIZE } from "./quantize-checkpoint.js";
+import { DEFAULT_GROUP_SIZE, SIMULATED_QUANTIZATION_KEY } from "./quantize-checkpoint.js";
 
-export const SIMULATED_QUANTIZATION_KEY = "simulated_quantization";
+export { SIMULATED_QUANTIZATION_KEY };
 
 export interface SimulatedQuantizeReport {
   bits: number;

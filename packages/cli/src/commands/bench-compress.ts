@@ -11,6 +11,7 @@
 //     2.5 and 3.5 have no uniform counterpart. Also uniform-2bit-g16 (2-bit codes in groups of 16: within
 //     1 % of mixed-3bit's bytes). `mixed_vs_uniform` in --json pairs them. -perlayer: the widths allocated
 //     per layer as MC-MoE's reference solver does (the default allocates over all layers at once);
+//     -w2348-sim: the solver may also choose 3 bits (simulated like uniform-3bit-sim);
 //   - MC-SMoE merging vs plain frequency pruning at the same expert count: half, 3/4 and 7/8 of the experts
 //     per layer, and at half with the paper's adaptive layer-wise ratio (-global, K per layer on average);
 //     replace-K (each slot runs its group's dominant expert unchanged: merging without the averaging).
@@ -108,11 +109,27 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
     }
     const quantized = async (
       method: string,
-      opts: { avgBits: number; uniform?: number; widths?: number[]; groupSize?: number; allocation?: "global" | "layer" },
+      opts: {
+        avgBits: number;
+        uniform?: number;
+        widths?: number[];
+        groupSize?: number;
+        allocation?: "global" | "layer";
+        simulate?: boolean;
+      },
     ) => {
       const dir = join(work, method);
       const r = await quantizeCheckpoint(src, cal, dir, opts);
-      variants.push({ method, dir, base: model, avgBits: r.meanBits, expertBytes: r.expertBytes, f32ExpertBytes: f32Bytes, ppl: true });
+      variants.push({
+        method,
+        dir,
+        base: model,
+        avgBits: r.meanBits,
+        expertBytes: r.expertBytes,
+        f32ExpertBytes: f32Bytes,
+        ppl: true,
+        ...(opts.simulate ? { decode: false } : {}),
+      });
       log(`${method}: ${r.meanBits.toFixed(2)} bits, ${r.expertBytes} expert bytes`);
     };
     await quantized("uniform-8bit", { avgBits: 8, uniform: 8 });
@@ -136,6 +153,8 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
         decode: false,
       });
     }
+    // The same solver with a 3-bit width too (simulated: the kernel has none), at the averages of the pairs.
+    for (const b of [3, 3.5, 4]) await quantized(`mixed-${b}bit-w2348-sim`, { avgBits: b, widths: [2, 3, 4, 8], simulate: true });
     await quantized("mixed-2.5bit", { avgBits: 2.5 });
     await quantized("uniform-2bit", { avgBits: 2, uniform: 2 });
     // The uniform width at the bytes of mixed-3bit: 2-bit codes with groups of 16 (more scales and zero points).
@@ -296,17 +315,20 @@ export async function benchCompressCommand(argv: string[]): Promise<void> {
         decode_over_fp32: tps === null ? null : tps / baseTps,
         activated_experts_saved: saved.get(x.method) ?? null,
         ...(x.storedExperts ? { stored_experts: x.storedExperts, collapse: x.collapse } : {}),
-        ...(x.decode === false ? { simulated: "RTN values in f32: the kernel has no 3-bit path; perplexity only" } : {}),
+        ...(x.decode === false ? { simulated: "quantised values in f32: the kernel has no 3-bit path; perplexity only" } : {}),
       };
     });
     const row = (m: string) => rows.find((r) => r.method === m);
     const mixedVsUniform = [2.5, 3, 3.5, 4].map((b) => {
       const mixed = row(`mixed-${b}bit`)!;
       const uniform = row(`uniform-${b}bit`) ?? row(`uniform-${b}bit-sim`) ?? null;
+      const with3 = row(`mixed-${b}bit-w2348-sim`) ?? null;
       return {
         avg_bits: b,
         mixed_bytes: mixed.expert_bytes,
         mixed_ppl: mixed.heldout_ppl,
+        mixed_with_3bit_ppl: with3?.heldout_ppl ?? null,
+        mixed_with_3bit_bytes: with3?.expert_bytes ?? null,
         uniform: uniform?.method ?? null,
         uniform_bytes: uniform?.expert_bytes ?? null,
         uniform_ppl: uniform?.heldout_ppl ?? null,
