@@ -39,7 +39,7 @@ commands:
   predictor train --traces FILE... --out FILE.onnx [--heldout-traces FILE...] [--epochs N] [--hidden H] [--json]
   predictor next --traces FILE... --out FILE.onnx [--pseudo-count 2] [--json]   (the next step's routing from the token now decoded)
   predictor eval --model FILE.onnx --traces FILE... [--batch-sizes 1,4,8,16] [--prior FILE.onnx] [--model-dir DIR] [--no-pre-gate] [--json]
-  bench cache [--model DIR | --config config.json] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link-gbps G] [--expert-bytes X|config] [--layer-ms T] [--shards N] [--horizons 0,1,2|none] [--no-pre-gate] [--json]
+  bench cache [--model DIR | --config config.json] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--budgets 12.5,25,50] [--batches 1,4,16] [--link-gbps G] [--expert-bytes X|config] [--layer-ms T] [--shards N] [--horizons 0,1,2|none] [--late-hints 1|none] [--no-pre-gate] [--json]
   bench predictor [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--predictor FILE.onnx] [--prior FILE.onnx] [--batch-sizes 1,4,8,16] [--no-pre-gate] [--no-latency] [--json]
   bench scheduler [--model DIR] [--traces FILE | --text FILE] [--max-tokens N] [--batches 4,8,16] [--seq-len N] [--predictor FILE.onnx]... [--table-traces FILE]... [--json]
   bench compress [--model DIR] [--text FILE] [--heldout-tokens N] [--calibration-tokens N] [--decode-tokens N] [--repeats R] [--odp-target S] [--synth DIR [--synth-quantized DIR]] [--json]

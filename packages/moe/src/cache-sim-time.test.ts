@@ -161,3 +161,22 @@ test("a next-step prediction (the token after, from the token now decoded) makes
     /nextDemand has 3 values, expected S\*L\*E/,
   );
 });
+
+test("late hints: demandFromLayer 0 is the default; L is the previous step's demand all step long", () => {
+  const rand = seeded(31);
+  const trace = makeTrace({ tokens: 80, numLayers: 3, numExperts: 8, topK: 2, sequences: 2 }, () => randomChoice(rand, 8, 2));
+  const schedule = decodeSchedule(trace, 2);
+  const stream = accessStream(trace, schedule);
+  const demand = batchDemand(oraclePredictions(trace), schedule, trace);
+  const K = 3 * 8;
+  const shifted = new Float32Array(demand.length);
+  shifted.set(demand.subarray(0, demand.length - K), K);
+  const shape = { numLayers: 3, numExperts: 8, capacity: 8 };
+  const opts = { capacity: 8, layerMs: 1, ...LINK };
+  const run = (o: object) => simulateTimed(stream, () => new ExpertflowTimePolicy(shape), { ...opts, ...o });
+  assert.deepEqual(run({ demand, demandFromLayer: 0 }), run({ demand }));
+  assert.deepEqual(run({ demand, demandFromLayer: 3 }), run({ demand: shifted }));
+  const mid = run({ demand, demandFromLayer: 1 });
+  assert.notDeepEqual(mid, run({ demand }));
+  assert.throws(() => run({ demand, demandFromLayer: 4 }), /demandFromLayer must be an integer in \[0, L = 3\], got 4/);
+});

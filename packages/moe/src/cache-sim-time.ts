@@ -54,6 +54,13 @@ export interface TimedSimOptions {
   shards?: number;
   /** [S, L, E]: per-step predicted demand handed to beginStep. */
   demand?: Float32Array;
+  /**
+   * Late hints, as a live mesh may have them: step t's predicted demand reaches the policy only at window
+   * `demandFromLayer` of step t (it is computed from step t's tokens while the first layers run); before,
+   * the array handed to beginStep still holds step t-1's, and it is overwritten in place (as the shard's
+   * hint feed does). Default 0: known when the step begins.
+   */
+  demandFromLayer?: number;
   /** [S, L, E]: the predicted demand of step t + 1 as known at step t (from step t's tokens), handed to beginStep. */
   nextDemand?: Float32Array;
   /** [S, L, E]: a sharper prediction of layer l known at window l (the pre-gate), handed to `correct`. */
@@ -182,6 +189,9 @@ export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opt
   const { numLayers: L, numExperts: E, steps: S, offsets, keys } = stream;
   const { capacity: C, expertBytes: X, linkGbps: G, layerMs: tau, demand, nextDemand, lookahead } = opts;
   const N = opts.shards ?? 1;
+  const late = opts.demandFromLayer ?? 0;
+  if (!Number.isInteger(late) || late < 0 || late > L)
+    throw new RangeError(`simulateTimed: demandFromLayer must be an integer in [0, L = ${L}], got ${late}`);
   if (!Number.isInteger(C) || C < 1) throw new RangeError(`simulateTimed: capacity must be a positive integer, got ${C}`);
   if (!Number.isInteger(N) || N < 1) throw new RangeError(`simulateTimed: shards must be a positive integer, got ${N}`);
   if (!(X > 0) || !Number.isFinite(X)) throw new RangeError(`simulateTimed: expertBytes must be > 0, got ${X}`);
@@ -204,6 +214,7 @@ export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opt
   let prevEnd = 0; // end of layer-step s-1
   let stallMs = 0;
   let prev = keys.subarray(0, 0);
+  const liveDemand: (Float32Array | undefined)[] = [];
 
   const victimFor = (sh: ShardState, now: number, admitFor: number | undefined): number | undefined => {
     const evictable = (k: number) => sh.onDevice(k, now) && sh.pinned[k] === 0;
@@ -215,13 +226,21 @@ export function simulateTimed(stream: AccessStream, policies: PolicyFactory, opt
   };
 
   for (let t = 0; t < S; t++) {
-    for (const sh of shards) sh.policy.beginStep?.(t, demand?.subarray(t * K, (t + 1) * K), nextDemand?.subarray(t * K, (t + 1) * K));
+    // With late hints each shard's policy reads one live array per shard, updated in place at window `late`.
+    const stepDemand = (i: number) => {
+      if (demand === undefined || late === 0) return demand?.subarray(t * K, (t + 1) * K);
+      const a = (liveDemand[i] ??= new Float32Array(K));
+      if (t > 0) a.set(demand.subarray((t - 1) * K, t * K));
+      return a;
+    };
+    for (const [i, sh] of shards.entries()) sh.policy.beginStep?.(t, stepDemand(i), nextDemand?.subarray(t * K, (t + 1) * K));
     for (let l = 0; l < L; l++) {
       const s = t * L + l;
       const need = keys.subarray(offsets[s], offsets[s + 1]);
       // Window s: while layer-step s-1 computes (from prevStart), prefetch for layer l and later.
       const w = prevStart;
       for (const k of prev) shards[owner(k)].pinned[k] = 1;
+      if (l === late && late > 0 && demand !== undefined) for (const a of liveDemand) a?.set(demand.subarray(t * K, (t + 1) * K));
       for (const [i, sh] of shards.entries()) {
         sh.policy.beginLayer?.(l);
         if (lookahead) sh.policy.correct?.(l, lookahead.subarray(s * E, (s + 1) * E));

@@ -70,6 +70,7 @@ test("bench cache --json: every policy per budget and batch, counters consistent
           "expertflow-v1[predictor]",
           "expertflow[predictor]",
           "expertflow[predictor, no next-step]",
+          "expertflow[predictor, hints at layer 1]",
           "expertflow[prev+prior]",
           "expertflow[flat]",
           "expertflow[oracle]",

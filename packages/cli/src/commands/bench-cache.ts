@@ -1,6 +1,6 @@
 // expertmesh bench cache [--model DIR | --config config.json] [--traces FILE | --text FILE] [--max-tokens N]
 //   [--predictor FILE.onnx] [--prior FILE.onnx] [--next-predictor FILE.onnx|none] [--budgets 12.5,25,50] [--batches 1,4,16] [--link-gbps G]
-//   [--expert-bytes X|config] [--layer-ms τ] [--shards N] [--horizons 0,1,2] [--no-pre-gate] [--json]
+//   [--expert-bytes X|config] [--layer-ms τ] [--shards N] [--horizons 0,1,2] [--late-hints 1] [--no-pre-gate] [--json]
 //
 // The device-tier cache on routing traces of held-out text (or any imported trace), in decode order
 // (packages/moe cache-access.ts), counted in what the real system pays: the time-honest simulator
@@ -22,6 +22,9 @@
 // predictor-next.onnx beside the model: the routing of the token after the one decoded, predicts=next-step)
 // informs that row's eviction of experts next used in the next step; `expertflow[predictor, no next-step]`
 // is the same row without it (its ablation). LRU + the same prefetches gets the same signals.
+// `expertflow[predictor, hints at layer j]` for each --late-hints j is the predictor's row as a live mesh
+// feeds it today: no pre-gate, no next-step, and step t's prediction reaching the policy only at layer j
+// (the router predicts from step t's tokens while its first layers run; before, the previous step's hints).
 //
 // --config FILE needs no weights: L, E, k (and D, F, dtype for --expert-bytes config) come from it, and the
 // trace must agree with it.
@@ -107,6 +110,7 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
     "layer-ms": { type: "string" },
     shards: { type: "string" },
     horizons: { type: "string" },
+    "late-hints": { type: "string" },
     "no-pre-gate": { type: "boolean" },
     json: { type: "boolean" },
   });
@@ -127,6 +131,16 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
           DEFAULT_HORIZONS,
           (x) => Number.isInteger(x) && x >= 0 && x <= 1_000_000,
           'a comma-separated list of decode steps in [0, 1000000], or "none"',
+        );
+  const lateHints =
+    v["late-hints"]?.trim() === "none"
+      ? []
+      : listFlag(
+          "late-hints",
+          v["late-hints"],
+          [1],
+          (x) => Number.isInteger(x) && x >= 1 && x <= 1024,
+          'a comma-separated list of layers in [1, 1024], or "none"',
         );
   const linkGbps = numberFlag(
     "link-gbps",
@@ -227,13 +241,14 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
       const policyShape = { numLayers: L, numExperts: E, capacity };
       const opts = { capacity, expertBytes, linkGbps, layerMs, shards, tokens };
       // The main predictor's rows get its pre-gate correction and next-step prediction (unless `noNext`).
-      const run = (label: string, make: () => CachePolicy, predictor: string | null, noNext = false): Row => {
-        const isMain = predictor !== null && predictor === main;
+      const run = (label: string, make: () => CachePolicy, predictor: string | null, noNext = false, demandFromLayer = 0): Row => {
+        const isMain = predictor !== null && predictor === main && demandFromLayer === 0;
         const r = simulateTimed(stream, make, {
           ...opts,
           demand: predictor === null ? undefined : demand.get(predictor),
           lookahead: isMain ? lookahead : undefined,
           nextDemand: isMain && !noNext ? nextDemand : undefined,
+          demandFromLayer,
         });
         return {
           ...r,
@@ -257,6 +272,9 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
         group.push(run(`expertflow[${p.name}]`, () => new ExpertflowTimePolicy(policyShape), p.name));
         if (p.name === main && nextDemand !== undefined)
           group.push(run(`expertflow[${p.name}, no next-step]`, () => new ExpertflowTimePolicy(policyShape), p.name, true));
+        if (p.name === main)
+          for (const j of lateHints.filter((j) => j <= L))
+            group.push(run(`expertflow[${p.name}, hints at layer ${j}]`, () => new ExpertflowTimePolicy(policyShape), p.name, true, j));
       }
       for (const h of horizons) group.push(run(`horizon[${h}]`, () => new HorizonOraclePolicy(stream, h), null));
       const beladyLoads: number[] = [];
@@ -310,6 +328,8 @@ export async function benchCacheCommand(argv: string[]): Promise<void> {
         next_step: next?.what ?? "none",
         bound: "time >= max(S*L*layer_ms, max over shards of Belady's loads * transfer_ms): Belady's loads with perfect overlap",
         horizons: "horizon[h]: evicts knowing the exact routing of the current step and h more (a reference no causal policy can run)",
+        late_hints:
+          "expertflow[predictor, hints at layer j]: as a live mesh feeds it (no pre-gate, no next-step; step t's prediction from layer j on, the previous step's before)",
         predictors: predictors.map(({ name, what }) => ({ name, what })),
         rows: rows.map((r) => ({
           batch: r.batch,
@@ -404,6 +424,9 @@ function printTable(
   for (const p of m.predictors) console.log(`  predictor ${p.name}: ${p.what}`);
   console.log(`  next-step prediction (expertflow[predictor]'s eviction): ${m.nextStep}`);
   console.log("  bound: time >= max(S·L·τ, Belady's loads per shard · x), Belady's loads with perfect overlap");
+  console.log(
+    "  hints at layer j: the predictor's row as a live mesh feeds it (no pre-gate, no next-step; step t's prediction from layer j on, the previous step's before)",
+  );
   console.log("  horizon[h]: evicts knowing the exact routing of the current step and h more steps (a reference no causal policy can run)");
   const head = [
     "B",
