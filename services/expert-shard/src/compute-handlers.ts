@@ -12,8 +12,9 @@
 //   drop  {key}                            the expert leaves (notification)
 //   ownSessions                            → how many resident experts have their own session
 //   run   {job, keys, xs [T_i,D], rows}    → {ys [T_i,D]}, one per key (buffers transferred both ways):
-//                                          all of one call's experts on this worker, one message; fewer
-//                                          ys when the pool asked to stop the job (its seq in `stop`)
+//                                          all of one call's experts on this worker, one message, each
+//                                          expert's rows in runs of at most RUN_MACS; fewer ys when the
+//                                          pool asked to stop the job (its seq in `stop`)
 
 import {
   buildExpertGraph,
@@ -52,6 +53,15 @@ type Tensor = ReturnType<typeof floatTensor>;
  */
 export const OWN_SESSION_AFTER_RUNS = 64;
 
+/**
+ * Multiply-accumulates of one onnxruntime run at most (about a millisecond on one core): an expert's rows
+ * beyond that run in several runs, so that a compute on the thread that serves calls (--compute inline)
+ * holds its event loop (health, keepalive, heartbeats) for about that long at a time, and a cancel stops
+ * a large expert part way. One row is the least a run computes. The bundled model (D=128, F=256) splits
+ * at 170 rows: decode and short prefill calls run each expert once.
+ */
+export const RUN_MACS = 2 ** 24;
+
 /** An f32 expert on the shared session (its weights handed to each run), until it has its own. */
 interface SharedExpert {
   readonly weights: ExpertWeights;
@@ -64,6 +74,7 @@ type Resident = SharedExpert | { readonly own: InferenceSession };
 export function computeHandlers(data: ComputeWorkerData): WorkerHandlers {
   const { hiddenSize: D, intermediateSize: F, threads, provider } = data;
   const stop = new Int32Array(data.stop);
+  const rowsPerRun = Math.max(1, Math.floor(RUN_MACS / (3 * D * F)));
   const session = createSession(buildExpertGraph(D, F), { threads, executionProvider: provider });
   session.catch(() => {}); // reported to the first request (ready)
   const resident = new Map<number, Resident>();
@@ -101,19 +112,34 @@ export function computeHandlers(data: ComputeWorkerData): WorkerHandlers {
     },
     run: async (m: { job: number; keys: number[]; xs: Float32Array[]; rows: number[] }) => {
       const shared = await session;
+      const stopped = (): boolean => Atomics.load(stop, 0) === m.job;
+      /** One onnxruntime run of expert `key` on x [rows, D]. */
+      const runOnce = async (key: number, weights: Resident, x: Float32Array, rows: number): Promise<Float32Array> => {
+        const feed = floatTensor(x, [rows, D]);
+        if ("own" in weights) return (await weights.own.run({ x: feed })).y!.data as Float32Array;
+        const out = await shared.run({ x: feed, ...weights.tensors });
+        if (++weights.runs === OWN_SESSION_AFTER_RUNS) promote(key, weights);
+        return out.y!.data as Float32Array;
+      };
       const ys: Float32Array<ArrayBuffer>[] = [];
-      for (let i = 0; i < m.keys.length; i++) {
-        if (Atomics.load(stop, 0) === m.job) break;
-        const weights = resident.get(m.keys[i]!);
-        if (weights === undefined) throw new Error(`expert key ${m.keys[i]} is not resident on this worker`);
-        const x = floatTensor(m.xs[i]!, [m.rows[i]!, D]);
-        let out: InferenceSession.ReturnType;
-        if ("own" in weights) out = await weights.own.run({ x });
-        else {
-          out = await shared.run({ x, ...weights.tensors });
-          if (++weights.runs === OWN_SESSION_AFTER_RUNS) promote(m.keys[i]!, weights);
+      for (let i = 0; i < m.keys.length && !stopped(); i++) {
+        const key = m.keys[i]!;
+        const weights = resident.get(key);
+        if (weights === undefined) throw new Error(`expert key ${key} is not resident on this worker`);
+        const x = m.xs[i]!;
+        const rows = m.rows[i]!;
+        if (rows <= rowsPerRun) {
+          ys.push(ownBuffer(await runOnce(key, weights, x, rows))); // [T_i, D]
+          continue;
         }
-        ys.push(ownBuffer(out.y!.data as Float32Array)); // [T_i, D]
+        // Rows in runs of at most rowsPerRun: the thread turns (and sees a stop) between two of them.
+        const y = new Float32Array(rows * D);
+        for (let r = 0; r < rows; r += rowsPerRun) {
+          if (stopped()) break;
+          const n = Math.min(rowsPerRun, rows - r);
+          y.set(await runOnce(key, weights, x.subarray(r * D, (r + n) * D), n), r * D);
+          if (r + n === rows) ys.push(y);
+        }
       }
       return { value: { ys } satisfies RunReply, transfer: ys.map((y) => y.buffer) };
     },
