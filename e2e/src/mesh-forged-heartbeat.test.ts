@@ -78,6 +78,7 @@ const forged = (shardId: number, shards: number): Uint8Array =>
     sentAtMs: Date.now(),
     intervalMs: 200,
     draining: false,
+    ignoresHints: false,
   }).finish();
 
 test("forged heartbeats move no traffic to the forger: every token comes from the real shards", async () => {

@@ -14,7 +14,7 @@ export interface Heartbeats {
 export function startHeartbeats(
   link: NatsLink,
   shard: ExpertShard,
-  o: { address: string; shards: number; replicas: number; intervalMs: number },
+  o: { address: string; shards: number; replicas: number; intervalMs: number; ignoresHints: boolean },
 ): Heartbeats {
   const E = shard.model.numExperts;
   const publish = (draining: boolean) => {
@@ -31,6 +31,7 @@ export function startHeartbeats(
       sentAtMs: Date.now(),
       intervalMs: o.intervalMs,
       draining,
+      ignoresHints: o.ignoresHints,
     };
     link.publish(shardSubject(String(s.shardId)), ShardHeartbeat.encode(hb).finish());
   };

@@ -45,6 +45,7 @@ try {
       shards: config.shards,
       replicas: config.replicas,
       intervalMs: config.heartbeatInterval,
+      ignoresHints: config.policy !== "expertflow", // only expertflow subscribes to hints (above)
     });
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.once(signal, () => {

@@ -19,6 +19,7 @@ import { Batcher, type BatchRequest } from "./batcher.js";
 import type { EngineSettings, FromEngine, ToEngine } from "./protocol.js";
 import { HintPublisher } from "./hint-publisher.js";
 import { HeartbeatTrust, type HeartbeatVerdict } from "./heartbeat-trust.js";
+import { HintDemand } from "./hint-demand.js";
 import { PlacementTracker } from "./placement-tracker.js";
 import { RoutePredictor } from "./route-predictor.js";
 import { ShardPool } from "./shard-pool.js";
@@ -59,6 +60,8 @@ async function start(): Promise<void> {
   pool = new ShardPool(settings.shards, { ...poolOptions, replicas: settings.replicas });
   // Shards that join or leave (heartbeats naming another layout) move dispatch to a new pool.
   const layout = new PlacementTracker({ addresses: settings.shards, replicas: settings.replicas }, c);
+  // Whether any shard uses hints (heartbeats' ignores_hints); without heartbeats, as before: yes.
+  const demand = new HintDemand(settings.shards.length);
   let nats: NatsLink | undefined;
   if (settings.nats) {
     nats = createNatsLink({
@@ -91,6 +94,7 @@ async function start(): Promise<void> {
         if (next) {
           const old = pool!;
           pool = new ShardPool(next.addresses, { ...poolOptions, replicas: next.replicas });
+          demand.reset(next.addresses.length);
           pool.stepDeadline = old.stepDeadline;
           pool.stepId = old.stepId;
           setTimeout(() => old.close(), settings.shardTimeoutMs + 1_000).unref(); // its calls in flight end first
@@ -100,7 +104,10 @@ async function start(): Promise<void> {
             addresses: next.addresses.join(","),
           });
         }
-        if (layout.inCurrentLayout(hb)) pool!.membership.update(hb);
+        if (layout.inCurrentLayout(hb)) {
+          pool!.membership.update(hb);
+          demand.observe(hb.shardId, hb.ignoresHints);
+        }
       } catch {
         // a malformed heartbeat is ignored: membership falls back to static placement
       }
@@ -128,7 +135,7 @@ async function start(): Promise<void> {
             () => {
               // The prediction for this step's tokens runs beside the step: its hints reach the shards while
               // the first layers compute, so that later layers find their experts loaded.
-              if (predictor && hints && step.prefill) {
+              if (predictor && hints && step.prefill && demand.wanted) {
                 const tokenIds = step.tokens.flat();
                 const positions = step.tokens.flatMap((t, i) => t.map((_, j) => step.starts[i] + j));
                 void predictor.predict(tokenIds, positions).then((p) => p && hints.publishPrediction(p));
@@ -138,17 +145,25 @@ async function start(): Promise<void> {
             { links: members.slice(1).flatMap((m) => (m.traceparent ? [m.traceparent] : [])) },
           ),
         ),
-      onRouting: hints ? (r) => hints.correct(r.layer, r.experts) : undefined,
+      onRouting: hints
+        ? (r) => {
+            if (demand.wanted) hints.correct(r.layer, r.experts);
+          }
+        : undefined,
       // Decode: the next tokens are known only when the previous step ends.
       // With route-aware scheduling the plan needs the prediction, so it is awaited; otherwise the step
       // starts at once and the hints reach the shards while the first layers compute.
+      // Predictions serve the shards' hints and the regroup schedule: with neither, none is asked for.
       predictNext: predictor
         ? async (tokens, positions) => {
+            const regroup = settings.schedule === "regroup" && settings.stepBatch > 0;
+            const publish = hints !== undefined && demand.wanted;
+            if (!regroup && !publish) return undefined;
             const p = predictor.predict(tokens, positions).then((r) => {
-              if (r) hints?.publishPrediction(r);
+              if (r && publish) hints?.publishPrediction(r);
               return r;
             });
-            return settings.schedule === "regroup" && settings.stepBatch > 0 ? p : undefined;
+            return regroup ? p : undefined;
           }
         : undefined,
     },

@@ -15,6 +15,7 @@ const hb = (shardId: number, address: string): ShardHeartbeat => ({
   sentAtMs: 0,
   intervalMs: 1000,
   draining: false,
+  ignoresHints: false,
 });
 
 test("a heartbeat naming a configured address on its own subject is accepted", () => {

@@ -20,6 +20,7 @@ const hb = (shardId: number, shards: number, replicas: number, address: string, 
   sentAtMs: 0,
   intervalMs: 1000,
   draining: false,
+  ignoresHints: false,
   ...extra,
 });
 const statik = () => new PlacementTracker({ addresses: ["a0:1", "a1:1"], replicas: 1 }, MODEL);

@@ -15,6 +15,7 @@ const hb = (shardId: number, over: Partial<ShardHeartbeat> = {}): ShardHeartbeat
   sentAtMs: 0,
   intervalMs: 1000,
   draining: false,
+  ignoresHints: false,
   ...over,
 });
 

@@ -39,6 +39,12 @@ export interface ShardHeartbeat {
   intervalMs: number;
   /** / True when the shard is draining and should receive no new work. */
   draining: boolean;
+  /**
+   * / True when the shard's device-tier policy makes no use of prefetch hints (lru serves on demand):
+   * / while every shard of its layout says so, a router neither asks the predictor for the hints' sake
+   * / nor publishes hints. False from shards older than this field (they are sent hints).
+   */
+  ignoresHints: boolean;
 }
 
 /**
@@ -72,6 +78,7 @@ function createBaseShardHeartbeat(): ShardHeartbeat {
     sentAtMs: 0,
     intervalMs: 0,
     draining: false,
+    ignoresHints: false,
   };
 }
 
@@ -113,6 +120,9 @@ export const ShardHeartbeat: MessageFns<ShardHeartbeat> = {
     }
     if (message.draining !== false) {
       writer.uint32(88).bool(message.draining);
+    }
+    if (message.ignoresHints !== false) {
+      writer.uint32(96).bool(message.ignoresHints);
     }
     return writer;
   },
@@ -228,6 +238,14 @@ export const ShardHeartbeat: MessageFns<ShardHeartbeat> = {
             message.draining = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.ignoresHints = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -281,6 +299,11 @@ export const ShardHeartbeat: MessageFns<ShardHeartbeat> = {
         ? globalThis.Number(object.interval_ms)
         : 0,
       draining: isSet(object.draining) ? globalThis.Boolean(object.draining) : false,
+      ignoresHints: isSet(object.ignoresHints)
+        ? globalThis.Boolean(object.ignoresHints)
+        : isSet(object.ignores_hints)
+        ? globalThis.Boolean(object.ignores_hints)
+        : false,
     };
   },
 
@@ -319,6 +342,9 @@ export const ShardHeartbeat: MessageFns<ShardHeartbeat> = {
     if (message.draining !== false) {
       obj.draining = message.draining;
     }
+    if (message.ignoresHints !== false) {
+      obj.ignoresHints = message.ignoresHints;
+    }
     return obj;
   },
 
@@ -338,6 +364,7 @@ export const ShardHeartbeat: MessageFns<ShardHeartbeat> = {
     message.sentAtMs = object.sentAtMs ?? 0;
     message.intervalMs = object.intervalMs ?? 0;
     message.draining = object.draining ?? false;
+    message.ignoresHints = object.ignoresHints ?? false;
     return message;
   },
 };
