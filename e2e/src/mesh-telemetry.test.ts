@@ -16,6 +16,7 @@ test("one trace id covers the request's spans on the router, the predictor and e
     shards: 2,
     replicas: 1,
     deviceBudget: "50%",
+    policy: "expertflow", // its shards use hints, so the router asks the predictor (lru shards do not)
     predictor: true,
     env: { EXPERTMESH_TRACE_FILE: traceFile },
     routerArgs: ["--metrics-port", String(metricsPort)],

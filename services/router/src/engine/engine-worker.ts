@@ -37,15 +37,20 @@ const flush = (): void => {
 const emit = (m: FromEngine): void => {
   if (outbox.push(m) === 1) queueMicrotask(flush);
 };
-initTelemetry({ serviceName: "router" });
+const telemetry = initTelemetry({ serviceName: "router" });
 
 async function start(): Promise<void> {
   let pool: ShardPool | undefined;
   const rt = await MoeRuntime.load(settings.modelDir, {
     session: { threads: settings.threads, executionProvider: settings.provider },
     experts: {
-      run: (layer, work, signal) =>
-        withSpan("router.dispatch", { "expertmesh.layer": layer, "expertmesh.experts": work.length }, () => pool!.run(layer, work, signal)),
+      // A span per layer only while tracing: otherwise the no-op span's context and promise wrapping are pure cost.
+      run: telemetry.tracing
+        ? (layer, work, signal) =>
+            withSpan("router.dispatch", { "expertmesh.layer": layer, "expertmesh.experts": work.length }, () =>
+              pool!.run(layer, work, signal),
+            )
+        : (layer, work, signal) => pool!.run(layer, work, signal),
     },
   });
   const c = rt.config;
