@@ -8,6 +8,9 @@
 // made that costly was spinning: an idle pool's threads busy-wait for the next run, so ten sessions
 // with two threads each fought over two cores (measured: --threads 2 decoded 3-4x slower than 1).
 // Spinning is off by default; a process that runs sessions concurrently splits its budget among them.
+// Within a run, onnxruntime's MoE kernel gives each thread whole experts (and runs each expert's matrix
+// products on one thread); the fused path therefore cuts every expert into one slice per thread
+// (forward-fused.ts expertParts, graphs/moe-block.ts), so that all threads share each chosen expert.
 import * as ort from "onnxruntime-node";
 
 export type ExecutionProvider = "cpu" | "cuda";
