@@ -39,7 +39,7 @@ interface Row {
   };
 }
 
-test("bench e2e --json: resident, lru and expertflow rows under a simulated link, counters consistent", async () => {
+test("bench e2e --json: resident, lru, expertflow and expertflow-early (hints before each step) rows under a simulated link, counters consistent", async () => {
   const S = 100_000_000; // 100 MB at 50 GB/s: 2 ms per load
   const r = await run(
     "--links",
@@ -58,6 +58,8 @@ test("bench e2e --json: resident, lru and expertflow rows under a simulated link
     "4",
     "--prompt-tokens",
     "8",
+    "--configs",
+    "resident,lru,expertflow,expertflow-early",
     "--json",
   );
   assert.equal(r.code, 0, r.stderr);
@@ -74,7 +76,7 @@ test("bench e2e --json: resident, lru and expertflow rows under a simulated link
   assert.ok(out.in_process.tokens_per_s > 0);
   assert.deepEqual(
     out.rows.map((x) => x.config),
-    ["resident", "lru", "expertflow"],
+    ["resident", "lru", "expertflow", "expertflow-early"],
   );
   const tokens = out.rows[0]!.output_tokens;
   for (const row of out.rows) {

@@ -36,6 +36,12 @@ export const routerConfig = defineConfig(
       max: 1024,
       description: "sequences per decode step: more running sequences decode in several steps per iteration (0: all in one step)",
     },
+    hintsBeforeStep: {
+      type: "boolean",
+      default: false,
+      description:
+        "a decode step waits for its tokens' prediction (one predictor call, at most its 50 ms deadline) so that its hints reach the shards before its first layer: behind a slow host-device link the shards' first evictions then see this step's prediction, not the last step's",
+    },
     schedule: {
       type: "enum",
       values: ["arrival", "regroup"],

@@ -50,6 +50,7 @@ export async function startRouter(config: RouterConfig, options: { logger?: Logg
       replicas: config.replicas,
       maxBatch: config.maxBatch,
       stepBatch: config.stepBatch,
+      hintsBeforeStep: config.hintsBeforeStep,
       schedule: config.schedule as "arrival" | "regroup",
       shardTimeoutMs: config.shardTimeout,
       dispatch: config.dispatch,

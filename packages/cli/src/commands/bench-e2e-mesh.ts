@@ -25,11 +25,14 @@ export type E2eConfigName =
   | "resident-inline"
   | "lru"
   | "expertflow"
+  | "expertflow-early"
   | "expertflow-arrival"
   | "expertflow-regroup";
 
 /** Router flags of a configuration: the two scheduled ones decode `stepBatch` sequences per step, in arrival order or regrouped by predicted routes. */
 function routerArgs(config: E2eConfigName, stepBatch: number): string[] {
+  // expertflow-early: decode steps wait for their prediction, so that hints reach the shards before layer 0.
+  if (config === "expertflow-early") return ["--hints-before-step"];
   if (config === "expertflow-arrival") return ["--schedule", "arrival", "--step-batch", String(stepBatch)];
   if (config === "expertflow-regroup") return ["--schedule", "regroup", "--step-batch", String(stepBatch)];
   if (config === "resident-unary") return ["--dispatch", "unary"];

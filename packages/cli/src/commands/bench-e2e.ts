@@ -102,8 +102,12 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
     "step-batch": { type: "string" },
   });
   const stepBatch = numberFlag("step-batch", v["step-batch"], 4, (x) => isPositiveInt(x) && x <= 1024, "an integer in [1, 1024]");
-  const configsOf = (l: "off" | "on"): readonly E2eConfigName[] =>
-    v.regroup ? [...CONFIGS[l], "expertflow-arrival", "expertflow-regroup"] : CONFIGS[l];
+  // expertflow-early (hints awaited before each decode step) only when --configs names it.
+  const configsOf = (l: "off" | "on"): readonly E2eConfigName[] => [
+    ...CONFIGS[l],
+    ...(only?.includes("expertflow-early") ? (["expertflow-early"] as const) : []),
+    ...(v.regroup ? (["expertflow-arrival", "expertflow-regroup"] as const) : []),
+  ];
   const model = v.model ?? BUNDLED_MODEL_DIR;
   const shards = numberFlag("shards", v.shards, 2, (x) => isPositiveInt(x) && x <= 16, "an integer in [1, 16]");
   const budget = (v.budget ?? "25%").trim();
@@ -133,7 +137,14 @@ export async function benchE2eCommand(argv: string[]): Promise<void> {
   const C = Math.max(...Cs);
   const rounds = numberFlag("rounds", v.rounds, 1, (x) => isPositiveInt(x) && x <= 100, "an integer in [1, 100]");
   const only = v.configs?.split(",").map((c) => c.trim());
-  const known = new Set<string>([...CONFIGS.off, ...CONFIGS.on, "resident-inline", "expertflow-arrival", "expertflow-regroup"]);
+  const known = new Set<string>([
+    ...CONFIGS.off,
+    ...CONFIGS.on,
+    "resident-inline",
+    "expertflow-early",
+    "expertflow-arrival",
+    "expertflow-regroup",
+  ]);
   if (only !== undefined && (only.length === 0 || only.some((c) => !known.has(c)))) {
     throw new UsageError(`--configs must be a list of ${[...known].join(", ")}, got ${JSON.stringify(v.configs)}`);
   }

@@ -157,7 +157,8 @@ async function start(): Promise<void> {
         : undefined,
       // Decode: the next tokens are known only when the previous step ends.
       // With route-aware scheduling the plan needs the prediction, so it is awaited; otherwise the step
-      // starts at once and the hints reach the shards while the first layers compute.
+      // starts at once and the hints reach the shards while the first layers compute (or, with
+      // --hints-before-step, before them).
       // Predictions serve the shards' hints and the regroup schedule: with neither, none is asked for.
       predictNext: predictor
         ? async (tokens, positions) => {
@@ -168,7 +169,8 @@ async function start(): Promise<void> {
               if (r && publish) hints?.publishPrediction(r);
               return r;
             });
-            return regroup ? p : undefined;
+            // --hints-before-step: the step waits for the hints it publishes (when it publishes any).
+            return regroup || (settings.hintsBeforeStep && publish) ? p : undefined;
           }
         : undefined,
     },

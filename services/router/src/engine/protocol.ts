@@ -9,6 +9,8 @@ export interface EngineSettings {
   maxBatch: number;
   /** Sequences per decode step (0: all running sequences in one step) and how they are chosen. */
   stepBatch: number;
+  /** Decode steps wait for their prediction, so that hints reach the shards before the first layer. */
+  hintsBeforeStep: boolean;
   schedule: "arrival" | "regroup";
   shardTimeoutMs: number;
   /** How expert calls reach the shards (shard-pool.ts). */
