@@ -9,6 +9,7 @@ import type { ExpertMeshClient } from "@expertmesh/client";
 import type { Mesh } from "@expertmesh/cli/launcher";
 import { HealthClient, ServingStatus } from "@expertmesh/proto";
 import { channelOptions, type ServiceDefinitionLike } from "@expertmesh/runtime";
+import type { FloodWorkerData } from "./reliability-flood-worker.js";
 import type { HealthSamples, HealthWorkerData } from "./reliability-health-worker.js";
 import type { ReliabilityRow } from "./reliability-table.js";
 
@@ -160,18 +161,7 @@ export async function startHealthSampler(mesh: Mesh, address: string, everyMs = 
   const tls = mesh.tls && { caFile: mesh.tls.caFile, certFile: mesh.tls.operator.certFile, keyFile: mesh.tls.operator.keyFile };
   const data: HealthWorkerData = { address, tls, everyMs };
   const worker = new Worker(new URL("./reliability-health-worker.js", import.meta.url), { workerData: data });
-  const messages: unknown[] = [];
-  let wake = () => {};
-  worker.on("message", (m) => (messages.push(m), wake()));
-  const exited = new Promise<never>((_, reject) => {
-    worker.once("error", reject);
-    worker.once("exit", (code) => reject(new Error(`health sampler exited (${code}) before it answered`)));
-  });
-  exited.catch(() => {}); // the exit after stop() is expected
-  const next = async () => {
-    while (!messages.length) await Promise.race([new Promise<void>((r) => (wake = r)), exited]);
-    return messages.shift();
-  };
+  const next = workerMessages(worker, "health sampler");
   await next(); // "ready"
   return {
     stop: async () => {
@@ -180,6 +170,38 @@ export async function startHealthSampler(mesh: Mesh, address: string, everyMs = 
       await worker.terminate();
       return samples;
     },
+  };
+}
+
+/** Starts the hint flooder (reliability-flood-worker.ts) on `natsUrl`; `stop()` ends it and gives the hints it sent. */
+export async function startHintFlood(natsUrl: string): Promise<{ stop(): Promise<number> }> {
+  const data: FloodWorkerData = { natsUrl };
+  const worker = new Worker(new URL("./reliability-flood-worker.js", import.meta.url), { workerData: data });
+  const next = workerMessages(worker, "hint flooder");
+  await next(); // "ready"
+  return {
+    stop: async () => {
+      worker.postMessage("stop");
+      const sent = (await next()) as number;
+      await worker.terminate();
+      return sent;
+    },
+  };
+}
+
+/** The messages of a worker, one per call, in order; rejects if it fails or exits first. */
+function workerMessages(worker: Worker, what: string): () => Promise<unknown> {
+  const messages: unknown[] = [];
+  let wake = () => {};
+  worker.on("message", (m) => (messages.push(m), wake()));
+  const exited = new Promise<never>((_, reject) => {
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`${what} exited (${code}) before it answered`)));
+  });
+  exited.catch(() => {}); // the exit after the last answer is expected
+  return async () => {
+    while (!messages.length) await Promise.race([new Promise<void>((r) => (wake = r)), exited]);
+    return messages.shift();
   };
 }
 
