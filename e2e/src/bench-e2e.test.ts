@@ -106,7 +106,7 @@ test("bench e2e --json: resident, lru, expertflow and expertflow-early (hints be
   const sim = out.simulated_on_run;
   assert.deepEqual(
     sim.rows.map((x) => x.policy),
-    ["lru", "expertflow[predictor]", "expertflow[flat]"],
+    ["lru", "expertflow[predictor]", "expertflow[predictor, hints at layer 1]", "expertflow[flat]"],
   );
   assert.equal(sim.rows[0]!.over_lru, 1);
   const fewest = out.link_bound_limit.belady_loads_per_shard.reduce((a, b) => a + b, 0);

@@ -7,7 +7,9 @@
 //
 // Rows: LRU; expertflow on the predictor's per-step demand (each step's tokens through the predictor
 // model, 1 - Π_tokens (1 - p), as the hints carry it, with no next-step prediction and no pre-gate, as
-// live today); expertflow on a flat demand (no prediction). τ, the compute of one layer-step, is the
+// live today); the same with the hints reaching the shards only at layer 1 (the previous step's before, as
+// the router publishes them without --hints-before-step: `hints at layer 1`); expertflow on a flat demand
+// (no prediction). τ, the compute of one layer-step, is the
 // all-resident mesh's time per layer-step where measured, else 0 (link only).
 //
 // Letters (glossary: docs/ARCHITECTURE.md): S decode steps, L MoE layers, E experts per layer, C slots
@@ -62,13 +64,16 @@ export function simulateRun(
   const layerMs = o.residentSeconds === undefined || S === 0 ? 0 : (o.residentSeconds * 1000) / (S * L);
   const opts = { capacity, expertBytes: o.expertBytes, linkGbps: o.linkGbps, layerMs, shards: o.shards };
   const shape = { numLayers: L, numExperts: E, capacity };
-  const run = (policy: string, make: () => CachePolicy, demand?: Float32Array) => {
-    const r = simulateTimed(stream, make, { ...opts, demand });
+  const run = (policy: string, make: () => CachePolicy, demand?: Float32Array, demandFromLayer = 0) => {
+    const r = simulateTimed(stream, make, { ...opts, demand, demandFromLayer: Math.min(demandFromLayer, L) });
     return { policy, loads: r.loads, seconds: r.timeMs / 1000 };
   };
   const raw = [run("lru", () => new LruPolicy())];
-  if (o.predictions !== undefined)
-    raw.push(run("expertflow[predictor]", () => new ExpertflowTimePolicy(shape), stepDemand(stream, o.predictions)));
+  if (o.predictions !== undefined) {
+    const demand = stepDemand(stream, o.predictions);
+    raw.push(run("expertflow[predictor]", () => new ExpertflowTimePolicy(shape), demand));
+    raw.push(run("expertflow[predictor, hints at layer 1]", () => new ExpertflowTimePolicy(shape), demand, 1));
+  }
   // k/E for every token (no prediction), as bench cache's flat-demand ablation.
   const flat = new Float32Array(stream.trace.tokens * L * E).fill(stream.trace.topK / E);
   raw.push(run("expertflow[flat]", () => new ExpertflowTimePolicy(shape), stepDemand(stream, flat)));
