@@ -7,7 +7,8 @@
 //   2. structured sparsity of the residual R = W - B·A: keep the c whole input columns of largest
 //      s_k² · ‖R[:, k]‖² (the output error each column adds), zero the rest.
 //
-// Letters: N output rows, K inputs, r rank, p oversampling, m = r + p, c kept columns.
+// Letters (glossary: docs/ARCHITECTURE.md): N output rows, K inputs (quantisation's meanings), r rank, p
+// oversampling (this file's meaning), m = r + p, c kept columns.
 import { seededRandom } from "@expertmesh/moe";
 import type { LowRankWeight } from "@expertmesh/model";
 

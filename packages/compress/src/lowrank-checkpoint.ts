@@ -3,7 +3,8 @@
 // quant/lowrank-layout.ts, fitted on the expert's calibration inputs (w1, w3: the expert's inputs; w2:
 // its SwiGLU activations on them). The slot map of a merged checkpoint is kept.
 //
-// Letters: L layers, E experts, D hidden size, F expert hidden size, r rank, c kept residual columns.
+// Letters (glossary: docs/ARCHITECTURE.md): L layers, E experts, D hidden size, F expert hidden size, r rank, c
+// kept residual columns.
 import {
   EXPERT_WEIGHTS,
   expertWeightShape,

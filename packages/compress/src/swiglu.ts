@@ -1,7 +1,7 @@
 // The hidden activations of a SwiGLU expert on sampled inputs: what its w2 multiplies (GPTQ and the
 // low-rank compressor calibrate w2 on them).
 //
-// Letters: m rows, D hidden size, F expert hidden size.
+// Letters (glossary: docs/ARCHITECTURE.md): m rows, D hidden size, F expert hidden size.
 import type { ExpertWeights } from "@expertmesh/model";
 
 /** silu(w1 x) * (w3 x) [m, F] of x [m, D]: the inputs of w2. */

@@ -17,7 +17,8 @@
 // (r and c per weight are read from the tensors' shapes; the config's values are what the tool was asked).
 // The bytes of an expert are those of its twelve tensors (4 per value, 4 per column index).
 //
-// Letters: N output rows, K inputs, r rank, c kept residual columns.
+// Letters (glossary: docs/ARCHITECTURE.md): N output rows, K inputs (quantisation's meanings), r rank, c kept
+// residual columns.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ExpertWeight } from "../adapters/index.js";

@@ -4,7 +4,7 @@
 // (a message still holds at most one entry per expert); the outputs come back in the same shape, so the
 // pieces' outputs are joined in row order. One message in the common case: no copies then.
 //
-// Letters: D hidden size.
+// Letters (glossary: docs/ARCHITECTURE.md): D hidden size.
 import type { ExpertWork } from "@expertmesh/model";
 
 /** Rows [start, start + rows) of work item `item`. */
