@@ -86,13 +86,16 @@ export const shardConfig = defineConfig(
     maxHintBytes: { type: "bytes", default: 16 * 1024, min: 1, description: "NATS prefetch hints larger than this are dropped undecoded" },
     hintRate: {
       type: "number",
-      default: 2_000,
+      // A router sends about 2 hints per layer-step; a link-bound mesh makes tens of steps a second.
+      default: 1_000,
       min: 1,
       description: "prefetch hints per second acted on (bursts up to one second's worth); more are dropped and counted",
     },
     hintExpertRate: {
       type: "number",
-      default: 16_000,
+      // Several times what a link can load in a second; 16,000 let a flood take most of a core (the
+      // reliability suite's hint-flood row: shards' CPU per generation 0.3 -> 4 s).
+      default: 4_000,
       min: 1,
       description: "experts per second that hints may pass to prefetch: bounds the link and CPU a hint flood can take",
     },
