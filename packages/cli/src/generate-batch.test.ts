@@ -73,6 +73,12 @@ test("through a mesh: concurrent streams, the same completions", async () => {
     assert.equal(c.prompt, PROMPTS[i]);
     assert.deepEqual(c.tokens, alone[i], `prompt ${i}`);
   });
+  // One --prompt through the mesh: the same completion as its prompt's in the batch.
+  const one = await runCli("generate", "--target", mesh.router.address, ...tls, "--prompt", PROMPTS[0], "--max-tokens", "8", "--json");
+  assert.equal(one.code, 0, one.stderr);
+  const single = JSON.parse(one.stdout) as Completion;
+  assert.deepEqual(single.tokens, alone[0]);
+  assert.equal(single.completion_tokens, single.tokens.length);
 });
 
 test("bad input: no prompts, a missing file, both forms of the prompt, the other form's flags", async () => {

@@ -18,34 +18,58 @@ export interface RemoteGenerateOptions {
   tls?: TlsOptions | undefined;
 }
 
-export async function generateRemote(o: RemoteGenerateOptions): Promise<void> {
+/** One prompt's stream read to its end; `onText` sees each chunk as it arrives. */
+async function streamOne(
+  client: ExpertMeshClient,
+  prompt: string,
+  o: Omit<RemoteGenerateOptions, "prompt">,
+  signal: AbortSignal,
+  onText?: (text: string) => void,
+) {
+  const start = performance.now();
+  let firstToken: number | null = null;
+  let text = "";
+  const tokens: number[] = [];
+  const stream = client.generate(prompt, {
+    maxTokens: o.maxTokens,
+    temperature: o.temperature,
+    topP: o.topP,
+    seed: o.seed,
+    stop: o.stop,
+    signal,
+  });
+  let r = await stream.next();
+  while (!r.done) {
+    firstToken ??= performance.now() - start;
+    text += r.value.text;
+    tokens.push(...r.value.tokenIds);
+    onText?.(r.value.text);
+    r = await stream.next();
+  }
+  return { text, tokens, end: r.value, firstTokenMs: firstToken, totalMs: performance.now() - start };
+}
+
+/** A client to the target for `run`, whose signal Ctrl-C aborts; closed after. */
+async function withClient(
+  o: Omit<RemoteGenerateOptions, "prompt">,
+  run: (client: ExpertMeshClient, abort: AbortController) => Promise<void>,
+) {
   const client = new ExpertMeshClient(o.target, { timeoutMs: o.timeoutMs, ...(o.tls ? { tls: o.tls } : {}) });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once("SIGINT", onSigint);
   try {
-    const t0 = performance.now();
-    let firstToken: number | null = null;
-    let text = "";
-    const tokens: number[] = [];
-    const stream = client.generate(o.prompt, {
-      maxTokens: o.maxTokens,
-      temperature: o.temperature,
-      topP: o.topP,
-      seed: o.seed,
-      stop: o.stop,
-      signal: abort.signal,
-    });
-    let r = await stream.next();
-    while (!r.done) {
-      firstToken ??= performance.now() - t0;
-      text += r.value.text;
-      tokens.push(...r.value.tokenIds);
-      if (!o.json) process.stdout.write(r.value.text);
-      r = await stream.next();
-    }
-    const end = r.value;
-    const totalMs = performance.now() - t0;
+    await run(client, abort);
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+    client.close();
+  }
+}
+
+export async function generateRemote(o: RemoteGenerateOptions): Promise<void> {
+  await withClient(o, async (client, abort) => {
+    const onText = o.json ? undefined : (t: string) => process.stdout.write(t);
+    const { text, tokens, end, firstTokenMs, totalMs } = await streamOne(client, o.prompt, o, abort.signal, onText);
     if (!o.json) {
       process.stdout.write("\n");
       return;
@@ -57,16 +81,13 @@ export async function generateRemote(o: RemoteGenerateOptions): Promise<void> {
         completion_tokens: tokens.length,
         prompt_tokens: end.usage?.promptTokens,
         finish_reason: end.finishReason,
-        ttft_ms: firstToken,
+        ttft_ms: firstTokenMs,
         total_ms: totalMs,
-        decode_tokens_per_s: tokens.length > 1 && firstToken !== null ? (tokens.length - 1) / ((totalMs - firstToken) / 1000) : null,
+        decode_tokens_per_s: tokens.length > 1 && firstTokenMs !== null ? (tokens.length - 1) / ((totalMs - firstTokenMs) / 1000) : null,
         target: o.target,
       }),
     );
-  } finally {
-    process.removeListener("SIGINT", onSigint);
-    client.close();
-  }
+  });
 }
 
 /** Streams of one --prompts-file in flight at once. */
@@ -89,45 +110,24 @@ interface RemoteCompletion {
 }
 
 export async function generateRemoteBatch(o: RemoteBatchOptions): Promise<void> {
-  const client = new ExpertMeshClient(o.target, { timeoutMs: o.timeoutMs, ...(o.tls ? { tls: o.tls } : {}) });
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once("SIGINT", onSigint);
-  const t0 = performance.now();
-  const completions: RemoteCompletion[] = new Array(o.prompts.length);
-  const one = async (index: number) => {
-    const start = performance.now();
-    let firstToken: number | null = null;
-    let text = "";
-    const tokens: number[] = [];
-    const stream = client.generate(o.prompts[index], {
-      maxTokens: o.maxTokens,
-      temperature: o.temperature,
-      topP: o.topP,
-      seed: o.seed,
-      stop: o.stop,
-      signal: abort.signal,
-    });
-    let r = await stream.next();
-    while (!r.done) {
-      firstToken ??= performance.now() - start;
-      text += r.value.text;
-      tokens.push(...r.value.tokenIds);
-      r = await stream.next();
-    }
-    completions[index] = {
-      index,
-      prompt: o.prompts[index],
-      text,
-      tokens,
-      prompt_tokens: r.value.usage?.promptTokens,
-      completion_tokens: tokens.length,
-      finish_reason: r.value.finishReason,
-      ttft_ms: firstToken,
-      total_ms: performance.now() - start,
+  await withClient(o, async (client, abort) => {
+    const t0 = performance.now();
+    const completions: RemoteCompletion[] = new Array(o.prompts.length);
+    const one = async (index: number) => {
+      const prompt = o.prompts[index];
+      const { text, tokens, end, firstTokenMs, totalMs } = await streamOne(client, prompt, o, abort.signal);
+      completions[index] = {
+        index,
+        prompt,
+        text,
+        tokens,
+        prompt_tokens: end.usage?.promptTokens,
+        completion_tokens: tokens.length,
+        finish_reason: end.finishReason,
+        ttft_ms: firstTokenMs,
+        total_ms: totalMs,
+      };
     };
-  };
-  try {
     let next = 0;
     const worker = async () => {
       while (next < o.prompts.length && !abort.signal.aborted) await one(next++);
@@ -142,8 +142,5 @@ export async function generateRemoteBatch(o: RemoteBatchOptions): Promise<void> 
       return;
     }
     console.log(JSON.stringify({ completions, total_ms: performance.now() - t0, in_flight: REMOTE_IN_FLIGHT, target: o.target }));
-  } finally {
-    process.removeListener("SIGINT", onSigint);
-    client.close();
-  }
+  });
 }
