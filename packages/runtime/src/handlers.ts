@@ -95,35 +95,14 @@ function serverStreaming(
   logger: Logger,
   observer: RpcObserver,
 ): UntypedHandleCall {
-  return (call: ServerWritableStream<unknown, unknown>) => {
-    const rpc = observer.start(path, call.metadata);
-    const scope = admit(call, path, tracker);
-    if (!("ctx" in scope)) {
-      rpc.end(scope.code, scope.details);
-      call.emit("error", scope);
-      return;
-    }
-    const { ctx } = scope;
-    // The generator's body runs in the loop's async context: the SERVER span stays active in it.
-    context
-      .with(rpc.context, async () => {
-        // for-await calls the generator's return() when the loop exits early, so its finally blocks run.
-        for await (const response of handler(call.request, ctx)) {
-          if (ctx.signal.aborted) break;
-          if (!call.write(response)) await once(call, "drain", { signal: ctx.signal });
-        }
-        // A stream cut short by cancellation or the deadline must not end with OK.
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-        rpc.end(grpcStatus.OK);
-        call.end();
-      })
-      .catch((error: unknown) => {
-        const status = failure(error, ctx, logger);
-        rpc.end(status.code, error);
-        call.emit("error", status);
-      })
-      .finally(() => release(scope, tracker));
-  };
+  return (call: ServerWritableStream<unknown, unknown>) =>
+    streamCall(call, path, tracker, logger, observer, async (ctx) => {
+      // for-await calls the generator's return() when the loop exits early, so its finally blocks run.
+      for await (const response of handler(call.request, ctx)) {
+        if (ctx.signal.aborted) break;
+        if (!call.write(response)) await once(call, "drain", { signal: ctx.signal });
+      }
+    });
 }
 
 function bidiStreaming(
@@ -133,51 +112,68 @@ function bidiStreaming(
   logger: Logger,
   observer: RpcObserver,
 ): UntypedHandleCall {
-  return (call: ServerDuplexStream<unknown, unknown>) => {
-    const rpc = observer.start(path, call.metadata);
-    const scope = admit(call, path, tracker);
-    if (!("ctx" in scope)) {
-      rpc.end(scope.code, scope.details);
-      call.emit("error", scope);
-      return;
-    }
-    const { ctx } = scope;
-    const send = async (response: unknown): Promise<void> => {
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      if (!call.write(response)) await once(call, "drain", { signal: ctx.signal });
-    };
-    // A cancelled call ends the client's messages, so the handler's loop ends too.
-    const requests = (async function* () {
-      const onAbort = (): void => void call.destroy();
-      ctx.signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        // Not `for await (... of call)`: leaving that loop early destroys the call, and the status (an
-        // error's, or OK once the handler returns) would never be sent.
-        for await (const message of call.iterator({ destroyOnReturn: false })) {
-          // A message that does not decode ends the stream with INVALID_ARGUMENT, as a unary call would.
-          if (message instanceof UndecodableRequest) throw message.toError(path);
-          yield message;
-        }
-      } catch (error) {
-        if (error instanceof UndecodableRequest || !ctx.signal.aborted) throw error;
-      } finally {
-        ctx.signal.removeEventListener("abort", onAbort);
-      }
-    })();
-    context
-      .with(rpc.context, () => handler({ requests, send, draining: tracker.drainSignal }, ctx))
-      .then(() => {
+  return (call: ServerDuplexStream<unknown, unknown>) =>
+    streamCall(call, path, tracker, logger, observer, (ctx) => {
+      const send = async (response: unknown): Promise<void> => {
         if (ctx.signal.aborted) throw ctx.signal.reason;
-        rpc.end(grpcStatus.OK);
-        call.end();
-      })
-      .catch((error: unknown) => {
-        const status = failure(error, ctx, logger);
-        rpc.end(status.code, error);
-        call.emit("error", status);
-      })
-      .finally(() => release(scope, tracker));
-  };
+        if (!call.write(response)) await once(call, "drain", { signal: ctx.signal });
+      };
+      // A cancelled call ends the client's messages, so the handler's loop ends too.
+      const requests = (async function* () {
+        const onAbort = (): void => void call.destroy();
+        ctx.signal.addEventListener("abort", onAbort, { once: true });
+        try {
+          // Not `for await (... of call)`: leaving that loop early destroys the call, and the status (an
+          // error's, or OK once the handler returns) would never be sent.
+          for await (const message of call.iterator({ destroyOnReturn: false })) {
+            // A message that does not decode ends the stream with INVALID_ARGUMENT, as a unary call would.
+            if (message instanceof UndecodableRequest) throw message.toError(path);
+            yield message;
+          }
+        } catch (error) {
+          if (error instanceof UndecodableRequest || !ctx.signal.aborted) throw error;
+        } finally {
+          ctx.signal.removeEventListener("abort", onAbort);
+        }
+      })();
+      return handler({ requests, send, draining: tracker.drainSignal }, ctx);
+    });
+}
+
+/**
+ * The life of a streaming call, whichever way its messages go: admitted or refused, `body` run in the
+ * SERVER span's context, then OK, or the failure's status. A stream cut short by cancellation or the
+ * deadline must not end with OK.
+ */
+function streamCall(
+  call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+  path: string,
+  tracker: CallTracker,
+  logger: Logger,
+  observer: RpcObserver,
+  body: (ctx: CallContext) => Promise<void>,
+): void {
+  const rpc = observer.start(path, call.metadata);
+  const scope = admit(call, path, tracker);
+  if (!("ctx" in scope)) {
+    rpc.end(scope.code, scope.details);
+    call.emit("error", scope);
+    return;
+  }
+  const { ctx } = scope;
+  context
+    .with(rpc.context, () => body(ctx))
+    .then(() => {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      rpc.end(grpcStatus.OK);
+      call.end();
+    })
+    .catch((error: unknown) => {
+      const status = failure(error, ctx, logger);
+      rpc.end(status.code, error);
+      call.emit("error", status);
+    })
+    .finally(() => release(scope, tracker));
 }
 
 /** Starts a call: refused while draining or when its deadline has already passed. */
