@@ -10,6 +10,41 @@ import { runCli } from "../testing.js";
 
 const work = mkdtempSync(join(tmpdir(), "cli-families-"));
 
+interface CacheRow {
+  policy: string;
+  loads: number;
+  accesses: number;
+  budget_percent: number;
+  batch: number;
+}
+interface CacheReport {
+  num_layers: number;
+  num_experts: number;
+  top_k: number;
+  rows: CacheRow[];
+}
+
+/** `trace record` of `text` on `model` -> `predictor prior` -> `bench cache` on those traces. */
+async function benchCacheOnText(model: string, text: string, name: string, budgets: string, batches: string): Promise<CacheReport> {
+  const trace = join(work, `${name}.trace`);
+  const prior = join(work, `${name}-prior.onnx`);
+  let r = await runCli("trace", "record", "--model", model, "--file", text, "--out", trace);
+  assert.equal(r.code, 0, r.stderr);
+  r = await runCli("predictor", "prior", "--traces", trace, "--out", prior);
+  assert.equal(r.code, 0, r.stderr);
+  const bench = ["--model", model, "--traces", trace, "--predictor", prior, "--prior", prior];
+  r = await runCli("bench", "cache", ...bench, "--budgets", budgets, "--batches", batches, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as CacheReport;
+}
+
+/** Every policy of one group of rows loads at least as much as Belady's. */
+function assertBeladyLeast(group: CacheRow[], what: string): void {
+  const belady = group.find((x) => x.policy === "belady");
+  assert.ok(belady && belady.accesses > 0 && group.length > 2, what);
+  for (const x of group) assert.ok(x.loads >= belady.loads, `${what}: ${x.policy} loads ${x.loads} < Belady's ${belady.loads}`);
+}
+
 for (const family of FAMILY_FIXTURES) {
   const model = join(FAMILY_FIXTURES_DIR, family);
   const ref = JSON.parse(readFileSync(join(model, "golden/reference.json"), "utf8")) as {
@@ -26,44 +61,16 @@ for (const family of FAMILY_FIXTURES) {
   });
 
   test(`${family}: bench cache runs on the family's traces, Belady loading least`, async () => {
-    const trace = join(work, `${family}.trace`);
-    const prior = join(work, `${family}-prior.onnx`);
-    let r = await runCli("trace", "record", "--model", model, "--file", join(model, ref.score.file), "--out", trace);
-    assert.equal(r.code, 0, r.stderr);
-    r = await runCli("predictor", "prior", "--traces", trace, "--out", prior);
-    assert.equal(r.code, 0, r.stderr);
-    r = await runCli(
-      "bench",
-      "cache",
-      "--model",
-      model,
-      "--traces",
-      trace,
-      "--predictor",
-      prior,
-      "--prior",
-      prior,
-      "--budgets",
-      "25,50",
-      "--batches",
-      "1,2",
-      "--json",
-    );
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as {
-      num_experts: number;
-      top_k: number;
-      rows: { policy: string; loads: number; budget_percent: number; batch: number }[];
-    };
+    const out = await benchCacheOnText(model, join(model, ref.score.file), family, "25,50", "1,2");
     const config = JSON.parse(readFileSync(join(model, "config.json"), "utf8")) as Record<string, number>;
     assert.equal(out.num_experts, config.num_experts ?? config.n_routed_experts);
     assert.equal(out.top_k, config.num_experts_per_tok);
     for (const budget of [25, 50]) {
       for (const batch of [1, 2]) {
-        const group = out.rows.filter((x) => x.budget_percent === budget && x.batch === batch);
-        const belady = group.find((x) => x.policy === "belady");
-        assert.ok(belady && group.length > 2, `budget ${budget} batch ${batch}`);
-        for (const x of group) assert.ok(x.loads >= belady.loads, `${x.policy} loads ${x.loads} < Belady's ${belady.loads}`);
+        assertBeladyLeast(
+          out.rows.filter((x) => x.budget_percent === budget && x.batch === batch),
+          `budget ${budget} batch ${batch}`,
+        );
       }
     }
   });
@@ -71,7 +78,7 @@ for (const family of FAMILY_FIXTURES) {
 
 test("synth --family deepseek_v3 with E=256, k=8: trace record, predictor prior and bench cache run on its traces", async () => {
   const model = join(work, "ds256");
-  let r = await runCli(
+  const r = await runCli(
     "synth",
     "--family",
     "deepseek_v3",
@@ -96,43 +103,13 @@ test("synth --family deepseek_v3 with E=256, k=8: trace record, predictor prior 
   assert.deepEqual([made.family, made.experts, made.top_k, made.layers], ["deepseek_v3", 256, 8, 2]);
   const text = join(work, "ds256.txt");
   writeFileSync(text, "The state of the Union is strong.\n\nThe Congress is in session, and the people are at work.");
-  const trace = join(work, "ds256.trace");
-  const prior = join(work, "ds256-prior.onnx");
-  r = await runCli("trace", "record", "--model", model, "--file", text, "--out", trace);
-  assert.equal(r.code, 0, r.stderr);
-  r = await runCli("predictor", "prior", "--traces", trace, "--out", prior);
-  assert.equal(r.code, 0, r.stderr);
-  r = await runCli(
-    "bench",
-    "cache",
-    "--model",
-    model,
-    "--traces",
-    trace,
-    "--predictor",
-    prior,
-    "--prior",
-    prior,
-    "--budgets",
-    "12.5",
-    "--batches",
-    "1,4",
-    "--json",
-  );
-  assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as {
-    num_layers: number;
-    num_experts: number;
-    top_k: number;
-    rows: { policy: string; loads: number; accesses: number; batch: number }[];
-  };
+  const out = await benchCacheOnText(model, text, "ds256", "12.5", "1,4");
   assert.deepEqual([out.num_layers, out.num_experts, out.top_k], [2, 256, 8]);
-  for (const batch of [1, 4]) {
-    const group = out.rows.filter((x) => x.batch === batch);
-    const belady = group.find((x) => x.policy === "belady");
-    assert.ok(belady && belady.accesses > 0, `batch ${batch}`);
-    for (const x of group) assert.ok(x.loads >= belady.loads, `batch ${batch}: ${x.policy} loads ${x.loads} < Belady's ${belady.loads}`);
-  }
+  for (const batch of [1, 4])
+    assertBeladyLeast(
+      out.rows.filter((x) => x.batch === batch),
+      `batch ${batch}`,
+    );
 });
 
 test("bench runtime on a DeepSeek-V3 checkpoint measures the seam path by default (its gate cannot be fused)", async () => {
