@@ -2,7 +2,7 @@
 // (tokenizer, predictor models ...) copied, and one model.safetensors holding the given tensors.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { writeSafetensors, type Checkpoint, type TensorToWrite } from "@expertmesh/model";
+import { EXPERT_WEIGHTS, writeSafetensors, type Checkpoint, type TensorToWrite } from "@expertmesh/model";
 
 export class CompressError extends Error {
   override name = "CompressError";
@@ -40,4 +40,13 @@ export function copiedTensors(src: Checkpoint, keep: (name: string) => boolean):
     out[name] = { data, shape: info.shape };
   }
   return out;
+}
+
+/** Every tensor of the source but its experts' weights: what a checkpoint that rewrites the experts keeps. */
+export function nonExpertTensors(src: Checkpoint): Record<string, TensorToWrite> {
+  const { numLayers: L, numExperts: E } = src.config;
+  const expertNames = new Set<string>();
+  for (let l = 0; l < L; l++)
+    for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
+  return copiedTensors(src, (name) => !expertNames.has(name));
 }

@@ -16,7 +16,7 @@ import {
   type TensorToWrite,
 } from "@expertmesh/model";
 import type { Calibration } from "./calibrate.js";
-import { CompressError, copiedTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
+import { CompressError, nonExpertTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
 import { inputScales, lowRankSparse } from "./low-rank.js";
 import { swigluActivations } from "./swiglu.js";
 
@@ -49,10 +49,7 @@ export function checkLowRankable(src: Checkpoint, opts: LowRankOptions): void {
 export function lowRankCheckpoint(src: Checkpoint, cal: Calibration, outDir: string, opts: LowRankOptions): LowRankReport {
   checkLowRankable(src, opts);
   const { numLayers: L, numExperts: E, hiddenSize: D, intermediateSize: F } = src.config;
-  const expertNames = new Set<string>();
-  for (let l = 0; l < L; l++)
-    for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
-  const tensors: Record<string, TensorToWrite> = copiedTensors(src, (name) => !expertNames.has(name));
+  const tensors: Record<string, TensorToWrite> = nonExpertTensors(src);
   let expertBytes = 0;
   let stored = 0;
   for (let l = 0; l < L; l++) {

@@ -15,7 +15,7 @@
 // (merging's meaning), D hidden size, F expert hidden size.
 import { EXPERT_WEIGHTS, type Checkpoint, type TensorToWrite } from "@expertmesh/model";
 import { PRUNED_SLOT } from "@expertmesh/moe";
-import { CompressError, copiedTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
+import { CompressError, nonExpertTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
 import { groupCollapse, groupExperts, layerCounts, mergeGroup } from "./merge-experts.js";
 import type { RoutingStats } from "./routing-stats.js";
 
@@ -57,10 +57,7 @@ export function mergeCheckpoint(src: Checkpoint, stats: RoutingStats, outDir: st
   const K = opts.expertsPerLayer;
   checkMergeable(src, K);
   const { numLayers: L, numExperts: E, hiddenSize: D, intermediateSize: F } = src.config;
-  const expertNames = new Set<string>();
-  for (let l = 0; l < L; l++)
-    for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
-  const tensors: Record<string, TensorToWrite> = copiedTensors(src, (name) => !expertNames.has(name));
+  const tensors: Record<string, TensorToWrite> = nonExpertTensors(src);
   const slotMap: number[][] = [];
   const dominants: number[][] = [];
   const collapse: number[] = [];

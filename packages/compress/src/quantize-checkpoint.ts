@@ -29,7 +29,7 @@ import { allocateBits } from "./bit-allocation.js";
 import { gptqNbits } from "./gptq.js";
 import { swigluActivations } from "./swiglu.js";
 import type { Calibration } from "./calibrate.js";
-import { CompressError, copiedTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
+import { CompressError, nonExpertTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
 
 export interface QuantizeOptions {
   avgBits: number;
@@ -208,10 +208,7 @@ export async function quantizeCheckpoint(
     bits = Array.from({ length: L }, (_, l) => flat.slice(l * E, l * E + E));
   }
 
-  const expertNames = new Set<string>();
-  for (let l = 0; l < L; l++)
-    for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
-  const tensors: Record<string, TensorToWrite> = copiedTensors(src, (name) => !expertNames.has(name));
+  const tensors: Record<string, TensorToWrite> = nonExpertTensors(src);
   let expertBytes = 0;
   for (let l = 0; l < L; l++) {
     for (let e = 0; e < E; e++) {

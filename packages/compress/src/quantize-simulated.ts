@@ -16,7 +16,7 @@ import {
   type Checkpoint,
   type TensorToWrite,
 } from "@expertmesh/model";
-import { CompressError, copiedTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
+import { CompressError, nonExpertTensors, writeCompressedCheckpoint } from "./checkpoint-write.js";
 import { DEFAULT_GROUP_SIZE, SIMULATED_QUANTIZATION_KEY } from "./quantize-checkpoint.js";
 
 export { SIMULATED_QUANTIZATION_KEY };
@@ -41,10 +41,7 @@ export function simulateUniformQuantization(
   if (!(Number.isInteger(groupSize) && groupSize >= 16 && (groupSize & (groupSize - 1)) === 0))
     throw new CompressError(`group size must be a power of two >= 16, got ${groupSize}`);
   const { numLayers: L, numExperts: E, hiddenSize: D, intermediateSize: F } = src.config;
-  const expertNames = new Set<string>();
-  for (let l = 0; l < L; l++)
-    for (let e = 0; e < E; e++) for (const w of EXPERT_WEIGHTS) expertNames.add(src.adapter.expert(src.decoderLayer(l), e, w));
-  const tensors: Record<string, TensorToWrite> = copiedTensors(src, (name) => !expertNames.has(name));
+  const tensors: Record<string, TensorToWrite> = nonExpertTensors(src);
   let stored = 0;
   for (let l = 0; l < L; l++) {
     for (let e = 0; e < E; e++) {
