@@ -160,31 +160,29 @@ export async function healthy(mesh: Mesh, address: string): Promise<boolean> {
 export async function startHealthSampler(mesh: Mesh, address: string, everyMs = 25): Promise<{ stop(): Promise<HealthSamples> }> {
   const tls = mesh.tls && { caFile: mesh.tls.caFile, certFile: mesh.tls.operator.certFile, keyFile: mesh.tls.operator.keyFile };
   const data: HealthWorkerData = { address, tls, everyMs };
-  const worker = new Worker(new URL("./reliability-health-worker.js", import.meta.url), { workerData: data });
-  const next = workerMessages(worker, "health sampler");
-  await next(); // "ready"
-  return {
-    stop: async () => {
-      worker.postMessage("stop");
-      const samples = (await next()) as HealthSamples;
-      await worker.terminate();
-      return samples;
-    },
-  };
+  return startProbeWorker<HealthSamples>("./reliability-health-worker.js", data, "health sampler");
 }
 
 /** Starts the hint flooder (reliability-flood-worker.ts) on `natsUrl`; `stop()` ends it and gives the hints it sent. */
 export async function startHintFlood(natsUrl: string): Promise<{ stop(): Promise<number> }> {
   const data: FloodWorkerData = { natsUrl };
-  const worker = new Worker(new URL("./reliability-flood-worker.js", import.meta.url), { workerData: data });
-  const next = workerMessages(worker, "hint flooder");
+  return startProbeWorker<number>("./reliability-flood-worker.js", data, "hint flooder");
+}
+
+/**
+ * A probe in a worker thread of its own, speaking the probes' protocol: it posts "ready" once started,
+ * and on "stop" posts its result and is ended. Resolves once it is ready.
+ */
+async function startProbeWorker<R>(file: string, workerData: unknown, what: string): Promise<{ stop(): Promise<R> }> {
+  const worker = new Worker(new URL(file, import.meta.url), { workerData });
+  const next = workerMessages(worker, what);
   await next(); // "ready"
   return {
     stop: async () => {
       worker.postMessage("stop");
-      const sent = (await next()) as number;
+      const result = (await next()) as R;
       await worker.terminate();
-      return sent;
+      return result;
     },
   };
 }
@@ -193,7 +191,10 @@ export async function startHintFlood(natsUrl: string): Promise<{ stop(): Promise
 function workerMessages(worker: Worker, what: string): () => Promise<unknown> {
   const messages: unknown[] = [];
   let wake = () => {};
-  worker.on("message", (m) => (messages.push(m), wake()));
+  worker.on("message", (m) => {
+    messages.push(m);
+    wake();
+  });
   const exited = new Promise<never>((_, reject) => {
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`${what} exited (${code}) before it answered`)));
