@@ -61,14 +61,22 @@ describe("with a replica for every expert (2 shards x 2 replicas, 25 % budget)",
   test("the device budget holds under churn: resident experts never exceed the budget", async () => {
     const prompts = ["We the people", "In this new year", "The economy", "Our foreign relations", "War", "Peace and commerce"];
     await Promise.all(prompts.map((p, i) => client.complete(p, { maxTokens: 16, temperature: 1, seed: i })));
+    // Every shard holds its budget. Churn is asked of the mesh, not of each process: the router prefers
+    // the replica whose device tier holds an expert, so one replica of a pair may see too few distinct
+    // experts to evict (it did, once in several clean runs).
+    let loads = 0;
+    let evictions = 0;
+    let accesses = 0;
     for (const shard of mesh.shards) {
       const s = await cacheStats(mesh, shard.address);
       const device = s.tiers.find((t) => t.tier === 1)!;
       assert.ok(device.budgetBytes > 0);
       assert.ok(device.usedBytes <= device.budgetBytes, `${shard.name}: ${device.usedBytes} > ${device.budgetBytes}`);
-      assert.ok(device.loads > 0 && device.evictions > 0, "the budget forced evictions");
-      assert.equal(device.hits + device.misses > 0, true);
+      loads += device.loads;
+      evictions += device.evictions;
+      accesses += device.hits + device.misses;
     }
+    assert.ok(loads > 0 && evictions > 0 && accesses > 0, `the budget forced evictions: ${loads} loads, ${evictions} evictions`);
   });
 
   test("a shard killed mid-generation: the work moves to its replica and the output is unchanged", async () => {
